@@ -1,0 +1,44 @@
+public import Domain
+
+/// Drivers, routes, planned visits, the latest snapshot per driver and CDC sync state: the data the
+/// tracking service owns (spec §5.1, PostgreSQL in production).
+///
+/// - **Tenancy:** reads take the tenant and never return another tenant's rows, except `driver(deviceId:)`,
+///   which maps a Traccar device to its driver across tenants (device ids are globally unique).
+/// - **Uniqueness:** `saveDriver` throws `.duplicate` when another driver already has the device id;
+///   `createRoute` throws `.duplicate` when the route or one of its visit ids exists.
+/// - **Atomicity:** `createRoute` writes the route and all its visits or nothing.
+/// - **Compare-and-set:** `updateVisit` writes only if the stored status equals `expectedStatus`,
+///   else throws `.conflict` (`.notFound` when absent), so the geofence and the driver's app cannot
+///   overwrite each other's transitions. The route's counters are recomputed in the same write.
+/// - **Snapshots:** `saveSnapshot` keeps the newest by fix time: an older snapshot never replaces a newer one.
+/// - **Durability:** a returned write is visible to all subsequent reads.
+public protocol FleetStore: Sendable {
+    /// Inserts or replaces a driver.
+    func saveDriver(_ driver: Driver) async throws
+    func driver(_ id: DriverID, tenantId: TenantID) async throws -> Driver?
+    func driver(deviceId: DeviceID) async throws -> Driver?
+    /// A tenant's drivers ordered by id.
+    func drivers(tenantId: TenantID) async throws -> [Driver]
+
+    func createRoute(_ route: Route, visits: [PlannedVisit]) async throws
+    func route(_ id: RouteID, tenantId: TenantID) async throws -> Route?
+    /// Routes filtered by date and driver, ordered by id.
+    func routes(tenantId: TenantID, date: CalendarDate?, driverId: DriverID?) async throws -> [Route]
+    /// A route's visits ordered by sequence number.
+    func visits(routeId: RouteID, tenantId: TenantID) async throws -> [PlannedVisit]
+    func visit(_ id: VisitID, tenantId: TenantID) async throws -> PlannedVisit?
+    /// Replaces a visit if its stored status is `expectedStatus`; returns the route with recomputed counters.
+    @discardableResult
+    func updateVisit(_ visit: PlannedVisit, expectedStatus: VisitStatus) async throws -> Route
+
+    func saveSnapshot(_ snapshot: DriverSnapshot) async throws
+    func snapshot(driverId: DriverID, tenantId: TenantID) async throws -> DriverSnapshot?
+    /// The latest snapshot of every driver of a tenant that has one.
+    func snapshots(tenantId: TenantID) async throws -> [DriverSnapshot]
+    /// Snapshots of all tenants whose fix is older than `before` and not yet offline (stale sweep).
+    func staleSnapshots(before: Timestamp) async throws -> [DriverSnapshot]
+
+    func saveSyncState(_ state: SyncState) async throws
+    func syncStates() async throws -> [SyncState]
+}

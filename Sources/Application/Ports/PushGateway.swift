@@ -1,0 +1,49 @@
+public import Domain
+
+/// A broadcast audience (spec §8.5, §10).
+public enum Room: Hashable, Sendable, CustomStringConvertible {
+    /// Every dashboard of a tenant.
+    case tenant(TenantID)
+    /// Dashboards following one driver.
+    case driver(DriverID)
+    /// Dashboards following one delivery route.
+    case delivery(RouteID)
+
+    /// The Socket.io room name: `tenant:{id}`, `driver:{id}`, `delivery:{id}`.
+    public var name: String {
+        switch self {
+        case .tenant(let id): "tenant:\(id)"
+        case .driver(let id): "driver:\(id)"
+        case .delivery(let id): "delivery:\(id)"
+        }
+    }
+
+    public var description: String { name }
+}
+
+/// One event for dashboards: a Socket.io event name and its JSON payload, encoded once for all receivers.
+public struct PushMessage: Hashable, Sendable {
+    /// `driver-position`, `driver-position-detailed`, `visit-event`, `driver-event`, `alert`...
+    public var event: String
+    public var json: [UInt8]
+    /// The tenant the payload belongs to. Gateways deliver only to connections of this tenant,
+    /// whatever the room, so a wrong room name can never leak data across tenants.
+    public var tenantId: TenantID
+
+    public init(event: String, json: [UInt8], tenantId: TenantID) {
+        self.event = event
+        self.json = json
+        self.tenantId = tenantId
+    }
+}
+
+/// Delivers live events to connected dashboards (Socket.io in production).
+///
+/// - **Best effort, at-most-once:** a connection that is slow or gone may miss messages; `broadcast`
+///   never blocks on one slow receiver and never throws for delivery failures.
+/// - **Rooms:** a message reaches every connection joined to the room at the time of the call.
+/// - **Tenant isolation:** a message never reaches a connection of another tenant than `message.tenantId`.
+/// - **Ordering:** messages to the same connection arrive in call order.
+public protocol PushGateway: Sendable {
+    func broadcast(_ message: PushMessage, to room: Room) async
+}

@@ -1,0 +1,101 @@
+public import Domain
+public import Logging
+
+/// Runs a handler over a consumer group with the bus's at-least-once contract: a batch is committed only
+/// after the handler returned; a failing batch is retried, and a message that still fails after
+/// `maxAttempts` is parked on `<topic>.dlq` with headers saying why and where it came from, and consumption
+/// continues. Handlers must therefore be idempotent.
+public struct ConsumerLoop: Sendable {
+    public struct Configuration: Sendable {
+        public var topics: [Topic]
+        public var group: String
+        public var startAtEnd: Bool
+        public var batchSize: Int
+        public var maxAttempts: Int
+        public var retryDelay: Duration
+
+        public init(topics: [Topic], group: String, startAtEnd: Bool = false, batchSize: Int = 256,
+                    maxAttempts: Int = 5, retryDelay: Duration = .milliseconds(200)) {
+            self.topics = topics
+            self.group = group
+            self.startAtEnd = startAtEnd
+            self.batchSize = batchSize
+            self.maxAttempts = maxAttempts
+            self.retryDelay = retryDelay
+        }
+    }
+
+    public typealias Handler = @Sendable ([BusMessage]) async throws -> Void
+
+    let bus: any EventBus
+    let configuration: Configuration
+    let logger: Logger
+    let handler: Handler
+
+    public init(bus: any EventBus, configuration: Configuration, logger: Logger, handler: @escaping Handler) {
+        self.bus = bus
+        self.configuration = configuration
+        self.logger = logger
+        self.handler = handler
+    }
+
+    /// Consumes until the task is cancelled or the subscription closes.
+    public func run() async throws {
+        let subscription = try await bus.subscribe(topics: configuration.topics, group: configuration.group,
+                                                   startAtEnd: configuration.startAtEnd)
+        defer { Task { await subscription.close() } }
+        while !Task.isCancelled {
+            let batch = try await subscription.next(maxCount: configuration.batchSize)
+            if batch.isEmpty { break }
+            try await process(batch)
+            try await subscription.commit(batch)
+        }
+    }
+
+    /// Handles one batch: whole batch first; on failure, message by message so one poison message
+    /// cannot hold back the others.
+    func process(_ batch: [BusMessage]) async throws {
+        do {
+            try await handler(batch)
+            return
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            logger.debug("batch failed, retrying message by message",
+                         metadata: ["consumer.group": "\(configuration.group)", "error": "\(error)"])
+        }
+        for message in batch {
+            var attempt = 1
+            while true {
+                do {
+                    try await handler([message])
+                    break
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    let poison = (error as? StoreError)?.code == .invalidData
+                    if poison || attempt >= configuration.maxAttempts {
+                        try await deadLetter(message, reason: "\(error)", attempts: attempt)
+                        break
+                    }
+                    attempt += 1
+                    try await Task.sleep(for: configuration.retryDelay * attempt)
+                }
+            }
+        }
+    }
+
+    func deadLetter(_ message: BusMessage, reason: String, attempts: Int) async throws {
+        var headers = message.headers
+        headers[MessageHeader.dlqReason] = String(reason.prefix(500))
+        headers[MessageHeader.dlqSourceTopic] = message.topic.name
+        headers[MessageHeader.dlqSourcePartition] = String(message.partition)
+        headers[MessageHeader.dlqSourceOffset] = String(message.offset)
+        headers["dlq-attempts"] = String(attempts)
+        try await bus.publish([OutgoingMessage(key: message.key, value: message.value, headers: headers)],
+                              to: message.topic.deadLetter)
+        logger.debug("message dead-lettered", metadata: [
+            "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)",
+        ])
+    }
+}

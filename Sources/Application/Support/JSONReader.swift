@@ -1,0 +1,233 @@
+/// A parsed JSON value, for the hand-written decoders of the hot payloads.
+enum JSONTree: Equatable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONTree])
+    case object([String: JSONTree])
+
+    subscript(key: String) -> JSONTree? {
+        if case .object(let members) = self { return members[key] }
+        return nil
+    }
+
+    var double: Double? { if case .number(let v) = self { return v }; return nil }
+    var string: String? { if case .string(let v) = self { return v }; return nil }
+    var bool: Bool? { if case .bool(let v) = self { return v }; return nil }
+    var array: [JSONTree]? { if case .array(let v) = self { return v }; return nil }
+    var int64: Int64? {
+        guard case .number(let v) = self, v.isFinite, v == v.rounded(), abs(v) < 9.2e18 else { return nil }
+        return Int64(v)
+    }
+}
+
+/// A small recursive-descent JSON parser (RFC 8259), several times faster than `JSONDecoder` for our
+/// payloads. Depth is limited so hostile input cannot exhaust the stack.
+struct JSONBytesReader {
+    struct SyntaxError: Error, CustomStringConvertible {
+        var offset: Int
+        var reason: String
+        var description: String { "invalid JSON at byte \(offset): \(reason)" }
+    }
+
+    static let maxDepth = 64
+
+    static func parse(_ bytes: [UInt8]) throws -> JSONTree {
+        try bytes.withUnsafeBufferPointer { buffer in
+            var reader = JSONBytesReader(buffer: buffer)
+            reader.skipWhitespace()
+            let value = try reader.value(depth: 0)
+            reader.skipWhitespace()
+            guard reader.index == buffer.count else { throw reader.error("trailing characters") }
+            return value
+        }
+    }
+
+    private let buffer: UnsafeBufferPointer<UInt8>
+    private var index = 0
+
+    private init(buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
+
+    private func error(_ reason: String) -> SyntaxError { SyntaxError(offset: index, reason: reason) }
+
+    private mutating func skipWhitespace() {
+        while index < buffer.count, buffer[index] == 0x20 || buffer[index] == 0x0A || buffer[index] == 0x0D
+            || buffer[index] == 0x09
+        { index += 1 }
+    }
+
+    private mutating func value(depth: Int) throws -> JSONTree {
+        guard depth < Self.maxDepth else { throw error("nested too deeply") }
+        guard index < buffer.count else { throw error("unexpected end") }
+        switch buffer[index] {
+        case UInt8(ascii: "{"): return try object(depth: depth)
+        case UInt8(ascii: "["): return try array(depth: depth)
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default: return .number(try number())
+        }
+    }
+
+    private mutating func literal(_ text: StaticString) throws {
+        let count = text.utf8CodeUnitCount
+        guard index + count <= buffer.count else { throw error("unexpected end") }
+        for i in 0..<count where buffer[index + i] != text.utf8Start[i] { throw error("invalid literal") }
+        index += count
+    }
+
+    private mutating func object(depth: Int) throws -> JSONTree {
+        index += 1
+        var members: [String: JSONTree] = [:]
+        skipWhitespace()
+        if index < buffer.count, buffer[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+        while true {
+            skipWhitespace()
+            guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
+            let key = try string()
+            skipWhitespace()
+            guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+            index += 1
+            skipWhitespace()
+            members[key] = try value(depth: depth + 1)
+            skipWhitespace()
+            guard index < buffer.count else { throw error("unexpected end") }
+            if buffer[index] == UInt8(ascii: ",") { index += 1; continue }
+            if buffer[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            throw error("expected ',' or '}'")
+        }
+    }
+
+    private mutating func array(depth: Int) throws -> JSONTree {
+        index += 1
+        var elements: [JSONTree] = []
+        skipWhitespace()
+        if index < buffer.count, buffer[index] == UInt8(ascii: "]") { index += 1; return .array(elements) }
+        while true {
+            skipWhitespace()
+            elements.append(try value(depth: depth + 1))
+            skipWhitespace()
+            guard index < buffer.count else { throw error("unexpected end") }
+            if buffer[index] == UInt8(ascii: ",") { index += 1; continue }
+            if buffer[index] == UInt8(ascii: "]") { index += 1; return .array(elements) }
+            throw error("expected ',' or ']'")
+        }
+    }
+
+    private mutating func string() throws -> String {
+        index += 1
+        let start = index
+        while index < buffer.count {
+            let byte = buffer[index]
+            if byte == UInt8(ascii: "\"") {
+                let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
+                index += 1
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { return try escapedString(from: start) }
+            if byte < 0x20 { throw error("control character in string") }
+            index += 1
+        }
+        throw error("unterminated string")
+    }
+
+    private mutating func escapedString(from start: Int) throws -> String {
+        var out = Array(UnsafeBufferPointer(rebasing: buffer[start..<index]))
+        while index < buffer.count {
+            let byte = buffer[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""): return String(decoding: out, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard index < buffer.count else { throw error("unterminated escape") }
+                let escape = buffer[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xD800..<0xDC00).contains(scalar) {
+                        guard index + 1 < buffer.count, buffer[index] == UInt8(ascii: "\\"),
+                              buffer[index + 1] == UInt8(ascii: "u") else { throw error("lone surrogate") }
+                        index += 2
+                        let low = try hex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw error("invalid surrogate pair") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let unicode = Unicode.Scalar(scalar) else { throw error("invalid code point") }
+                    out.append(contentsOf: Array(String(Character(unicode)).utf8))
+                default: throw error("invalid escape")
+                }
+            default:
+                if byte < 0x20 { throw error("control character in string") }
+                out.append(byte)
+            }
+        }
+        throw error("unterminated string")
+    }
+
+    private mutating func hex4() throws -> UInt32 {
+        guard index + 4 <= buffer.count else { throw error("short \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let b = buffer[index]
+            index += 1
+            let digit: UInt32
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(b - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(b - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(b - UInt8(ascii: "A") + 10)
+            default: throw error("invalid hex digit")
+            }
+            value = value << 4 | digit
+        }
+        return value
+    }
+
+    private mutating func number() throws -> Double {
+        let start = index
+        var integer: Int64 = 0
+        var negative = false
+        var simple = true
+        if index < buffer.count, buffer[index] == UInt8(ascii: "-") { negative = true; index += 1 }
+        let digitsStart = index
+        while index < buffer.count, buffer[index] >= 0x30, buffer[index] <= 0x39 {
+            if index - digitsStart < 18 {
+                integer = integer * 10 + Int64(buffer[index] - 0x30)
+            } else {
+                simple = false
+            }
+            index += 1
+        }
+        guard index > digitsStart else { throw error("expected a value") }
+        if buffer[digitsStart] == 0x30, index - digitsStart > 1 { throw error("leading zero") }
+        if index < buffer.count, buffer[index] == UInt8(ascii: ".") {
+            simple = false
+            index += 1
+            let fraction = index
+            while index < buffer.count, buffer[index] >= 0x30, buffer[index] <= 0x39 { index += 1 }
+            guard index > fraction else { throw error("expected digits after '.'") }
+        }
+        if index < buffer.count, buffer[index] == UInt8(ascii: "e") || buffer[index] == UInt8(ascii: "E") {
+            simple = false
+            index += 1
+            if index < buffer.count, buffer[index] == UInt8(ascii: "+") || buffer[index] == UInt8(ascii: "-") {
+                index += 1
+            }
+            let exponent = index
+            while index < buffer.count, buffer[index] >= 0x30, buffer[index] <= 0x39 { index += 1 }
+            guard index > exponent else { throw error("expected exponent digits") }
+        }
+        if simple { return Double(negative ? -integer : integer) }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
+        guard let value = Double(text) else { throw error("invalid number") }
+        return value
+    }
+}

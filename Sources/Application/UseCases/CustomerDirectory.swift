@@ -1,0 +1,94 @@
+public import Domain
+public import Logging
+
+/// The three-level customer cache of spec §4.2: process memory (60 s) → shared `CustomerCache` (5 min)
+/// → local `ReferenceStore` (kept fresh by CDC) → `SourceOfTruth` (should rarely happen).
+///
+/// Level 2 failures are treated as misses: Redis being down slows reads, it does not fail them.
+public final class CustomerDirectory: Sendable {
+    public struct Configuration: Sendable {
+        public var memoryTTL: Duration = .seconds(60)
+        public var sharedTTL: Duration = .seconds(300)
+        public init() {}
+    }
+
+    /// Where the last lookups were answered, for metrics and tests.
+    public struct Stats: Sendable, Hashable {
+        public var memory = 0, shared = 0, store = 0, sourceOfTruth = 0, missing = 0
+    }
+
+    private let shared: any CustomerCache
+    private let store: any ReferenceStore
+    private let sourceOfTruth: any SourceOfTruth
+    private let clock: any WallClock
+    private let configuration: Configuration
+    private let logger: Logger
+    private let memory = LockedDictionary<CustomerID, (customer: Customer, expires: Timestamp)>()
+    private let counters = LockedDictionary<Int, Stats>()
+
+    public init(shared: any CustomerCache, store: any ReferenceStore, sourceOfTruth: any SourceOfTruth,
+                clock: any WallClock, configuration: Configuration = .init(), logger: Logger) {
+        self.shared = shared
+        self.store = store
+        self.sourceOfTruth = sourceOfTruth
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public var stats: Stats { counters[0] ?? Stats() }
+
+    private func count(_ update: (inout Stats) -> Void) {
+        var s = counters[0] ?? Stats()
+        update(&s)
+        counters[0] = s
+    }
+
+    /// One customer of a tenant, or nil when no level has it.
+    public func customer(_ id: CustomerID, tenantId: TenantID) async throws -> Customer? {
+        let now = clock.now()
+        if let hit = memory[id], hit.expires > now, hit.customer.tenantId == tenantId {
+            count { $0.memory += 1 }
+            return hit.customer
+        }
+        if let cached = try? await shared.customer(id, tenantId: tenantId) {
+            count { $0.shared += 1 }
+            memory[id] = (cached, now + configuration.memoryTTL)
+            return cached
+        }
+        var found = try await store.customer(id, tenantId: tenantId)
+        if found != nil {
+            count { $0.store += 1 }
+        } else {
+            found = try await sourceOfTruth.customer(id, tenantId: tenantId)
+            if found != nil {
+                count { $0.sourceOfTruth += 1 }
+                logger.debug("customer answered by the source of truth", metadata: ["customer.id": "\(id)"])
+            }
+        }
+        guard let customer = found else {
+            count { $0.missing += 1 }
+            return nil
+        }
+        memory[id] = (customer, now + configuration.memoryTTL)
+        try? await shared.put(customer, ttl: configuration.sharedTTL)
+        return customer
+    }
+
+    /// Several customers at once; ids without a customer are left out.
+    public func customers(_ ids: some Sequence<CustomerID>, tenantId: TenantID) async throws
+        -> [CustomerID: Customer]
+    {
+        var result: [CustomerID: Customer] = [:]
+        for id in ids where result[id] == nil {
+            if let c = try await customer(id, tenantId: tenantId) { result[id] = c }
+        }
+        return result
+    }
+
+    /// Drops a customer from levels 1 and 2 after a change event.
+    public func invalidate(_ id: CustomerID, tenantId: TenantID) async {
+        memory.removeValue(forKey: id)
+        try? await shared.invalidate(id, tenantId: tenantId)
+    }
+}

@@ -1,0 +1,80 @@
+public import Domain
+
+/// Reads of live and historical positions (REST and the Socket.io gateway's acks).
+public struct PositionQueries: Sendable {
+    public static let defaultMaxPoints = 2_000
+    public static let maxPointsLimit = 10_000
+
+    let fleet: any FleetStore
+    let latest: any LatestPositionCache
+    let history: any HistoryStore
+
+    public init(fleet: any FleetStore, latest: any LatestPositionCache, history: any HistoryStore) {
+        self.fleet = fleet
+        self.latest = latest
+        self.history = history
+    }
+
+    /// The latest enriched position: cache first, then the fleet store's snapshot.
+    public func latest(driverId: DriverID, as principal: Principal) async throws -> EnrichedPosition {
+        let driver = try await visibleDriver(driverId, principal)
+        if let cached = try? await latest.latest(driverId: driver.id, tenantId: driver.tenantId) { return cached }
+        guard let snapshot = try await fleet.snapshot(driverId: driver.id, tenantId: driver.tenantId) else {
+            throw UseCaseError(.notFound, "driver \(driverId) has no position yet")
+        }
+        return snapshot.position
+    }
+
+    /// A downsampled track for playback.
+    public func history(driverId: DriverID, from: Timestamp, to: Timestamp, maxPoints: Int,
+                        as principal: Principal) async throws -> [HistoryPoint] {
+        guard from <= to else { throw UseCaseError(.invalid, "from must not be after to", field: "from") }
+        guard (2...Self.maxPointsLimit).contains(maxPoints) else {
+            throw UseCaseError(.invalid, "maxPoints must be between 2 and \(Self.maxPointsLimit)", field: "maxPoints")
+        }
+        let driver = try await visibleDriver(driverId, principal)
+        return try await history.routeHistory(driverId: driver.id, tenantId: driver.tenantId, from: from, to: to,
+                                              maxPoints: maxPoints)
+    }
+
+    /// Daily statistics of a driver.
+    public func stats(driverId: DriverID, from: CalendarDate, to: CalendarDate,
+                      as principal: Principal) async throws -> [DriverDailyStats] {
+        guard from <= to else { throw UseCaseError(.invalid, "from must not be after to", field: "from") }
+        let driver = try await visibleDriver(driverId, principal)
+        return try await history.driverStats(driverId: driver.id, tenantId: driver.tenantId, from: from, to: to)
+    }
+
+    /// Daily visit KPIs of the caller's tenant.
+    public func visitPerformance(from: CalendarDate, to: CalendarDate, as principal: Principal) async throws
+        -> [VisitPerformanceDaily]
+    {
+        try authorize { () throws(AccessDenied) in try AccessPolicy.read(principal, tenant: principal.tenantId) }
+        return try await history.visitPerformance(tenantId: principal.tenantId, from: from, to: to)
+    }
+
+    /// Every driver of the tenant with a known position (`initial-state` on connect).
+    public func initialState(as principal: Principal) async throws -> [EnrichedPosition] {
+        try authorize { () throws(AccessDenied) in try AccessPolicy.subscribe(principal, tenant: principal.tenantId) }
+        var byDriver: [DriverID: EnrichedPosition] = [:]
+        for snapshot in try await fleet.snapshots(tenantId: principal.tenantId) {
+            byDriver[snapshot.driverId] = snapshot.position
+        }
+        for cached in (try? await latest.all(tenantId: principal.tenantId)) ?? [] {
+            if let known = byDriver[cached.driverId], known.fixTime >= cached.fixTime { continue }
+            byDriver[cached.driverId] = cached
+        }
+        return byDriver.values.sorted { $0.driverId < $1.driverId }
+    }
+
+    private func visibleDriver(_ id: DriverID, _ principal: Principal) async throws -> Driver {
+        try authorize { () throws(AccessDenied) in try AccessPolicy.read(principal, tenant: principal.tenantId) }
+        guard let driver = try await fleet.driver(id, tenantId: principal.tenantId) else {
+            throw UseCaseError(.notFound, "no driver \(id)")
+        }
+        if principal.role == .driver, principal.subject != driver.id.rawValue {
+            throw UseCaseError(.forbidden, "a driver may only read their own positions")
+        }
+        return driver
+    }
+}
