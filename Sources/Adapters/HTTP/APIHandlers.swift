@@ -1,0 +1,473 @@
+import Application
+import Domain
+import Hummingbird
+import Metrics
+import NIOCore
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The endpoint implementations: authenticate, parse, call one use case, encode.
+struct APIHandlers: Sendable {
+    let services: HTTPServices
+    let webhookPositions = OutcomeCounters(label: "tracker_webhook_positions_total")
+    let webhookEvents = OutcomeCounters(label: "tracker_webhook_events_total")
+
+    func handle(_ endpoint: Endpoint, request: Request, context: BasicRequestContext) async throws -> Response {
+        switch endpoint.route.auth {
+        case .none:
+            return try await handlePublic(endpoint, request: request)
+        case .webhookSecret:
+            guard services.webhook.isAuthorized(request.headers[.authorization]) else {
+                throw Problem(.unauthorized, detail: "missing or wrong webhook secret",
+                              headers: [.wwwAuthenticate: #"Bearer realm="traccar-webhook""#])
+            }
+            return try await handleWebhook(endpoint, request: request)
+        case .jwt:
+            let principal = try await authenticate(request)
+            return try await handleAPI(endpoint, request: request, context: context, principal: principal)
+        }
+    }
+
+    // MARK: Authentication
+
+    func authenticate(_ request: Request) async throws -> Principal {
+        guard let header = request.headers[.authorization] else {
+            throw Problem(.unauthorized, detail: "missing bearer token",
+                          headers: [.wwwAuthenticate: #"Bearer realm="tracker""#])
+        }
+        guard let token = bearerToken(header) else {
+            throw Problem(.unauthorized, detail: "the Authorization header must be 'Bearer <token>'",
+                          headers: [.wwwAuthenticate: #"Bearer realm="tracker", error="invalid_request""#])
+        }
+        do {
+            return try await services.tokens.verify(String(token))
+        } catch let error as TokenAuthority.InvalidToken {
+            throw Problem(.unauthorized, detail: error.reason,
+                          headers: [.wwwAuthenticate:
+                              #"Bearer realm="tracker", error="invalid_token", error_description=""# + error.reason
+                                  + #"""#])
+        }
+    }
+
+    // MARK: Public endpoints
+
+    func handlePublic(_ endpoint: Endpoint, request: Request) async throws -> Response {
+        switch endpoint {
+        case .healthLive:
+            return try json(["status": "ok"])
+        case .healthReady:
+            let checks = await services.readiness()
+            let failing = checks.filter { !$0.value }.map(\.key).sorted()
+            guard failing.isEmpty else {
+                throw Problem(.unavailable, detail: "not ready: \(failing.joined(separator: ", "))",
+                              checks: failing, headers: [.retryAfter: "5"])
+            }
+            return try json(ReadyBody(status: "ready", checks: checks.keys.sorted()))
+        case .metrics:
+            let text = await services.metrics()
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        case .openAPI:
+            guard let bytes = OpenAPIDocument.bytes else {
+                throw Problem(.internalError, detail: "the OpenAPI document is not bundled")
+            }
+            return Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        default:
+            throw Problem(.notFound, detail: "no such route")
+        }
+    }
+
+    // MARK: Traccar webhook
+
+    func handleWebhook(_ endpoint: Endpoint, request: Request) async throws -> Response {
+        let body = try await readBody(request, required: true)
+        switch endpoint {
+        case .traccarPositions: return try await ingestPositions(body)
+        case .traccarEvents: return try await ingestEvent(body)
+        default: throw Problem(.notFound, detail: "no such route")
+        }
+    }
+
+    func ingestPositions(_ body: ByteBuffer) async throws -> Response {
+        let bytes = body.readableBytesView
+        let isBatch = bytes.first { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) } == UInt8(ascii: "[")
+        let reports: [DevicePositionReport]
+        do {
+            reports = try TraccarPayload.decodePositions(bytes)
+        } catch {
+            webhookPositions.invalid.increment()
+            throw error
+        }
+        if isBatch, reports.isEmpty {
+            webhookPositions.invalid.increment()
+            throw Problem(.invalidInput, detail: "body: expected at least one position body")
+        }
+
+        // Validate at the edge with the domain's rules, so an unmapped device's garbage is refused too and
+        // the error names Traccar's field.
+        let now = services.clock.now()
+        var results = [PositionResult?](repeating: nil, count: reports.count)
+        var valid: [DevicePositionReport] = []
+        var validIndices: [Int] = []
+        for (index, report) in reports.enumerated() {
+            let path = isBatch ? "[\(index)].position" : "position"
+            if let problem = Self.validationProblem(report, now: now, path: path) {
+                results[index] = PositionResult(outcome: "invalid", detail: problem.reason, field: problem.field)
+            } else {
+                valid.append(report)
+                validIndices.append(index)
+            }
+        }
+        let outcomes = valid.isEmpty ? [] : try await services.ingest.ingest(positions: valid)
+        for (index, outcome) in zip(validIndices, outcomes) {
+            switch outcome {
+            case .accepted(let driverId, _):
+                results[index] = PositionResult(outcome: "accepted", driverId: driverId.rawValue)
+            case .unmappedDevice:
+                results[index] = PositionResult(
+                    outcome: "unmapped", detail: "no active driver has device \(reports[index].deviceId); dropped")
+            case .invalid(let error):
+                let field = (isBatch ? "[\(index)].position." : "position.") + Self.traccarField(error.field)
+                results[index] = PositionResult(outcome: "invalid", detail: "\(field): \(error.reason)", field: field)
+            }
+        }
+        let final = results.map { $0 ?? PositionResult(outcome: "invalid", detail: "not processed") }
+        for result in final { webhookPositions.count(result.outcome) }
+
+        if !isBatch, let result = final.first {
+            if result.outcome == "invalid" {
+                throw Problem(.invalidInput, detail: result.detail ?? "invalid position", field: result.field)
+            }
+            return try json(result)
+        }
+        return try json(BatchResult(
+            accepted: final.count { $0.outcome == "accepted" }, unmapped: final.count { $0.outcome == "unmapped" },
+            invalid: final.count { $0.outcome == "invalid" }, results: final))
+    }
+
+    func ingestEvent(_ body: ByteBuffer) async throws -> Response {
+        let event: DeviceEventReport
+        do {
+            event = try TraccarPayload.decodeEvent(body.readableBytesView)
+            if let position = event.position,
+               let problem = Self.validationProblem(position, now: services.clock.now(), path: "position") {
+                throw problem
+            }
+        } catch {
+            webhookEvents.invalid.increment()
+            throw error
+        }
+        let outcome = try await services.ingest.ingest(event: event)
+        switch outcome {
+        case .accepted(let driverId, _):
+            webhookEvents.count("accepted")
+            return try json(PositionResult(outcome: "accepted", driverId: driverId.rawValue))
+        case .unmappedDevice:
+            webhookEvents.count("unmapped")
+            return try json(PositionResult(outcome: "unmapped",
+                                           detail: "no active driver has device \(event.deviceId); dropped"))
+        case .invalid(let error):
+            webhookEvents.count("invalid")
+            let field = "position." + Self.traccarField(error.field)
+            throw Problem(.invalidInput, detail: "\(field): \(error.reason)", field: field)
+        }
+    }
+
+    /// The domain's position rules applied to a report; nil when it passes.
+    static func validationProblem(_ report: DevicePositionReport, now: Timestamp,
+                                  path: String) -> TraccarDecodingError? {
+        let raw = RawPosition(
+            tenantId: "-", driverId: "-", deviceId: report.deviceId, fixTime: report.fixTime,
+            latitude: report.latitude, longitude: report.longitude, speedKmh: Speed.kmh(fromKnots: report.speedKnots),
+            course: report.course, batteryLevel: report.batteryLevel)
+        do {
+            try PositionValidator.validate(raw, now: now)
+            return nil
+        } catch {
+            return .invalid("\(path).\(traccarField(error.field))", error.reason)
+        }
+    }
+
+    /// Traccar's name of a `RawPosition` field.
+    static func traccarField(_ field: String) -> String {
+        switch field {
+        case "speedKmh": "speed"
+        case "batteryLevel": "attributes.batteryLevel"
+        default: field
+        }
+    }
+
+    // MARK: REST API
+
+    func handleAPI(_ endpoint: Endpoint, request: Request, context: BasicRequestContext,
+                   principal: Principal) async throws -> Response {
+        switch endpoint {
+        case .listDrivers:
+            return try json(try await services.drivers.list(as: principal))
+        case .createDriver:
+            let input = try decode(NewDriver.self, from: try await readJSONBody(request))
+            let driver = try await services.drivers.create(input, as: principal)
+            return try json(driver, status: .created, location: "/api/drivers/\(driver.id)")
+        case .getDriver:
+            return try json(try await services.drivers.get(DriverID(try id(context)), as: principal))
+        case .driverPosition:
+            return try json(try await services.positions.latest(driverId: DriverID(try id(context)), as: principal))
+        case .driverHistory:
+            let query = request.uri.queryParameters
+            let now = services.clock.now()
+            let to = try timestampParameter(query.get("to"), name: "to") ?? now
+            let from = try timestampParameter(query.get("from"), name: "from") ?? (to - .seconds(86_400))
+            var maxPoints = PositionQueries.defaultMaxPoints
+            if let text = query.get("maxPoints") {
+                guard let value = Int(text) else {
+                    throw Problem(.invalidInput, detail: "maxPoints: expected an integer", field: "maxPoints")
+                }
+                maxPoints = min(value, PositionQueries.maxPointsLimit)
+            }
+            let driverId = DriverID(try id(context))
+            let points = try await services.positions.history(driverId: driverId, from: from, to: to,
+                                                              maxPoints: maxPoints, as: principal)
+            return try json(HistoryBody(driverId: driverId, from: from, to: to, maxPoints: maxPoints, points: points))
+        case .driverStats:
+            let query = request.uri.queryParameters
+            let today = CalendarDate(containing: services.clock.now())
+            let to = try dateParameter(query.get("to"), name: "to") ?? today
+            let from = try dateParameter(query.get("from"), name: "from")
+                ?? CalendarDate(containing: to.startOfDay - .seconds(6 * 86_400))
+            return try json(try await services.positions.stats(driverId: DriverID(try id(context)), from: from, to: to,
+                                                               as: principal))
+        case .putCustomer:
+            let input = try decode(NewCustomer.self, from: try await readJSONBody(request))
+            return try json(try await services.customers.upsert(input, id: CustomerID(try id(context)), as: principal))
+        case .deleteCustomer:
+            try await services.customers.delete(CustomerID(try id(context)), as: principal)
+            return Response(status: .noContent)
+        case .createRoute:
+            let input = try decode(RouteInput.self, from: try await readJSONBody(request)).newRoute
+            let details = try await services.routes.create(input, as: principal)
+            return try json(details, status: .created, location: "/api/routes/\(details.route.id)")
+        case .listRoutes:
+            let query = request.uri.queryParameters
+            let date = try dateParameter(query.get("date"), name: "date")
+            let driverId = query.get("driverId").flatMap { $0.isEmpty ? nil : DriverID($0) }
+            return try json(try await services.routes.list(date: date, driverId: driverId, as: principal))
+        case .getRoute:
+            return try json(try await services.routes.get(RouteID(try id(context)), as: principal))
+        case .visitArrive, .visitStart, .visitComplete, .visitSkip, .visitFail:
+            let body = try await readBody(request, required: false)
+            let input = body.readableBytes == 0 ? VisitActionInput() : try decode(VisitActionInput.self, from: body)
+            let action: VisitAction =
+                switch endpoint {
+                case .visitArrive: .arrive(outOfSequence: false)
+                case .visitStart: .start
+                case .visitComplete:
+                    .complete(input.notes == nil && input.signedBy == nil
+                        ? nil : VisitCompletion(notes: input.notes, signedBy: input.signedBy))
+                case .visitSkip: .skip(reason: input.reason)
+                default: .fail(reason: input.reason)
+                }
+            return try json(try await services.visits.perform(action, on: VisitID(try id(context)), as: principal))
+        default:
+            throw Problem(.notFound, detail: "no such route")
+        }
+    }
+
+    // MARK: Request helpers
+
+    func id(_ context: BasicRequestContext) throws -> String {
+        guard let value = context.parameters.get("id"), !value.isEmpty else {
+            throw Problem(.notFound, detail: "missing id")
+        }
+        return value
+    }
+
+    /// Reads the whole body, refusing more than `bodyLimit` bytes with 413.
+    func readBody(_ request: Request, required: Bool) async throws -> ByteBuffer {
+        let limit = services.bodyLimit
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw Problem(.payloadTooLarge, detail: "the request body exceeds \(limit) bytes")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw Problem(.payloadTooLarge, detail: "the request body exceeds \(limit) bytes")
+        }
+        if required, buffer.readableBytes == 0 {
+            throw Problem(.malformedRequest, detail: "a JSON request body is required")
+        }
+        return buffer
+    }
+
+    /// Reads a required JSON body of the REST API (415 for a non-JSON content type).
+    func readJSONBody(_ request: Request) async throws -> ByteBuffer {
+        if let type = request.headers[.contentType]?.lowercased(), !type.contains("json") {
+            throw Problem(.unsupportedMediaType, detail: "send the body as application/json")
+        }
+        return try await readBody(request, required: true)
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw TraccarPayload.translate(error)
+        } catch let error as TraccarDecodingError {
+            throw error
+        } catch {
+            throw Problem(.malformedRequest, detail: "the body is not valid JSON")
+        }
+    }
+
+    func timestampParameter(_ text: String?, name: String) throws -> Timestamp? {
+        guard let text, !text.isEmpty else { return nil }
+        guard let value = ISO8601.parseTimestampOrEpochMillis(text) else {
+            throw Problem(.invalidInput,
+                          detail: "\(name): expected an ISO-8601 timestamp with zone or epoch milliseconds",
+                          field: name)
+        }
+        return value
+    }
+
+    func dateParameter(_ text: String?, name: String) throws -> CalendarDate? {
+        guard let text, !text.isEmpty else { return nil }
+        guard let value = CalendarDate(text) else {
+            throw Problem(.invalidInput, detail: "\(name): expected a date YYYY-MM-DD", field: name)
+        }
+        return value
+    }
+
+    // MARK: Response helper
+
+    /// The one response encoding helper: JSON with ISO-8601 timestamps (see `JSONResponseEncoder`).
+    func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, location: String? = nil) throws -> Response {
+        let bytes = try JSONResponseEncoder.encode(value)
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if let location { headers[.location] = location }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+// MARK: - Metrics
+
+/// `<label>{outcome="accepted"|"unmapped"|"invalid"}` counters, created once.
+struct OutcomeCounters: Sendable {
+    let accepted: Counter
+    let unmapped: Counter
+    let invalid: Counter
+
+    init(label: String) {
+        accepted = Counter(label: label, dimensions: [("outcome", "accepted")])
+        unmapped = Counter(label: label, dimensions: [("outcome", "unmapped")])
+        invalid = Counter(label: label, dimensions: [("outcome", "invalid")])
+    }
+
+    func count(_ outcome: String) {
+        switch outcome {
+        case "accepted": accepted.increment()
+        case "unmapped": unmapped.increment()
+        default: invalid.increment()
+        }
+    }
+}
+
+// MARK: - Wire shapes
+
+/// The webhook's answer for one position or event.
+struct PositionResult: Encodable {
+    var outcome: String
+    var driverId: String?
+    var detail: String?
+    var field: String?
+
+    init(outcome: String, driverId: String? = nil, detail: String? = nil, field: String? = nil) {
+        self.outcome = outcome
+        self.driverId = driverId
+        self.detail = detail
+        self.field = field
+    }
+}
+
+/// The webhook's answer for a batch.
+struct BatchResult: Encodable {
+    var accepted: Int
+    var unmapped: Int
+    var invalid: Int
+    var results: [PositionResult]
+}
+
+struct ReadyBody: Encodable {
+    var status: String
+    var checks: [String]
+}
+
+struct HistoryBody: Encodable {
+    var driverId: DriverID
+    var from: Timestamp
+    var to: Timestamp
+    var maxPoints: Int
+    var points: [HistoryPoint]
+}
+
+/// Optional body of the visit actions.
+struct VisitActionInput: Decodable {
+    var notes: String?
+    var signedBy: String?
+    var reason: String?
+}
+
+/// A timestamp in a request body: ISO-8601 with zone, or epoch milliseconds.
+struct APITimestamp: Decodable {
+    var value: Timestamp
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let text = try? container.decode(String.self) {
+            guard let value = ISO8601.parse(text) else {
+                throw TraccarDecodingError.invalid(TraccarPayload.render(decoder.codingPath),
+                                                   "expected an ISO-8601 timestamp with zone")
+            }
+            self.value = value
+        } else if let millis = try? container.decode(Int64.self) {
+            self.value = Timestamp(millisecondsSinceEpoch: millis)
+        } else {
+            throw TraccarDecodingError.invalid(TraccarPayload.render(decoder.codingPath),
+                                               "expected an ISO-8601 timestamp or epoch milliseconds")
+        }
+    }
+}
+
+/// Body of `POST /api/routes`.
+struct RouteInput: Decodable {
+    struct Window: Decodable {
+        var start: APITimestamp
+        var end: APITimestamp
+    }
+
+    struct Visit: Decodable {
+        var id: VisitID?
+        var customerId: CustomerID
+        var sequenceNumber: Int?
+        var visitType: VisitType?
+        var timeWindow: Window?
+        var serviceDurationSeconds: Int?
+    }
+
+    var id: RouteID?
+    var driverId: DriverID
+    var scheduledDate: CalendarDate
+    var visits: [Visit]
+
+    var newRoute: NewRoute {
+        NewRoute(id: id, driverId: driverId, scheduledDate: scheduledDate, visits: visits.map { v in
+            NewVisit(id: v.id, customerId: v.customerId, sequenceNumber: v.sequenceNumber, visitType: v.visitType,
+                     timeWindow: v.timeWindow.map { TimeWindow(start: $0.start.value, end: $0.end.value) },
+                     serviceDurationSeconds: v.serviceDurationSeconds)
+        })
+    }
+}

@@ -1,0 +1,56 @@
+public import Application
+public import Logging
+
+/// Everything the HTTP adapter needs from the composition root: the use cases its routes call, the two
+/// authenticators, health and metrics hooks, and limits.
+public struct HTTPServices: Sendable {
+    /// `POST /api/traccar/*`.
+    public var ingest: IngestTraccar
+    /// `/api/drivers`, `/api/drivers/{id}`.
+    public var drivers: DriverManagement
+    /// `/api/drivers/{id}/position|history|stats`.
+    public var positions: PositionQueries
+    /// `/api/routes`.
+    public var routes: RoutePlanning
+    /// `/api/visits/{id}/*`.
+    public var visits: VisitLifecycle
+    /// `/api/customers/{id}`.
+    public var customers: CustomerAdministration
+
+    /// Verifies the REST API's JWTs.
+    public var tokens: TokenAuthority
+    /// Checks Traccar's `Authorization: Bearer <secret>` on `/api/traccar/*`.
+    public var webhook: WebhookAuthenticator
+    /// "Now" for default query ranges and the webhook's fix-time check.
+    public var clock: any WallClock
+    /// Named readiness checks (`bus`, `fleetStore`...); `/health/ready` answers 503 naming the false ones.
+    public var readiness: @Sendable () async -> [String: Bool]
+    /// The Prometheus exposition text served on `/metrics`.
+    public var metrics: @Sendable () async -> String
+    /// Largest accepted request body in bytes (413 above). Default 1 MiB.
+    public var bodyLimit: Int
+    /// Logs unexpected (500) errors with the request id; everything else at debug.
+    public var logger: Logger
+
+    /// - Parameter webhookSecret: `TRACKER_WEBHOOK_SECRET`; an empty secret refuses every webhook call.
+    public init(ingest: IngestTraccar, drivers: DriverManagement, positions: PositionQueries, routes: RoutePlanning,
+                visits: VisitLifecycle, customers: CustomerAdministration, tokens: TokenAuthority,
+                webhookSecret: String, clock: any WallClock,
+                readiness: @escaping @Sendable () async -> [String: Bool] = { [:] },
+                metrics: @escaping @Sendable () async -> String = { "" },
+                bodyLimit: Int = 1 << 20, logger: Logger) {
+        self.ingest = ingest
+        self.drivers = drivers
+        self.positions = positions
+        self.routes = routes
+        self.visits = visits
+        self.customers = customers
+        self.tokens = tokens
+        self.webhook = WebhookAuthenticator(secret: webhookSecret)
+        self.clock = clock
+        self.readiness = readiness
+        self.metrics = metrics
+        self.bodyLimit = max(1, bodyLimit)
+        self.logger = logger
+    }
+}
