@@ -98,7 +98,7 @@ struct TraccarPayloadTests {
         ("", nil, true),
         ("NaN", nil, true),
         (Fixtures.positionA(replacing: "latitude", with: "NaN"), nil, true),
-        (Fixtures.positionA(replacing: "latitude", with: "1e999"), nil, true),
+        (Fixtures.positionA(replacing: "latitude", with: "1e999"), "position.latitude", false),
         (Fixtures.positionA(replacing: "latitude", with: "\"NaN\""), "position.latitude", false),
         (Fixtures.positionA(replacing: "latitude", with: "\"52.5\""), "position.latitude", false),
         (Fixtures.positionA(replacing: "longitude", with: "true"), "position.longitude", false),

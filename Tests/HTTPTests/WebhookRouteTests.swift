@@ -85,7 +85,7 @@ struct WebhookRouteTests {
         ("malformed JSON", #"{"position":"#, 400, nil),
         ("empty body", "", 400, nil),
         ("bare NaN", Fixtures.positionA(replacing: "latitude", with: "NaN"), 400, nil),
-        ("1e999", Fixtures.positionA(replacing: "latitude", with: "1e999"), 400, nil),
+        ("1e999 (overflows a double)", Fixtures.positionA(replacing: "latitude", with: "1e999"), 422, "position.latitude"),
         ("\"NaN\"", Fixtures.positionA(replacing: "latitude", with: "\"NaN\""), 422, "position.latitude"),
         ("latitude as string", Fixtures.positionA(replacing: "latitude", with: "\"52.5\""), 422, "position.latitude"),
         ("longitude as bool", Fixtures.positionA(replacing: "longitude", with: "true"), 422, "position.longitude"),

@@ -47,45 +47,194 @@ public enum TraccarPayload {
     public static func decodePositions(_ bytes: some Collection<UInt8>) throws(TraccarDecodingError)
         -> [DevicePositionReport]
     {
-        let data = Data(bytes)
-        let firstByte = data.first { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }
-        if firstByte == UInt8(ascii: "[") {
-            let bodies = try decode([PositionBody].self, from: data)
+        let root = try parse(bytes)
+        if case .array(let bodies) = root {
             var reports: [DevicePositionReport] = []
             reports.reserveCapacity(bodies.count)
             for (index, body) in bodies.enumerated() {
-                reports.append(try body.report(path: "[\(index)]"))
+                reports.append(try positionReport(body, path: "[\(index)]."))
             }
             return reports
         }
-        return [try decode(PositionBody.self, from: data).report(path: "")]
+        return [try positionReport(root, path: "")]
     }
 
     /// Decodes one position body (no batch).
     public static func decodePosition(_ bytes: some Collection<UInt8>) throws(TraccarDecodingError)
         -> DevicePositionReport
     {
-        try decode(PositionBody.self, from: Data(bytes)).report(path: "")
+        try positionReport(try parse(bytes), path: "")
     }
 
     /// Decodes an event body.
     public static func decodeEvent(_ bytes: some Collection<UInt8>) throws(TraccarDecodingError) -> DeviceEventReport {
-        try decode(EventBody.self, from: Data(bytes)).report()
+        let root = try parse(bytes)
+        try expectObject(root, path: "")
+        let deviceId = try device(root["device"], path: "device")
+        guard let event = present(root["event"]) else { throw .invalid("event", "is required") }
+        try expectObject(event, path: "event")
+        guard let type = try string(event["type"], path: "event.type"), !type.isEmpty else {
+            throw .invalid("event.type", "is required")
+        }
+        var position: DevicePositionReport?
+        if let body = present(root["position"]) {
+            position = try Self.position(body, deviceId: deviceId, path: "position")
+        }
+        guard let eventTime = try timestamp(event["eventTime"], path: "event.eventTime") ?? position?.fixTime else {
+            throw .invalid("event.eventTime", "is required")
+        }
+        var attributes: [String: String] = [:]
+        if case .object(let members) = event["attributes"] ?? .null {
+            for (key, value) in members {
+                switch value {
+                case .bool(let b): attributes[key] = b ? "true" : "false"
+                case .number(let d): attributes[key] = text(d)
+                case .string(let s): attributes[key] = s
+                default: break
+                }
+            }
+        }
+        var geofenceName: String?
+        if let geofence = present(root["geofence"]) {
+            try expectObject(geofence, path: "geofence")
+            geofenceName = try string(geofence["name"], path: "geofence.name")
+        }
+        return DeviceEventReport(deviceId: deviceId, type: type, eventTime: eventTime, attributes: attributes,
+                                 geofenceName: geofenceName, position: position)
     }
 
-    // MARK: JSON decoding with precise errors
+    // MARK: Mapping with precise errors
 
-    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(TraccarDecodingError) -> T {
+    static func parse(_ bytes: some Collection<UInt8>) throws(TraccarDecodingError) -> JSONTree {
         do {
-            return try JSONDecoder().decode(T.self, from: data)
-        } catch let error as TraccarDecodingError {
-            throw error
-        } catch let error as DecodingError {
-            throw translate(error)
+            return try JSONBytesReader.parse(Array(bytes))
         } catch {
-            throw TraccarDecodingError(kind: .malformedJSON, field: nil, reason: "the body is not valid JSON")
+            throw TraccarDecodingError(kind: .malformedJSON, field: nil, reason: "the body is not valid JSON (\(error))")
         }
     }
+
+    /// `{"position":…,"device":…}`.
+    static func positionReport(_ body: JSONTree, path prefix: String) throws(TraccarDecodingError)
+        -> DevicePositionReport
+    {
+        try expectObject(body, path: prefix.isEmpty ? "" : String(prefix.dropLast()))
+        let deviceId = try device(body["device"], path: prefix + "device")
+        guard let position = present(body["position"]) else { throw .invalid(prefix + "position", "is required") }
+        return try Self.position(position, deviceId: deviceId, path: prefix + "position")
+    }
+
+    static func device(_ value: JSONTree?, path: String) throws(TraccarDecodingError) -> DeviceID {
+        guard let device = present(value) else { throw .invalid(path, "is required") }
+        try expectObject(device, path: path)
+        guard let id = try string(device["uniqueId"], path: path + ".uniqueId"), !id.isEmpty else {
+            throw .invalid(path + ".uniqueId", "is required")
+        }
+        guard id.utf8.count <= 128 else { throw .invalid(path + ".uniqueId", "longer than 128 bytes") }
+        return DeviceID(id)
+    }
+
+    static func position(_ p: JSONTree, deviceId: DeviceID, path: String) throws(TraccarDecodingError)
+        -> DevicePositionReport
+    {
+        try expectObject(p, path: path)
+        guard let fixTime = try timestamp(p["fixTime"], path: path + ".fixTime") else {
+            throw .invalid(path + ".fixTime", "is required")
+        }
+        guard let latitude = try number(p["latitude"], path: path + ".latitude") else {
+            throw .invalid(path + ".latitude", "is required")
+        }
+        guard let longitude = try number(p["longitude"], path: path + ".longitude") else {
+            throw .invalid(path + ".longitude", "is required")
+        }
+        let altitude = try number(p["altitude"], path: path + ".altitude")
+        let speed = try number(p["speed"], path: path + ".speed")
+        let course = try number(p["course"], path: path + ".course")
+        let accuracy = try number(p["accuracy"], path: path + ".accuracy")
+        // Attributes are best effort: their types vary by protocol, and none is required.
+        let attributes = p["attributes"] ?? .null
+        let alarm = attributes["alarm"]?.string
+        return DevicePositionReport(
+            deviceId: deviceId, fixTime: fixTime, serverTime: try timestamp(p["serverTime"], path: path + ".serverTime"),
+            latitude: latitude, longitude: longitude, altitude: altitude, speedKnots: speed ?? 0, course: course ?? 0,
+            accuracy: accuracy, valid: try bool(p["valid"], path: path + ".valid") ?? true,
+            batteryLevel: lenientDouble(attributes["batteryLevel"]).flatMap { $0.isFinite ? $0 : nil },
+            ignition: lenientBool(attributes["ignition"]), motion: lenientBool(attributes["motion"]),
+            alarm: alarm.flatMap { $0.isEmpty ? nil : $0 }, protocolName: try string(p["protocol"], path: path + ".protocol"))
+    }
+
+    /// Renders a scalar attribute as text: integral numbers without a fraction.
+    static func text(_ value: Double) -> String {
+        if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+
+    // MARK: Field helpers (`null` counts as absent)
+
+    static func present(_ value: JSONTree?) -> JSONTree? {
+        if let value, value != .null { return value }
+        return nil
+    }
+
+    static func expectObject(_ value: JSONTree, path: String) throws(TraccarDecodingError) {
+        guard case .object = value else {
+            throw path.isEmpty
+                ? TraccarDecodingError(kind: .invalidField, field: nil, reason: "expected a JSON object")
+                : .invalid(path, "expected an object")
+        }
+    }
+
+    static func number(_ value: JSONTree?, path: String) throws(TraccarDecodingError) -> Double? {
+        guard let value = present(value) else { return nil }
+        guard case .number(let d) = value else { throw .invalid(path, "expected a number") }
+        guard d.isFinite else { throw .invalid(path, "expected a finite number") }
+        return d
+    }
+
+    static func string(_ value: JSONTree?, path: String) throws(TraccarDecodingError) -> String? {
+        guard let value = present(value) else { return nil }
+        guard case .string(let s) = value else { throw .invalid(path, "expected a string") }
+        return s
+    }
+
+    static func bool(_ value: JSONTree?, path: String) throws(TraccarDecodingError) -> Bool? {
+        guard let value = present(value) else { return nil }
+        guard case .bool(let b) = value else { throw .invalid(path, "expected a boolean") }
+        return b
+    }
+
+    static func timestamp(_ value: JSONTree?, path: String) throws(TraccarDecodingError) -> Timestamp? {
+        guard let text = try string(value, path: path) else {
+            return nil
+        }
+        guard let timestamp = ISO8601.parse(text) else {
+            throw .invalid(path, "expected an ISO-8601 timestamp with zone (2025-03-14T08:15:30.000+00:00)")
+        }
+        return timestamp
+    }
+
+    static func lenientDouble(_ value: JSONTree?) -> Double? {
+        switch value {
+        case .number(let d): d
+        case .string(let s): Double(s)
+        default: nil
+        }
+    }
+
+    static func lenientBool(_ value: JSONTree?) -> Bool? {
+        switch value {
+        case .bool(let b): b
+        case .number(let d): d != 0
+        case .string(let s):
+            switch s.lowercased() {
+            case "true", "1": true
+            case "false", "0": false
+            default: nil
+            }
+        default: nil
+        }
+    }
+
+    // MARK: Foundation decoding errors (REST bodies decoded with JSONDecoder)
 
     /// Turns a `DecodingError` into a field path and a short explanation.
     static func translate(_ error: DecodingError) -> TraccarDecodingError {
@@ -134,187 +283,4 @@ public enum TraccarPayload {
         return result
     }
 
-    /// Renders a scalar attribute as text: integral numbers without a fraction.
-    static func text(_ value: Double) -> String {
-        if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return String(value)
-    }
-}
-
-// MARK: - Wire shapes
-
-/// A CodingKey for arbitrary attribute names.
-struct AnyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ string: String) { self.stringValue = string }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
-/// `{"position":…,"device":…}`.
-struct PositionBody: Decodable {
-    var position: TraccarPosition?
-    var device: TraccarDevice?
-
-    func report(path: String) throws(TraccarDecodingError) -> DevicePositionReport {
-        let prefix = path.isEmpty ? "" : path + "."
-        let deviceId = try TraccarDevice.require(device, path: prefix + "device")
-        guard let position else { throw .invalid(prefix + "position", "is required") }
-        return try position.report(deviceId: deviceId, path: prefix + "position")
-    }
-}
-
-/// `{"event":…,"position":…?,"device":…,"geofence":…?}`.
-struct EventBody: Decodable {
-    var event: TraccarEvent?
-    var position: TraccarPosition?
-    var device: TraccarDevice?
-    var geofence: TraccarGeofence?
-
-    func report() throws(TraccarDecodingError) -> DeviceEventReport {
-        let deviceId = try TraccarDevice.require(device, path: "device")
-        guard let event else { throw .invalid("event", "is required") }
-        guard let type = event.type, !type.isEmpty else { throw .invalid("event.type", "is required") }
-        let positionReport = try position.map { p throws(TraccarDecodingError) in
-            try p.report(deviceId: deviceId, path: "position")
-        }
-        guard let eventTime = event.eventTime ?? positionReport?.fixTime else {
-            throw .invalid("event.eventTime", "is required")
-        }
-        return DeviceEventReport(deviceId: deviceId, type: type, eventTime: eventTime, attributes: event.attributes,
-                                 geofenceName: geofence?.name, position: positionReport)
-    }
-}
-
-struct TraccarDevice: Decodable {
-    var uniqueId: String?
-
-    static func require(_ device: TraccarDevice?, path: String) throws(TraccarDecodingError) -> DeviceID {
-        guard let device else { throw .invalid(path, "is required") }
-        guard let id = device.uniqueId, !id.isEmpty else { throw .invalid(path + ".uniqueId", "is required") }
-        guard id.utf8.count <= 128 else { throw .invalid(path + ".uniqueId", "longer than 128 bytes") }
-        return DeviceID(id)
-    }
-}
-
-struct TraccarGeofence: Decodable {
-    var name: String?
-}
-
-struct TraccarEvent: Decodable {
-    var type: String?
-    var eventTime: Timestamp?
-    var attributes: [String: String]
-
-    enum CodingKeys: String, CodingKey { case type, eventTime, attributes }
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decodeIfPresent(String.self, forKey: .type)
-        eventTime = try decodeTimestamp(c, .eventTime)
-        attributes = [:]
-        if let attrs = try? c.nestedContainer(keyedBy: AnyKey.self, forKey: .attributes) {
-            for key in attrs.allKeys {
-                if let b = try? attrs.decode(Bool.self, forKey: key) {
-                    attributes[key.stringValue] = b ? "true" : "false"
-                } else if let d = try? attrs.decode(Double.self, forKey: key) {
-                    attributes[key.stringValue] = TraccarPayload.text(d)
-                } else if let s = try? attrs.decode(String.self, forKey: key) {
-                    attributes[key.stringValue] = s
-                }
-            }
-        }
-    }
-}
-
-struct TraccarPosition: Decodable {
-    var protocolName: String?
-    var serverTime: Timestamp?
-    var fixTime: Timestamp?
-    var valid: Bool?
-    var latitude: Double?
-    var longitude: Double?
-    var altitude: Double?
-    var speed: Double?
-    var course: Double?
-    var accuracy: Double?
-    var batteryLevel: Double?
-    var ignition: Bool?
-    var motion: Bool?
-    var alarm: String?
-
-    enum CodingKeys: String, CodingKey {
-        case attributes, `protocol`, serverTime, fixTime, valid, latitude, longitude, altitude, speed, course, accuracy
-    }
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        protocolName = try c.decodeIfPresent(String.self, forKey: .protocol)
-        serverTime = try decodeTimestamp(c, .serverTime)
-        fixTime = try decodeTimestamp(c, .fixTime)
-        valid = try c.decodeIfPresent(Bool.self, forKey: .valid)
-        latitude = try c.decodeIfPresent(Double.self, forKey: .latitude)
-        longitude = try c.decodeIfPresent(Double.self, forKey: .longitude)
-        altitude = try c.decodeIfPresent(Double.self, forKey: .altitude)
-        speed = try c.decodeIfPresent(Double.self, forKey: .speed)
-        course = try c.decodeIfPresent(Double.self, forKey: .course)
-        accuracy = try c.decodeIfPresent(Double.self, forKey: .accuracy)
-        // Attributes are best effort: their types vary by protocol, and none is required.
-        if let attrs = try? c.nestedContainer(keyedBy: AnyKey.self, forKey: .attributes) {
-            batteryLevel = lenientDouble(attrs, "batteryLevel")
-            ignition = lenientBool(attrs, "ignition")
-            motion = lenientBool(attrs, "motion")
-            alarm = try? attrs.decodeIfPresent(String.self, forKey: AnyKey("alarm"))
-        }
-    }
-
-    func report(deviceId: DeviceID, path: String) throws(TraccarDecodingError) -> DevicePositionReport {
-        guard let fixTime else { throw .invalid(path + ".fixTime", "is required") }
-        guard let latitude else { throw .invalid(path + ".latitude", "is required") }
-        guard let longitude else { throw .invalid(path + ".longitude", "is required") }
-        for (name, value) in [("latitude", latitude), ("longitude", longitude), ("speed", speed ?? 0),
-                              ("course", course ?? 0), ("altitude", altitude ?? 0), ("accuracy", accuracy ?? 0)]
-        where !value.isFinite {
-            throw .invalid("\(path).\(name)", "expected a finite number")
-        }
-        return DevicePositionReport(
-            deviceId: deviceId, fixTime: fixTime, serverTime: serverTime, latitude: latitude, longitude: longitude,
-            altitude: altitude, speedKnots: speed ?? 0, course: course ?? 0, accuracy: accuracy,
-            valid: valid ?? true, batteryLevel: batteryLevel.flatMap { $0.isFinite ? $0 : nil }, ignition: ignition,
-            motion: motion, alarm: alarm.flatMap { $0.isEmpty ? nil : $0 }, protocolName: protocolName)
-    }
-}
-
-// MARK: - Field helpers
-
-/// Decodes an optional ISO-8601 timestamp, failing with the field's path when it is not one.
-func decodeTimestamp<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> Timestamp? {
-    guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
-    guard let timestamp = ISO8601.parse(text) else {
-        throw TraccarDecodingError.invalid(TraccarPayload.render(c.codingPath + [key]),
-                                           "expected an ISO-8601 timestamp with zone (2025-03-14T08:15:30.000+00:00)")
-    }
-    return timestamp
-}
-
-private func lenientDouble(_ c: KeyedDecodingContainer<AnyKey>, _ name: String) -> Double? {
-    let key = AnyKey(name)
-    if let d = try? c.decodeIfPresent(Double.self, forKey: key) { return d }
-    if let s = try? c.decodeIfPresent(String.self, forKey: key) { return Double(s) }
-    return nil
-}
-
-private func lenientBool(_ c: KeyedDecodingContainer<AnyKey>, _ name: String) -> Bool? {
-    let key = AnyKey(name)
-    if let b = try? c.decodeIfPresent(Bool.self, forKey: key) { return b }
-    if let d = try? c.decodeIfPresent(Double.self, forKey: key) { return d != 0 }
-    if let s = try? c.decodeIfPresent(String.self, forKey: key) {
-        switch s.lowercased() {
-        case "true", "1": return true
-        case "false", "0": return false
-        default: return nil
-        }
-    }
-    return nil
 }

@@ -13,15 +13,20 @@ public struct ConsumerLoop: Sendable {
         public var batchSize: Int
         public var maxAttempts: Int
         public var retryDelay: Duration
+        /// After a small batch, wait this long before fetching again so the next batch amortises the per-batch
+        /// work (history append, publish, commit), like Kafka's `fetch.wait.max.ms`. Adds at most this latency.
+        public var linger: Duration
 
         public init(topics: [Topic], group: String, startAtEnd: Bool = false, batchSize: Int = 256,
-                    maxAttempts: Int = 5, retryDelay: Duration = .milliseconds(200)) {
+                    maxAttempts: Int = 5, retryDelay: Duration = .milliseconds(200),
+                    linger: Duration = .milliseconds(5)) {
             self.topics = topics
             self.group = group
             self.startAtEnd = startAtEnd
             self.batchSize = batchSize
             self.maxAttempts = maxAttempts
             self.retryDelay = retryDelay
+            self.linger = linger
         }
     }
 
@@ -49,6 +54,9 @@ public struct ConsumerLoop: Sendable {
             if batch.isEmpty { break }
             try await process(batch)
             try await subscription.commit(batch)
+            if batch.count < configuration.batchSize / 4, configuration.linger > .zero {
+                try await Task.sleep(for: configuration.linger)
+            }
         }
     }
 

@@ -1,39 +1,64 @@
 /// A parsed JSON value, for the hand-written decoders of the hot payloads.
-enum JSONTree: Equatable {
+package enum JSONTree: Equatable {
     case null
     case bool(Bool)
     case number(Double)
     case string(String)
     case array([JSONTree])
-    case object([String: JSONTree])
+    case object(JSONObject)
 
-    subscript(key: String) -> JSONTree? {
+    package subscript(key: String) -> JSONTree? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
 
-    var double: Double? { if case .number(let v) = self { return v }; return nil }
-    var string: String? { if case .string(let v) = self { return v }; return nil }
-    var bool: Bool? { if case .bool(let v) = self { return v }; return nil }
-    var array: [JSONTree]? { if case .array(let v) = self { return v }; return nil }
-    var int64: Int64? {
+    package var double: Double? { if case .number(let v) = self { return v }; return nil }
+    package var string: String? { if case .string(let v) = self { return v }; return nil }
+    package var bool: Bool? { if case .bool(let v) = self { return v }; return nil }
+    package var array: [JSONTree]? { if case .array(let v) = self { return v }; return nil }
+    package var int64: Int64? {
         guard case .number(let v) = self, v.isFinite, v == v.rounded(), abs(v) < 9.2e18 else { return nil }
         return Int64(v)
     }
 }
 
+/// An object's members in document order. Payload objects have a few dozen keys, so a linear scan beats
+/// building a hash table for every object parsed. Duplicate keys: the last one wins, as in JSONDecoder.
+package struct JSONObject: Equatable, Sequence {
+    package var keys: [String] = []
+    package var values: [JSONTree] = []
+
+    package subscript(key: String) -> JSONTree? {
+        var index = keys.count - 1
+        while index >= 0 {
+            if keys[index] == key { return values[index] }
+            index -= 1
+        }
+        return nil
+    }
+
+    mutating func append(_ key: String, _ value: JSONTree) {
+        keys.append(key)
+        values.append(value)
+    }
+
+    package func makeIterator() -> Zip2Sequence<[String], [JSONTree]>.Iterator {
+        zip(keys, values).makeIterator()
+    }
+}
+
 /// A small recursive-descent JSON parser (RFC 8259), several times faster than `JSONDecoder` for our
 /// payloads. Depth is limited so hostile input cannot exhaust the stack.
-struct JSONBytesReader {
-    struct SyntaxError: Error, CustomStringConvertible {
-        var offset: Int
-        var reason: String
-        var description: String { "invalid JSON at byte \(offset): \(reason)" }
+package struct JSONBytesReader {
+    package struct SyntaxError: Error, CustomStringConvertible {
+        package var offset: Int
+        package var reason: String
+        package var description: String { "invalid JSON at byte \(offset): \(reason)" }
     }
 
     static let maxDepth = 64
 
-    static func parse(_ bytes: [UInt8]) throws -> JSONTree {
+    package static func parse(_ bytes: [UInt8]) throws -> JSONTree {
         try bytes.withUnsafeBufferPointer { buffer in
             var reader = JSONBytesReader(buffer: buffer)
             reader.skipWhitespace()
@@ -80,7 +105,7 @@ struct JSONBytesReader {
 
     private mutating func object(depth: Int) throws -> JSONTree {
         index += 1
-        var members: [String: JSONTree] = [:]
+        var members = JSONObject()
         skipWhitespace()
         if index < buffer.count, buffer[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
         while true {
@@ -91,7 +116,7 @@ struct JSONBytesReader {
             guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            members[key] = try value(depth: depth + 1)
+            members.append(key, try value(depth: depth + 1))
             skipWhitespace()
             guard index < buffer.count else { throw error("unexpected end") }
             if buffer[index] == UInt8(ascii: ",") { index += 1; continue }

@@ -1,0 +1,85 @@
+"""Starts a real `tracker demo` for the black-box system tests."""
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+WEBHOOK_SECRET = "system-test-webhook-secret"
+JWT_SECRET = "system-test-jwt-secret-0123456789abcdef"
+
+
+def tracker_binary() -> str:
+    configured = os.environ.get("TRACKER_BIN")
+    if configured:
+        return configured
+    for config in ("release", "debug"):
+        candidate = ROOT / ".build" / config / "tracker"
+        if candidate.exists():
+            return str(candidate)
+    raise RuntimeError("build the tracker first: swift build --product tracker")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Demo:
+    def __init__(self, drivers: int):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ, TRACKER_WEBHOOK_SECRET=WEBHOOK_SECRET, TRACKER_JWT_SECRET=JWT_SECRET)
+        out_dir = ROOT / "test-output"
+        out_dir.mkdir(exist_ok=True)
+        self.log_path = out_dir / "system-demo.log"
+        self.log = open(self.log_path, "w")
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [tracker_binary(), "demo", "--drivers", str(drivers), "--port", str(self.port), "--in-memory"],
+            env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.wait_ready()
+        self.token = self.mint("dispatcher")
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"tracker demo exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                if requests.get(self.base + "/health/ready", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"tracker demo not ready after {timeout} s; see {self.log_path}")
+
+    def mint(self, role: str, tenant: str = "demo", subject: str | None = None) -> str:
+        args = [tracker_binary(), "token", "--tenant", tenant, "--role", role]
+        if subject:
+            args += ["--subject", subject]
+        return subprocess.run(args, env=self.env, check=True, capture_output=True, text=True).stdout.strip()
+
+    def get(self, path: str, token: str | None = None, **kwargs):
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        return requests.get(self.base + path, headers=headers, timeout=10, **kwargs)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def demo():
+    d = Demo(drivers=int(os.environ.get("SYSTEM_TEST_DRIVERS", "1000")))
+    yield d
+    d.stop()
