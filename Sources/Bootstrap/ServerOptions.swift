@@ -1,0 +1,49 @@
+import ArgumentParser
+import Configuration
+import Logging
+
+/// Flags shared by `serve` and `demo`; each overrides its configuration key.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Address to listen on (http.host / HTTP_HOST).")
+    var host: String?
+
+    @Option(help: "Port to listen on (http.port / HTTP_PORT).")
+    var port: Int?
+
+    @Option(help: "Directory for local-mode data files (tracker.data.dir / TRACKER_DATA_DIR).")
+    var dataDir: String?
+
+    @Flag(help: "Keep everything in memory; nothing survives a restart (tracker.in.memory).")
+    var inMemory = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (log.level / LOG_LEVEL).")
+    var logLevel: String?
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be within 0–65535") }
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    var overrides: [AbsoluteConfigKey: ConfigValue] {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let host { values["http.host"] = .init(.string(host), isSecret: false) }
+        if let port { values["http.port"] = .init(.int(port), isSecret: false) }
+        if let dataDir { values["tracker.data.dir"] = .init(.string(dataDir), isSecret: false) }
+        if inMemory { values["tracker.in.memory"] = .init(.bool(true), isSecret: false) }
+        if let logLevel { values["log.level"] = .init(.string(logLevel), isSecret: false) }
+        return values
+    }
+
+    func makeConfiguration() -> TrackerConfiguration {
+        TrackerConfiguration(overrides: overrides)
+    }
+}
+
+/// The process-wide logger, created once here (never in libraries).
+func makeLogger(level: String) -> Logger {
+    var logger = Logger(label: "tracker")
+    logger.logLevel = Logger.Level(rawValue: level) ?? .info
+    return logger
+}

@@ -1,0 +1,73 @@
+import Application
+import Configuration
+import Domain
+
+/// Every setting of the `tracker` process, read once at start-up.
+///
+/// Sources in precedence order: command-line flags, environment variables (`http.port` is `HTTP_PORT`),
+/// built-in defaults. The README lists every key.
+struct TrackerConfiguration: Sendable {
+    /// `http.host` / `HTTP_HOST`: the address to listen on. Default `127.0.0.1`.
+    var host: String
+    /// `http.port` / `HTTP_PORT`: the port to listen on. Default `8080`.
+    var port: Int
+    /// `http.body.limit` / `HTTP_BODY_LIMIT`: maximum request body in bytes. Default 1 MiB.
+    var bodyLimit: Int
+    /// `tracker.webhook.secret` / `TRACKER_WEBHOOK_SECRET` (secret): the bearer token Traccar sends.
+    var webhookSecret: String
+    /// `tracker.jwt.secret` / `TRACKER_JWT_SECRET` (secret): HS256 key of the REST and Socket.io tokens.
+    var jwtSecret: String
+    /// True when either secret fell back to its development default (a warning is logged).
+    var usesDevelopmentSecrets: Bool
+    /// `tracker.data.dir` / `TRACKER_DATA_DIR`: where local mode keeps its files. Default `./data`.
+    var dataDirectory: String
+    /// `tracker.in.memory` / `TRACKER_IN_MEMORY`: keep everything in memory (lost on exit).
+    var inMemory: Bool
+    /// `tracker.instance.id` / `TRACKER_INSTANCE_ID`: names this instance's push consumer group.
+    /// Default: `HOSTNAME`, else `local`.
+    var instanceId: String
+    /// `tracker.dedicated.tenants` / `TRACKER_DEDICATED_TENANTS`: comma-separated premium tenants whose
+    /// positions use `gps.positions.<tenant>` (spec §10).
+    var routing: TopicRouting
+    /// `tracker.stale.sweep.seconds` / `TRACKER_STALE_SWEEP_SECONDS`: how often drivers without fixes are
+    /// checked for the offline rule. Default 15.
+    var staleSweepInterval: Duration
+    /// `log.level` / `LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. Default info.
+    var logLevel: String
+
+    static let developmentWebhookSecret = "dev-webhook-secret"
+    static let developmentJWTSecret = "dev-jwt-secret-change-me-0123456789"
+
+    /// Reads the configuration; `overrides` are the flags given on the command line.
+    init(overrides: [AbsoluteConfigKey: ConfigValue] = [:], environment: [String: String]? = nil) {
+        let env = environment.map { EnvironmentVariablesProvider(environmentVariables: $0) }
+            ?? EnvironmentVariablesProvider()
+        let config = ConfigReader(providers: [InMemoryProvider(name: "flags", values: overrides), env])
+        host = config.string(forKey: "http.host", default: "127.0.0.1")
+        port = config.int(forKey: "http.port", default: 8080)
+        bodyLimit = config.int(forKey: "http.body.limit", default: 1 << 20)
+        let webhook = config.string(forKey: "tracker.webhook.secret", isSecret: true)
+        let jwt = config.string(forKey: "tracker.jwt.secret", isSecret: true)
+        webhookSecret = webhook ?? Self.developmentWebhookSecret
+        jwtSecret = jwt ?? Self.developmentJWTSecret
+        usesDevelopmentSecrets = webhook == nil || jwt == nil
+        dataDirectory = config.string(forKey: "tracker.data.dir", default: "./data")
+        inMemory = config.bool(forKey: "tracker.in.memory", default: false)
+        instanceId = config.string(forKey: "tracker.instance.id", default: config.string(forKey: "hostname", default: "local"))
+        let dedicated = config.string(forKey: "tracker.dedicated.tenants", default: "")
+        routing = TopicRouting(dedicatedTenants: Set(
+            dedicated.split(separator: ",").map { TenantID(String($0).trimmingSpaces()) }.filter { !$0.rawValue.isEmpty }))
+        staleSweepInterval = .seconds(config.int(forKey: "tracker.stale.sweep.seconds", default: 15))
+        logLevel = config.string(forKey: "log.level", default: "info")
+    }
+}
+
+extension String {
+    /// The string without leading and trailing spaces and tabs.
+    func trimmingSpaces() -> String {
+        var view = Substring(self)
+        while let first = view.first, first == " " || first == "\t" { view.removeFirst() }
+        while let last = view.last, last == " " || last == "\t" { view.removeLast() }
+        return String(view)
+    }
+}

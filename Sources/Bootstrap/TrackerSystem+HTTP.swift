@@ -1,0 +1,38 @@
+import Application
+import HTTPAdapters
+import Hummingbird
+import Logging
+
+extension TrackerSystem {
+    /// The HTTP adapter's view of the system.
+    func httpServices() -> HTTPServices {
+        let adapters = adapters
+        return HTTPServices(
+            ingest: ingest, drivers: drivers, positions: positions, routes: routes, visits: visits,
+            customers: customerAdmin, tokens: TokenAuthority(secret: configuration.jwtSecret),
+            webhookSecret: configuration.webhookSecret, clock: adapters.clock,
+            readiness: {
+                // The bus must accept a subscription; stores must answer a read.
+                let bus = (try? await adapters.fleet.syncStates()) != nil
+                return ["fleetStore": bus]
+            },
+            metrics: { PrometheusExport.render() },
+            bodyLimit: configuration.bodyLimit, logger: logger)
+    }
+}
+
+/// The Hummingbird application serving the API on the configured address.
+func makeHTTPApplication(system: TrackerSystem, router: Router<BasicRequestContext>? = nil,
+                         onListening: (@Sendable (Int) async -> Void)? = nil) -> some ApplicationProtocol {
+    let router = router ?? makeRouter(services: system.httpServices())
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(system.configuration.host, port: system.configuration.port),
+                             serverName: "distribution-tracker"),
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? system.configuration.port
+            system.logger.info("listening", metadata: ["url": "http://\(system.configuration.host):\(port)"])
+            await onListening?(port)
+        },
+        logger: system.logger)
+}

@@ -1,0 +1,139 @@
+import Application
+import Domain
+import InMemoryAdapters
+import Logging
+import ServiceLifecycle
+
+/// The composition root's object graph: adapters chosen by configuration, the use cases over them, and the
+/// background services (consumer loops, stale sweep) that run the data flows of spec §4.
+///
+/// Local mode wires the in-memory adapter set; production adapters are wired by the same code through
+/// the same ports (one function per technology when they land).
+struct TrackerSystem: Sendable {
+    struct Adapters: Sendable {
+        var bus: any EventBus
+        var fleet: any FleetStore
+        var reference: any ReferenceStore
+        var customerCache: any CustomerCache
+        var history: any HistoryStore
+        var latest: any LatestPositionCache
+        var sourceOfTruth: any SourceOfTruth
+        var push: any PushGateway
+        var clock: any WallClock
+    }
+
+    let adapters: Adapters
+    let configuration: TrackerConfiguration
+    let logger: Logger
+
+    let customers: CustomerDirectory
+    let ingest: IngestTraccar
+    let enrich: EnrichPositions
+    let applyChanges: ApplyChangeEvent
+    let fanout: PushFanout
+    let drivers: DriverManagement
+    let positions: PositionQueries
+    let routes: RoutePlanning
+    let visits: VisitLifecycle
+    let customerAdmin: CustomerAdministration
+    let staleSweep: StaleDeviceSweep
+
+    init(adapters: Adapters, configuration: TrackerConfiguration, logger: Logger) {
+        self.adapters = adapters
+        self.configuration = configuration
+        self.logger = logger
+        let a = adapters
+        customers = CustomerDirectory(shared: a.customerCache, store: a.reference, sourceOfTruth: a.sourceOfTruth,
+                                      clock: a.clock, logger: logger)
+        ingest = IngestTraccar(fleet: a.fleet, bus: a.bus, clock: a.clock, routing: configuration.routing,
+                               logger: logger)
+        enrich = EnrichPositions(fleet: a.fleet, history: a.history, latest: a.latest, customers: customers,
+                                 bus: a.bus, logger: logger)
+        applyChanges = ApplyChangeEvent(store: a.reference, fleet: a.fleet, customers: customers, clock: a.clock,
+                                        logger: logger)
+        fanout = PushFanout(gateway: a.push)
+        drivers = DriverManagement(fleet: a.fleet)
+        positions = PositionQueries(fleet: a.fleet, latest: a.latest, history: a.history)
+        routes = RoutePlanning(fleet: a.fleet, customers: customers)
+        visits = VisitLifecycle(fleet: a.fleet, history: a.history, bus: a.bus, clock: a.clock)
+        customerAdmin = CustomerAdministration(sourceOfTruth: a.sourceOfTruth)
+        staleSweep = StaleDeviceSweep(fleet: a.fleet, bus: a.bus, clock: a.clock)
+    }
+
+    /// The whole system on in-memory adapters (tests, `--in-memory`).
+    static func inMemory(configuration: TrackerConfiguration, logger: Logger,
+                         clock: any WallClock = SystemWallClock()) -> TrackerSystem {
+        let bus = InMemoryEventBus()
+        let adapters = Adapters(
+            bus: bus, fleet: InMemoryFleetStore(), reference: InMemoryReferenceStore(),
+            customerCache: InMemoryCustomerCache(clock: clock), history: InMemoryHistoryStore(),
+            latest: InMemoryLatestPositionCache(clock: clock), sourceOfTruth: InMemorySourceOfTruth(bus: bus),
+            push: InMemoryPushGateway(), clock: clock)
+        return TrackerSystem(adapters: adapters, configuration: configuration, logger: logger)
+    }
+
+    /// The consumer loops of this instance. Enrichment and CDC groups are shared by all instances; the push
+    /// group is per instance so each one sees every event for its own sockets.
+    func consumerLoops() -> [ConsumerLoop] {
+        let bus = adapters.bus
+        return [
+            ConsumerLoop(bus: bus, configuration: .init(topics: configuration.routing.allPositionTopics,
+                                                        group: "tracker-enrichment"),
+                         logger: logger, handler: enrich.handle),
+            ConsumerLoop(bus: bus, configuration: .init(topics: ApplyChangeEvent.topics, group: "tracker-cdc"),
+                         logger: logger, handler: applyChanges.handle),
+            ConsumerLoop(bus: bus, configuration: .init(topics: PushFanout.topics,
+                                                        group: "tracker-push-\(configuration.instanceId)",
+                                                        startAtEnd: true),
+                         logger: logger, handler: fanout.handle),
+        ]
+    }
+
+    /// Background work as one service: every consumer loop plus the periodic stale-device sweep.
+    func backgroundService() -> BackgroundFlows {
+        BackgroundFlows(loops: consumerLoops(), sweep: staleSweep, sweepInterval: configuration.staleSweepInterval,
+                        logger: logger)
+    }
+}
+
+/// Runs the consumer loops and the stale sweep until graceful shutdown. A loop that fails is logged and
+/// restarted after a pause, so a broker outage does not take the process down.
+struct BackgroundFlows: Service {
+    let loops: [ConsumerLoop]
+    let sweep: StaleDeviceSweep
+    let sweepInterval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                for loop in loops {
+                    group.addTask { await Self.keepRunning(logger: logger) { try await loop.run() } }
+                }
+                group.addTask {
+                    await Self.keepRunning(logger: logger) {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: sweepInterval)
+                            try await sweep.run()
+                        }
+                    }
+                }
+                await group.waitForAll()
+            }
+        }
+    }
+
+    static func keepRunning(logger: Logger, _ body: @Sendable () async throws -> Void) async {
+        while !Task.isCancelled {
+            do {
+                try await body()
+                if Task.isCancelled { return }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("background flow failed; restarting in 1 s", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}
