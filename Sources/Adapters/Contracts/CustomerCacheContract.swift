@@ -1,0 +1,134 @@
+public import Application
+import Domain
+import Testing
+
+/// The rules every `CustomerCache` adapter keeps, as one reusable suite: reads by tenant, replacement,
+/// TTL expiry and invalidation.
+///
+/// TTLs need time control: the factory receives a `ContractClock` and must build the cache on it, unless the
+/// adapter declares `capabilities.time = .realTime(ttl:)` (server-side expiry), in which case the contract
+/// sleeps instead.
+public struct CustomerCacheContract: Sendable {
+    /// What the adapter under test cannot do like the in-memory reference.
+    public struct Capabilities: Sendable {
+        /// How TTLs pass for the adapter.
+        public var time: ContractTimeSource
+
+        /// Declares the adapter's capabilities.
+        public init(time: ContractTimeSource = .contractClock) {
+            self.time = time
+        }
+    }
+
+    private let capabilities: Capabilities
+    private let make: @Sendable (ContractClock) async throws -> any CustomerCache
+
+    /// Creates the suite for caches built by `make` on the given clock.
+    public init(
+        capabilities: Capabilities = .init(),
+        make: @escaping @Sendable (ContractClock) async throws -> any CustomerCache
+    ) {
+        self.capabilities = capabilities
+        self.make = make
+    }
+
+    /// Runs every rule, recording a Swift Testing issue per violation.
+    public func run() async throws {
+        await runRules(
+            "CustomerCache",
+            [
+                ("putThenRead", putThenRead),
+                ("putReplaces", putReplaces),
+                ("entriesExpire", entriesExpire),
+                ("invalidateRemovesAtOnce", invalidateRemovesAtOnce),
+            ])
+    }
+}
+
+// MARK: - Fixtures
+
+private struct Fixtures {
+    let tag = RunTag()
+    var tenantA: TenantID { TenantID("tenant-\(tag)-a") }
+    var tenantB: TenantID { TenantID("tenant-\(tag)-b") }
+
+    func customerID(_ n: Int) -> CustomerID { CustomerID("cust-\(tag)-\(n)") }
+
+    func customer(_ n: Int, tenant: TenantID, name: String = "Customer") -> Customer {
+        Customer(
+            id: customerID(n), tenantId: tenant, name: "\(name) \(n)",
+            location: Coordinate(latitude: 45.5, longitude: -73.6), version: "v\(n)")
+    }
+}
+
+// MARK: - Rules
+
+extension CustomerCacheContract {
+    /// A put entry reads back in its tenant only.
+    private func putThenRead() async throws {
+        let clock = ContractClock()
+        let cache = try await make(clock)
+        let f = Fixtures()
+        let c1 = f.customer(1, tenant: f.tenantA)
+        let c2 = f.customer(2, tenant: f.tenantB)
+        try await cache.put(c1, ttl: capabilities.time.ttl)
+        try await cache.put(c2, ttl: capabilities.time.ttl)
+        let lookups: [(CustomerID, TenantID, Customer?)] = [
+            (c1.id, f.tenantA, c1), (c2.id, f.tenantB, c2), (c1.id, f.tenantB, nil), (c2.id, f.tenantA, nil),
+            (f.customerID(99), f.tenantA, nil),
+        ]
+        for (id, tenant, expected) in lookups {
+            #expect(
+                try await cache.customer(id, tenantId: tenant) == expected,
+                "op: customer(_:tenantId:), key: \(id)@\(tenant)")
+        }
+    }
+
+    /// A second put of the same customer replaces the first.
+    private func putReplaces() async throws {
+        let clock = ContractClock()
+        let cache = try await make(clock)
+        let f = Fixtures()
+        try await cache.put(f.customer(1, tenant: f.tenantA), ttl: capabilities.time.ttl)
+        let renamed = f.customer(1, tenant: f.tenantA, name: "Renamed")
+        try await cache.put(renamed, ttl: capabilities.time.ttl)
+        #expect(
+            try await cache.customer(renamed.id, tenantId: f.tenantA) == renamed, "op: put replace, key: \(renamed.id)")
+    }
+
+    /// An entry is returned until its TTL passes, then never again.
+    private func entriesExpire() async throws {
+        let clock = ContractClock()
+        let cache = try await make(clock)
+        let f = Fixtures()
+        let ttl = capabilities.time.ttl
+        let customer = f.customer(1, tenant: f.tenantA)
+        try await cache.put(customer, ttl: ttl)
+        try await capabilities.time.elapse(ttl * 0.5, on: clock)
+        #expect(
+            try await cache.customer(customer.id, tenantId: f.tenantA) == customer,
+            "op: customer before TTL, key: half TTL")
+        try await capabilities.time.elapse(ttl * 0.6, on: clock)
+        #expect(
+            try await cache.customer(customer.id, tenantId: f.tenantA) == nil, "op: customer after TTL, key: 1.1 TTL")
+        try await cache.put(customer, ttl: ttl)
+        #expect(
+            try await cache.customer(customer.id, tenantId: f.tenantA) == customer,
+            "op: put after expiry, key: fresh TTL")
+    }
+
+    /// `invalidate` removes the entry at once; invalidating an absent entry is fine.
+    private func invalidateRemovesAtOnce() async throws {
+        let clock = ContractClock()
+        let cache = try await make(clock)
+        let f = Fixtures()
+        let c1 = f.customer(1, tenant: f.tenantA)
+        let c2 = f.customer(2, tenant: f.tenantA)
+        try await cache.put(c1, ttl: capabilities.time.ttl)
+        try await cache.put(c2, ttl: capabilities.time.ttl)
+        try await cache.invalidate(c1.id, tenantId: f.tenantA)
+        #expect(try await cache.customer(c1.id, tenantId: f.tenantA) == nil, "op: invalidate, key: \(c1.id)")
+        #expect(try await cache.customer(c2.id, tenantId: f.tenantA) == c2, "op: invalidate, key: others kept")
+        try await cache.invalidate(f.customerID(99), tenantId: f.tenantA)
+    }
+}
