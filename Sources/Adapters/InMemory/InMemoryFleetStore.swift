@@ -12,6 +12,8 @@ public actor InMemoryFleetStore: FleetStore {
     /// Which driver carries each device, across tenants.
     private var driversByDevice: [DeviceID: TenantKey<Driver>] = [:]
     private var routes: [TenantID: [RouteID: Route]] = [:]
+    /// Route ids per driver: enrichment asks for a driver's routes on every position.
+    private var routesByDriver: [TenantKey<Driver>: [RouteID]] = [:]
     private var visits: [TenantID: [VisitID: PlannedVisit]] = [:]
     private var visitsByRoute: [TenantKey<Route>: Set<VisitID>] = [:]
     private var snapshots: [TenantID: [DriverID: DriverSnapshot]] = [:]
@@ -72,6 +74,8 @@ public actor InMemoryFleetStore: FleetStore {
             }
         }
         routes[route.tenantId, default: [:]][route.id] = route.recomputed(from: newVisits)
+        routesByDriver[TenantKey<Driver>(tenantId: route.tenantId, id: route.driverId.rawValue), default: []]
+            .append(route.id)
         let routeKey = TenantKey<Route>(tenantId: route.tenantId, id: route.id.rawValue)
         visitsByRoute[routeKey] = visitsByRoute[routeKey] ?? []
         for visit in newVisits {
@@ -88,7 +92,13 @@ public actor InMemoryFleetStore: FleetStore {
 
     /// A tenant's routes, optionally only those scheduled on `date` and of `driverId`, ordered by id.
     public func routes(tenantId: TenantID, date: CalendarDate?, driverId: DriverID?) async throws -> [Route] {
-        (routes[tenantId] ?? [:]).values
+        if let driverId {
+            let ids = routesByDriver[TenantKey<Driver>(tenantId: tenantId, id: driverId.rawValue)] ?? []
+            return ids.compactMap { routes[tenantId]?[$0] }
+                .filter { route in date.map { route.scheduledDate == $0 } ?? true }
+                .sorted { $0.id < $1.id }
+        }
+        return (routes[tenantId] ?? [:]).values
             .filter { route in
                 (date.map { route.scheduledDate == $0 } ?? true) && (driverId.map { route.driverId == $0 } ?? true)
             }

@@ -87,7 +87,10 @@ public struct BusMessage: Hashable, Sendable {
 /// - **At-least-once:** a group resumes after its last committed offset per partition. Messages delivered
 ///   but not committed are delivered again when their subscription closes or fails and a subscription of
 ///   the same group takes the partition over.
-/// - **Errors:** `StoreError.unavailable` when the bus cannot be reached, `.closed` after `close()`.
+/// - **Retention:** messages may be deleted once every group committed them, or when they are older than the
+///   adapter's retention period (documented by each adapter); a group lagging beyond retention loses them.
+/// - **Errors:** `StoreError.unavailable` when the bus cannot be reached; `.closed` from `next`/`commit` of a
+///   subscription after its `close()`.
 public protocol EventBus: Sendable {
     /// Appends the messages to `topic`, returning once all are durable.
     func publish(_ messages: [OutgoingMessage], to topic: Topic) async throws

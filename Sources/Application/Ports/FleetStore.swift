@@ -5,13 +5,18 @@ public import Domain
 ///
 /// - **Tenancy:** reads take the tenant and never return another tenant's rows, except `driver(deviceId:)`,
 ///   which maps a Traccar device to its driver across tenants (device ids are globally unique).
+/// - **Identity:** driver, route and visit ids are unique within a tenant; two tenants may use the same id
+///   without seeing or overwriting each other's rows.
 /// - **Uniqueness:** `saveDriver` throws `.duplicate` when another driver already has the device id;
-///   `createRoute` throws `.duplicate` when the route or one of its visit ids exists.
+///   `createRoute` throws `.duplicate` when the route or one of its visit ids exists. `createRoute` stores the
+///   route with counters recomputed from its visits.
 /// - **Atomicity:** `createRoute` writes the route and all its visits or nothing.
 /// - **Compare-and-set:** `updateVisit` writes only if the stored status equals `expectedStatus`,
 ///   else throws `.conflict` (`.notFound` when absent), so the geofence and the driver's app cannot
 ///   overwrite each other's transitions. The route's counters are recomputed in the same write.
-/// - **Snapshots:** `saveSnapshot` keeps the newest by fix time: an older snapshot never replaces a newer one.
+/// - **Snapshots:** `saveSnapshot` keeps the newest by fix time: an older snapshot never replaces a newer one;
+///   one with an equal fix time replaces it (the stale sweep marks a driver offline that way).
+///   `snapshots` and `staleSnapshots` are ordered by tenant, then driver id; `syncStates` by table name.
 /// - **Durability:** a returned write is visible to all subsequent reads.
 public protocol FleetStore: Sendable {
     /// Inserts or replaces a driver.
