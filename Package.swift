@@ -44,6 +44,16 @@ let package = Package(
             path: "Sources/Adapters/InMemory",
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CSQLite3", path: "Sources/Adapters/System/CSQLite3", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        .target(
+            name: "SQLiteAdapters",
+            dependencies: ["Domain", "Application", "CSQLite3", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Adapters/SQLite",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HTTPAdapters",
             dependencies: [
@@ -68,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "Bootstrap",
             dependencies: [
-                "Domain", "Application", "InMemoryAdapters", "HTTPAdapters",
+                "Domain", "Application", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -88,7 +98,7 @@ let package = Package(
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ContractTests",
-            dependencies: ["Domain", "Application", "AdapterContracts", "InMemoryAdapters"],
+            dependencies: ["Domain", "Application", "AdapterContracts", "InMemoryAdapters", "SQLiteAdapters"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -4,8 +4,8 @@ import Testing
 @Suite("FleetStore contract")
 struct FleetStoreContractTests {
     /// Every built-in fleet store keeps every rule of `FleetStore`.
-    @Test(arguments: LocalKind.allCases)
+    @Test(.temporaryDatabases, arguments: LocalKind.fleetStores)
     func contract(_ kind: LocalKind) async throws {
-        try await FleetStoreContract { kind.makeFleetStore() }.run()
+        try await FleetStoreContract { try kind.makeFleetStore() }.run()
     }
 }

@@ -4,8 +4,8 @@ import Testing
 @Suite("HistoryStore contract")
 struct HistoryStoreContractTests {
     /// Every built-in history store keeps every rule of `HistoryStore`.
-    @Test(arguments: LocalKind.allCases)
+    @Test(.temporaryDatabases, arguments: LocalKind.historyStores)
     func contract(_ kind: LocalKind) async throws {
-        try await HistoryStoreContract { kind.makeHistoryStore() }.run()
+        try await HistoryStoreContract { try kind.makeHistoryStore() }.run()
     }
 }

@@ -4,7 +4,7 @@ import Testing
 @Suite("LatestPositionCache contract")
 struct LatestPositionCacheContractTests {
     /// Every built-in latest-position cache keeps every rule of `LatestPositionCache`.
-    @Test(arguments: LocalKind.allCases)
+    @Test(arguments: LocalKind.latestPositionCaches)
     func contract(_ kind: LocalKind) async throws {
         try await LatestPositionCacheContract { clock in kind.makeLatestPositionCache(clock: clock) }.run()
     }

@@ -4,8 +4,8 @@ import Testing
 @Suite("ReferenceStore contract")
 struct ReferenceStoreContractTests {
     /// Every built-in reference store keeps every rule of `ReferenceStore`.
-    @Test(arguments: LocalKind.allCases)
+    @Test(.temporaryDatabases, arguments: LocalKind.referenceStores)
     func contract(_ kind: LocalKind) async throws {
-        try await ReferenceStoreContract { kind.makeReferenceStore() }.run()
+        try await ReferenceStoreContract { try kind.makeReferenceStore() }.run()
     }
 }

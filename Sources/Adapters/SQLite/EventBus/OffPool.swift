@@ -1,0 +1,21 @@
+import Dispatch
+
+/// Runs a blocking call (opening a database, migrating, closing) on a Dispatch thread rather than Swift's
+/// cooperative pool, and awaits its result.
+func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try body() })
+        }
+    }
+}
+
+/// The non-throwing form of `offCooperativePool(_:)`.
+func offCooperativePool(_ body: @escaping @Sendable () -> Void) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        DispatchQueue.global().async {
+            body()
+            continuation.resume()
+        }
+    }
+}
