@@ -35,7 +35,13 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = options.makeConfiguration()
         let logger = makeLogger(level: configuration.logLevel)
-        let runtime = try TrackerRuntime(configuration: configuration, logger: logger)
+        try await reportingStartupFailures {
+            try await runDemo(configuration: configuration, logger: logger)
+        }
+    }
+
+    private func runDemo(configuration: TrackerConfiguration, logger: Logger) async throws {
+        let runtime = try await TrackerRuntime.start(configuration: configuration, logger: logger)
         let now = runtime.system.adapters.clock.now()
         let scenario = DemoScenario.make(drivers: drivers, date: CalendarDate(containing: now), now: now, seed: seed)
         try await DemoSeeder.seed(scenario, into: runtime.system, logger: logger)

@@ -42,7 +42,7 @@ struct IngestBench: AsyncParsableCommand {
         configuration.logLevel = "error"
         var logger = makeLogger(level: "error")
         logger.logLevel = .error
-        let runtime = try TrackerRuntime(configuration: configuration, logger: logger)
+        let runtime = try await TrackerRuntime.start(configuration: configuration, logger: logger)
         let now = runtime.system.adapters.clock.now()
         let scenario = DemoScenario.make(drivers: drivers, date: CalendarDate(containing: now), now: now)
         try await DemoSeeder.seed(scenario, into: runtime.system, logger: logger)

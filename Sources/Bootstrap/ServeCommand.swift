@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import Logging
+import SQLiteAdapters
 import ServiceLifecycle
 import UnixSignals
 
@@ -15,8 +17,10 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = options.makeConfiguration()
         let logger = makeLogger(level: configuration.logLevel)
-        let runtime = try TrackerRuntime(configuration: configuration, logger: logger)
-        try await runtime.run()
+        try await reportingStartupFailures {
+            let runtime = try await TrackerRuntime.start(configuration: configuration, logger: logger)
+            try await runtime.run()
+        }
     }
 }
 
@@ -27,18 +31,26 @@ struct TrackerRuntime {
     let configuration: TrackerConfiguration
     let logger: Logger
 
-    init(configuration: TrackerConfiguration, logger: Logger) throws {
+    /// Builds the system: SQLite files in the data directory, or memory with `--in-memory`. A data file
+    /// that is foreign, corrupt or from a newer version stops start-up with a message naming it (exit 2).
+    static func start(configuration: TrackerConfiguration, logger: Logger) async throws -> TrackerRuntime {
         PrometheusExport.bootstrapOnce()
         if configuration.usesDevelopmentSecrets {
             logger.warning("TRACKER_WEBHOOK_SECRET or TRACKER_JWT_SECRET unset: using development defaults")
         }
-        if !configuration.inMemory {
-            logger.notice("durable local storage is not available in this build yet; running in memory",
-                          metadata: ["data.dir": "\(configuration.dataDirectory)"])
+        let system: TrackerSystem
+        if configuration.inMemory {
+            system = TrackerSystem.inMemory(configuration: configuration, logger: logger)
+        } else {
+            do {
+                system = try await TrackerSystem.local(configuration: configuration, logger: logger)
+            } catch let error as SQLiteOpenError {
+                throw StartupFailure(message: error.description)
+            } catch let error as LocalModeError {
+                throw StartupFailure(message: error.description)
+            }
         }
-        self.system = TrackerSystem.inMemory(configuration: configuration, logger: logger)
-        self.configuration = configuration
-        self.logger = logger
+        return TrackerRuntime(system: system, configuration: configuration, logger: logger)
     }
 
     /// Runs until SIGTERM/SIGINT. `extra` services start after the HTTP server (e.g. the demo simulator).
@@ -51,4 +63,20 @@ struct TrackerRuntime {
             logger: logger))
         try await group.run()
     }
+}
+
+/// Prints a `StartupFailure` plainly on standard error and exits with code 2 instead of a stack of errors.
+func reportingStartupFailures(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let failure as StartupFailure {
+        FileHandle.standardError.write(Data((failure.description + "\n").utf8))
+        throw ExitCode(2)
+    }
+}
+
+/// A start-up failure the operator must fix (a data file, a directory): printed plainly, exit code 2.
+struct StartupFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { "tracker: cannot start: \(message)" }
 }

@@ -6,7 +6,7 @@ struct Tracker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tracker",
         abstract: "Real-time vehicle distribution tracking.",
-        subcommands: [ServeCommand.self, DemoCommand.self, SimulateCommand.self, TokenCommand.self,
+        subcommands: [ServeCommand.self, DemoCommand.self, SimulateCommand.self, TokenCommand.self, MigrateCommand.self,
                       BenchCommand.self]
     )
 }

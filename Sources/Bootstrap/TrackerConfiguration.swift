@@ -23,6 +23,9 @@ struct TrackerConfiguration: Sendable {
     var dataDirectory: String
     /// `tracker.in.memory` / `TRACKER_IN_MEMORY`: keep everything in memory (lost on exit).
     var inMemory: Bool
+    /// `tracker.sqlite.durability` / `TRACKER_SQLITE_DURABILITY`: `process-crash` (default: an acknowledged
+    /// write survives `kill -9`; SQLite `synchronous=NORMAL` in WAL mode) or `power-loss` (fsync per commit).
+    var powerLossDurability: Bool
     /// `tracker.instance.id` / `TRACKER_INSTANCE_ID`: names this instance's push consumer group.
     /// Default: `HOSTNAME`, else `local`.
     var instanceId: String
@@ -32,6 +35,9 @@ struct TrackerConfiguration: Sendable {
     /// `tracker.stale.sweep.seconds` / `TRACKER_STALE_SWEEP_SECONDS`: how often drivers without fixes are
     /// checked for the offline rule. Default 15.
     var staleSweepInterval: Duration
+    /// `tracker.history.retention.days` / `TRACKER_HISTORY_RETENTION_DAYS`: history older than this is pruned
+    /// hourly. Default 365.
+    var historyRetention: Duration
     /// `log.level` / `LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. Default info.
     var logLevel: String
 
@@ -53,11 +59,13 @@ struct TrackerConfiguration: Sendable {
         usesDevelopmentSecrets = webhook == nil || jwt == nil
         dataDirectory = config.string(forKey: "tracker.data.dir", default: "./data")
         inMemory = config.bool(forKey: "tracker.in.memory", default: false)
+        powerLossDurability = config.string(forKey: "tracker.sqlite.durability", default: "process-crash") == "power-loss"
         instanceId = config.string(forKey: "tracker.instance.id", default: config.string(forKey: "hostname", default: "local"))
         let dedicated = config.string(forKey: "tracker.dedicated.tenants", default: "")
         routing = TopicRouting(dedicatedTenants: Set(
             dedicated.split(separator: ",").map { TenantID(String($0).trimmingSpaces()) }.filter { !$0.rawValue.isEmpty }))
         staleSweepInterval = .seconds(config.int(forKey: "tracker.stale.sweep.seconds", default: 15))
+        historyRetention = .seconds(86_400 * max(1, config.int(forKey: "tracker.history.retention.days", default: 365)))
         logLevel = config.string(forKey: "log.level", default: "info")
     }
 }

@@ -25,6 +25,9 @@ struct TrackerSystem: Sendable {
     let adapters: Adapters
     let configuration: TrackerConfiguration
     let logger: Logger
+    /// Adapter-specific background work (e.g. relaying changes other applications wrote to local mode's core
+    /// database); run next to the consumer loops.
+    var adapterFlows: [@Sendable () async throws -> Void] = []
 
     let customers: CustomerDirectory
     let ingest: IngestTraccar
@@ -91,17 +94,32 @@ struct TrackerSystem: Sendable {
 
     /// Background work as one service: every consumer loop plus the periodic stale-device sweep.
     func backgroundService() -> BackgroundFlows {
-        BackgroundFlows(loops: consumerLoops(), sweep: staleSweep, sweepInterval: configuration.staleSweepInterval,
-                        logger: logger)
+        let history = adapters.history, clock = adapters.clock, retention = configuration.historyRetention
+        let logger = logger
+        let periodic: [BackgroundFlows.Periodic] = [
+            .init(every: configuration.staleSweepInterval) { try await staleSweep.run() },
+            // Retention (spec §5.2: 365 days), pruned in batches by the store.
+            .init(every: .seconds(3600)) {
+                let removed = try await history.prune(olderThan: clock.now() - retention)
+                if removed > 0 { logger.info("history pruned", metadata: ["rows": "\(removed)"]) }
+            },
+        ]
+        return BackgroundFlows(loops: consumerLoops(), periodic: periodic, extra: adapterFlows, logger: logger)
     }
 }
 
 /// Runs the consumer loops and the stale sweep until graceful shutdown. A loop that fails is logged and
 /// restarted after a pause, so a broker outage does not take the process down.
 struct BackgroundFlows: Service {
+    /// Work repeated at a fixed interval (first run one interval after start).
+    struct Periodic: Sendable {
+        var every: Duration
+        var work: @Sendable () async throws -> Void
+    }
+
     let loops: [ConsumerLoop]
-    let sweep: StaleDeviceSweep
-    let sweepInterval: Duration
+    let periodic: [Periodic]
+    let extra: [@Sendable () async throws -> Void]
     let logger: Logger
 
     func run() async throws {
@@ -110,13 +128,18 @@ struct BackgroundFlows: Service {
                 for loop in loops {
                     group.addTask { await Self.keepRunning(logger: logger) { try await loop.run() } }
                 }
-                group.addTask {
-                    await Self.keepRunning(logger: logger) {
-                        while !Task.isCancelled {
-                            try await Task.sleep(for: sweepInterval)
-                            try await sweep.run()
+                for task in periodic {
+                    group.addTask {
+                        await Self.keepRunning(logger: logger) {
+                            while !Task.isCancelled {
+                                try await Task.sleep(for: task.every)
+                                try await task.work()
+                            }
                         }
                     }
+                }
+                for flow in extra {
+                    group.addTask { await Self.keepRunning(logger: logger) { try await flow() } }
                 }
                 await group.waitForAll()
             }

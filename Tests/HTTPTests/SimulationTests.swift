@@ -15,6 +15,7 @@ struct SimulationTests {
     /// 2025-03-14T08:00:00Z.
     static let now = Timestamp(millisecondsSinceEpoch: 1_741_939_200_000)
     static let date = CalendarDate(year: 2025, month: 3, day: 14)
+    static let day = "20250314"
 
     static func scenario(drivers: Int = 40, seed: UInt64 = 42) -> DemoScenario {
         DemoScenario.make(drivers: drivers, date: date, now: now, seed: seed)
@@ -64,12 +65,12 @@ struct SimulationTests {
         let customers = Dictionary(uniqueKeysWithValues: s.customers.map { ($0.id, $0.input) })
         for (index, route) in s.routes.enumerated() {
             let number = String(format: "%04d", index + 1)
-            #expect(route.id?.rawValue == "route-\(number)")
+            #expect(route.id?.rawValue == "route-\(Self.day)-\(number)")
             #expect(route.driverId.rawValue == "drv-\(number)")
             #expect(route.scheduledDate == Self.date)
             #expect((5...8).contains(route.visits.count), "route \(number): \(route.visits.count) stops")
             for (k, visit) in route.visits.enumerated() {
-                #expect(visit.id?.rawValue == "visit-\(number)-\(String(format: "%02d", k + 1))")
+                #expect(visit.id?.rawValue == "visit-\(Self.day)-\(number)-\(String(format: "%02d", k + 1))")
                 #expect(visit.sequenceNumber == k + 1)
                 #expect((120...600).contains(visit.serviceDurationSeconds ?? 0))
                 let window = try #require(visit.timeWindow)

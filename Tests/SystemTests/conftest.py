@@ -1,7 +1,9 @@
 """Starts a real `tracker demo` for the black-box system tests."""
 import os
 import socket
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,8 +42,10 @@ class Demo:
         self.log_path = out_dir / "system-demo.log"
         self.log = open(self.log_path, "w")
         self.started = time.monotonic()
+        # Local mode's default: SQLite files in a fresh data directory.
+        self.data_dir = tempfile.mkdtemp(prefix="tracker-demo-")
         self.process = subprocess.Popen(
-            [tracker_binary(), "demo", "--drivers", str(drivers), "--port", str(self.port), "--in-memory"],
+            [tracker_binary(), "demo", "--drivers", str(drivers), "--port", str(self.port), "--data-dir", self.data_dir],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         self.wait_ready()
         self.token = self.mint("dispatcher")
@@ -76,6 +80,7 @@ class Demo:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.log.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -40,12 +40,16 @@ def test_enriched_positions_readable_within_30s(demo):
 def test_visits_are_auto_arrived_by_geofence(demo):
     """Simulated drivers reach their first customer; the geofence (30 s dwell) marks visits arrived."""
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    listing = demo.get("/api/routes", params={"date": today})
+    assert listing.status_code == 200, listing.text
+    route_ids = sorted(r["id"] for r in listing.json())[:40]
+    assert len(route_ids) == 40
     deadline = time.monotonic() + 240
     arrived = 0
     while time.monotonic() < deadline:
         arrived = 0
-        for n in range(1, 41):
-            r = demo.get(f"/api/routes/route-{n:04d}")
+        for route_id in route_ids:
+            r = demo.get(f"/api/routes/{route_id}")
             assert r.status_code == 200, r.text
             body = r.json()
             assert body["route"]["scheduledDate"] == today

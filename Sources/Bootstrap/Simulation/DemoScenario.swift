@@ -92,6 +92,8 @@ extension DemoScenario {
         }
 
         mutating func build(tenantId: TenantID) -> DemoScenario {
+        // Route and visit ids carry the day, so a durable store keeps each day's plan apart.
+        let day = date.description.replacingOccurrences(of: "-", with: "")
             var depotRNG = rng.derived(2)
             let depotCount = max(1, (driverCount + 24) / 25)
             var depotSpots: [StreetGrid.Spot] = []
@@ -137,7 +139,7 @@ extension DemoScenario {
                         address: address(of: spot),
                         latitude: Self.round6(location.latitude), longitude: Self.round6(location.longitude),
                         geofenceRadiusMeters: radius, customerType: kind.type)))
-                    let visitId = VisitID("visit-\(Self.pad(number, 4))-\(Self.pad(k + 1, 2))")
+                    let visitId = VisitID("visit-\(day)-\(Self.pad(number, 4))-\(Self.pad(k + 1, 2))")
                     stops.append(Stop(visitId: visitId, customerId: customerId, spot: spot, radiusMeters: radius,
                                       location: Coordinate(latitude: Self.round6(location.latitude),
                                                            longitude: Self.round6(location.longitude))))
@@ -151,7 +153,7 @@ extension DemoScenario {
                     eta += 110
                     previous = spot
                 }
-                routes.append(NewRoute(id: RouteID("route-\(Self.pad(number, 4))"), driverId: driverId,
+                routes.append(NewRoute(id: RouteID("route-\(day)-\(Self.pad(number, 4))"), driverId: driverId,
                                        scheduledDate: date, visits: visits))
 
                 // Park at the depot nearest to the last stop, 8 m apart along its street.
