@@ -102,6 +102,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ApplicationTests",
+            dependencies: ["Domain", "Application", "InMemoryAdapters", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "HTTPTests",
             dependencies: [
                 "Domain", "Application", "InMemoryAdapters", "HTTPAdapters", "Bootstrap",

@@ -35,6 +35,10 @@ struct TrackerConfiguration: Sendable {
     /// `tracker.stale.sweep.seconds` / `TRACKER_STALE_SWEEP_SECONDS`: how often drivers without fixes are
     /// checked for the offline rule. Default 15.
     var staleSweepInterval: Duration
+    /// `tracker.bus.retention.seconds` / `TRACKER_BUS_RETENTION_SECONDS`: local mode's event log keeps a
+    /// message this long after every consumer group committed it (uncommitted messages are always kept).
+    /// Default 60: at 1,000 drivers × 1 Hz the log holds about 200 MB at steady state.
+    var busRetention: Duration
     /// `tracker.history.retention.days` / `TRACKER_HISTORY_RETENTION_DAYS`: history older than this is pruned
     /// hourly. Default 365.
     var historyRetention: Duration
@@ -65,6 +69,7 @@ struct TrackerConfiguration: Sendable {
         routing = TopicRouting(dedicatedTenants: Set(
             dedicated.split(separator: ",").map { TenantID(String($0).trimmingSpaces()) }.filter { !$0.rawValue.isEmpty }))
         staleSweepInterval = .seconds(config.int(forKey: "tracker.stale.sweep.seconds", default: 15))
+        busRetention = .seconds(max(1, config.int(forKey: "tracker.bus.retention.seconds", default: 60)))
         historyRetention = .seconds(86_400 * max(1, config.int(forKey: "tracker.history.retention.days", default: 365)))
         logLevel = config.string(forKey: "log.level", default: "info")
     }

@@ -19,6 +19,10 @@ extension TrackerSystem {
     /// memory (they are caches). Opening refuses foreign, corrupt or newer files without writing to them.
     static func local(configuration: TrackerConfiguration, logger: Logger,
                       clock: any WallClock = SystemWallClock()) async throws -> TrackerSystem {
+        // One process owns a data directory, so its push consumer group keeps one name across restarts;
+        // a group named after a changing host name would hold back the log's retention forever.
+        var configuration = configuration
+        configuration.instanceId = "local"
         let directory = URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true)
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -34,7 +38,8 @@ extension TrackerSystem {
         let history = try SQLiteHistoryStore(database: database)
         let bus = try await SQLiteEventBus(
             path: path(LocalFiles.bus),
-            configuration: .init(durability: configuration.powerLossDurability ? .powerLoss : .processCrash),
+            configuration: .init(retention: configuration.busRetention,
+                                 durability: configuration.powerLossDurability ? .powerLoss : .processCrash),
             clock: clock, logger: logger)
         let core = try await SQLiteSourceOfTruth(path: path(LocalFiles.core), bus: bus, logger: logger)
         let adapters = Adapters(

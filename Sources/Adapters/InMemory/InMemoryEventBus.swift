@@ -35,7 +35,7 @@ public final class InMemoryEventBus: EventBus {
     ///   - partitions: the partition count of every topic, fixed for the bus's lifetime.
     ///   - maxMessagesPerTopic: the retention limit per topic (see the type's documentation).
     ///   - clock: stamps `BusMessage.timestamp`.
-    public init(partitions: Int = 8, maxMessagesPerTopic: Int = 1_000_000, clock: any WallClock = SystemWallClock()) {
+    public init(partitions: Int = 8, maxMessagesPerTopic: Int = 100_000, clock: any WallClock = SystemWallClock()) {
         precondition(partitions > 0, "a topic needs at least one partition")
         precondition(maxMessagesPerTopic > 0, "a topic must retain at least one message")
         self.partitions = partitions

@@ -4,7 +4,8 @@ public import Logging
 /// Runs a handler over a consumer group with the bus's at-least-once contract: a batch is committed only
 /// after the handler returned; a failing batch is retried, and a message that still fails after
 /// `maxAttempts` is parked on `<topic>.dlq` with headers saying why and where it came from, and consumption
-/// continues. Handlers must therefore be idempotent.
+/// continues. `StoreError.unavailable`/`.closed` (an outage) are never dead-lettered: the loop stops without
+/// committing and its caller restarts it. Handlers must therefore be idempotent.
 public struct ConsumerLoop: Sendable {
     public struct Configuration: Sendable {
         public var topics: [Topic]
@@ -81,8 +82,11 @@ public struct ConsumerLoop: Sendable {
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch {
-                    let poison = (error as? StoreError)?.code == .invalidData
-                    if poison || attempt >= configuration.maxAttempts {
+                    let code = (error as? StoreError)?.code
+                    // An outage is not the message's fault: stop without committing, so the loop restarts
+                    // and the batch is delivered again once the dependency is back.
+                    if code == .unavailable || code == .closed { throw error }
+                    if code == .invalidData || attempt >= configuration.maxAttempts {
                         try await deadLetter(message, reason: "\(error)", attempts: attempt)
                         break
                     }

@@ -12,5 +12,14 @@ final class LockedDictionary<Key: Hashable & Sendable, Value: Sendable>: Sendabl
 
     func removeAll() { storage.withLock { $0.removeAll() } }
 
+    /// Stores `value`, first dropping every entry when the dictionary already holds `limit` entries: a cache
+    /// of expiring entries whose keys come from outside (device ids) must not grow without bound.
+    func set(_ value: Value, forKey key: Key, limit: Int) {
+        storage.withLock { entries in
+            if entries.count >= limit, entries[key] == nil { entries.removeAll(keepingCapacity: true) }
+            entries[key] = value
+        }
+    }
+
     func removeValue(forKey key: Key) { _ = storage.withLock { $0.removeValue(forKey: key) } }
 }

@@ -53,11 +53,12 @@ public struct CustomerAdministration: Sendable {
                                 address: input.address,
                                 location: Coordinate(latitude: input.latitude, longitude: input.longitude),
                                 geofenceRadiusMeters: radius, customerType: input.customerType)
-        if let existing = try await sourceOfTruth.customer(id, tenantId: principal.tenantId),
-           existing.tenantId != principal.tenantId {
+        do {
+            try await sourceOfTruth.upsert(.customer(customer))
+        } catch let error as StoreError where error.code == .conflict {
+            // Another tenant owns the id: answer as if it did not exist, so ids do not leak across tenants.
             throw UseCaseError(.notFound, "no customer \(id)")
         }
-        try await sourceOfTruth.upsert(.customer(customer))
         return customer
     }
 

@@ -1,5 +1,6 @@
 public import Domain
 public import Logging
+import Synchronization
 
 /// The three-level customer cache of spec §4.2: process memory (60 s) → shared `CustomerCache` (5 min)
 /// → local `ReferenceStore` (kept fresh by CDC) → `SourceOfTruth` (should rarely happen).
@@ -24,7 +25,7 @@ public final class CustomerDirectory: Sendable {
     private let configuration: Configuration
     private let logger: Logger
     private let memory = LockedDictionary<CustomerID, (customer: Customer, expires: Timestamp)>()
-    private let counters = LockedDictionary<Int, Stats>()
+    private let counters = Mutex(Stats())
 
     public init(shared: any CustomerCache, store: any ReferenceStore, sourceOfTruth: any SourceOfTruth,
                 clock: any WallClock, configuration: Configuration = .init(), logger: Logger) {
@@ -36,12 +37,10 @@ public final class CustomerDirectory: Sendable {
         self.logger = logger
     }
 
-    public var stats: Stats { counters[0] ?? Stats() }
+    public var stats: Stats { counters.withLock { $0 } }
 
     private func count(_ update: (inout Stats) -> Void) {
-        var s = counters[0] ?? Stats()
-        update(&s)
-        counters[0] = s
+        counters.withLock { update(&$0) }
     }
 
     /// One customer of a tenant, or nil when no level has it.
@@ -53,7 +52,7 @@ public final class CustomerDirectory: Sendable {
         }
         if let cached = try? await shared.customer(id, tenantId: tenantId) {
             count { $0.shared += 1 }
-            memory[id] = (cached, now + configuration.memoryTTL)
+            memory.set((cached, now + configuration.memoryTTL), forKey: id, limit: 200_000)
             return cached
         }
         var found = try await store.customer(id, tenantId: tenantId)
@@ -70,7 +69,7 @@ public final class CustomerDirectory: Sendable {
             count { $0.missing += 1 }
             return nil
         }
-        memory[id] = (customer, now + configuration.memoryTTL)
+        memory.set((customer, now + configuration.memoryTTL), forKey: id, limit: 200_000)
         try? await shared.put(customer, ttl: configuration.sharedTTL)
         return customer
     }

@@ -43,27 +43,40 @@ public struct EnrichPositions: Sendable {
     }
 
     /// Consumer handler for a batch of `gps.positions` messages.
+    ///
+    /// Snapshots are written last, after history and the published events: if anything before fails, the
+    /// batch is retried from the stored snapshots and its events are produced again (at-least-once), instead
+    /// of being lost because the snapshot already claimed the fix. Within a batch a driver's later positions
+    /// see its earlier ones through `pending`.
     public func handle(_ messages: [BusMessage]) async throws {
         var enriched: [EnrichedPosition] = []
         var events: [DomainEvent] = []
+        var pending: [DriverID: DriverSnapshot] = [:]
         enriched.reserveCapacity(messages.count)
         for message in messages {
             let raw = try JSONPayload.decode(RawPosition.self, from: message.value)
-            guard let output = try await enrich(raw) else { continue }
+            guard let output = try await enrich(raw, pending: pending[raw.driverId]) else { continue }
             enriched.append(output.position)
             events.append(contentsOf: output.events)
+            if output.isLatest { pending[raw.driverId] = output.snapshot }
         }
         try await history.append(enriched)
         try await publish(enriched: enriched, events: events, bus: bus)
+        for snapshot in pending.values {
+            try await fleet.saveSnapshot(snapshot)
+            try? await latest.put(snapshot.position, ttl: configuration.latestTTL)
+        }
     }
 
-    /// Enriches and persists one position; nil when its driver no longer exists.
-    func enrich(_ raw: RawPosition) async throws -> EnrichmentOutput? {
+    /// Enriches one position and writes its visit transitions; nil when its driver no longer exists.
+    /// `pending` is the driver's snapshot from earlier in the same batch, not yet stored.
+    func enrich(_ raw: RawPosition, pending: DriverSnapshot?) async throws -> EnrichmentOutput? {
         guard let driver = try await fleet.driver(raw.driverId, tenantId: raw.tenantId) else {
             logger.debug("position for an unknown driver dropped", metadata: ["driver.id": "\(raw.driverId)"])
             return nil
         }
-        let previous = try await fleet.snapshot(driverId: driver.id, tenantId: driver.tenantId)
+        let stored = pending == nil ? try await fleet.snapshot(driverId: driver.id, tenantId: driver.tenantId) : nil
+        let previous = pending ?? stored
         let route = try await activeRoute(for: driver, at: raw.fixTime)
         var visits: [PlannedVisit] = []
         if let route { visits = try await fleet.visits(routeId: route.id, tenantId: driver.tenantId) }
@@ -72,10 +85,6 @@ public struct EnrichPositions: Sendable {
                                                      customers: customerMap, previous: previous))
         if !output.changedVisits.isEmpty {
             output.events = try await persistTransitions(output, previousVisits: visits)
-        }
-        if output.isLatest {
-            try await fleet.saveSnapshot(output.snapshot)
-            try? await latest.put(output.position, ttl: configuration.latestTTL)
         }
         return output
     }

@@ -118,7 +118,7 @@ final class DeviceDirectory: Sendable {
         if let hit = entries[device], hit.expires > now { return hit.driver }
         let driver = try await fleet.driver(deviceId: device)
         let found = driver.flatMap { $0.status == .active ? $0 : nil }
-        entries[device] = (found, now + (found == nil ? .seconds(5) : ttl))
+        entries.set((found, now + (found == nil ? .seconds(5) : ttl)), forKey: device, limit: 100_000)
         return found
     }
 }

@@ -29,14 +29,31 @@ public struct VisitLifecycle: Sendable {
         do {
             event = try visit.apply(action, at: now)
         } catch {
-            throw UseCaseError(.conflict, "a \(error.from.rawValue) visit cannot \(error.action)")
+            // A retried request whose first attempt changed the state but failed before publishing: the visit
+            // is already where the action leads, so finish the job (record and publish are idempotent).
+            guard let kind = Self.repeatedKind(action, status: visit.status) else {
+                throw UseCaseError(.conflict, "a \(error.from.rawValue) visit cannot \(error.action)")
+            }
+            let repeated = VisitEvent(kind: kind, tenantId: visit.tenantId, visitId: visit.id, routeId: visit.routeId,
+                                      driverId: visit.driverId, customerId: visit.customerId,
+                                      at: visit.completedAt ?? visit.startedAt ?? visit.arrivedAt ?? now,
+                                      status: visit.status, outOfSequence: visit.outOfSequence)
+            try await finish(visit, event: repeated, now: now)
+            return visit
         }
         do {
             try await fleet.updateVisit(visit, expectedStatus: before)
         } catch let error as StoreError where error.code == .conflict {
             throw UseCaseError(.conflict, "the visit changed meanwhile; reload and retry")
         }
+        try await finish(visit, event: event, now: now)
+        return visit
+    }
+
+    /// Records a closed visit for analytics and publishes the event; both idempotent.
+    private func finish(_ visit: PlannedVisit, event: VisitEvent, now: Timestamp) async throws {
         if [.completed, .failed, .skipped].contains(visit.status) {
+            let now = visit.completedAt ?? now
             let onTime = visit.timeWindow.map { window in (visit.arrivedAt ?? now) <= window.end } ?? true
             try await history.recordVisitCompletion(VisitCompletionRecord(
                 visitId: visit.id, tenantId: visit.tenantId, driverId: visit.driverId, routeId: visit.routeId,
@@ -44,6 +61,18 @@ public struct VisitLifecycle: Sendable {
                 onTime: onTime))
         }
         try await publish(events: [.visit(event)], bus: bus)
-        return visit
+    }
+
+    /// The event of `action` when the visit already has the status the action leads to.
+    static func repeatedKind(_ action: VisitAction, status: VisitStatus) -> VisitEvent.Kind? {
+        switch (action, status) {
+        case (.arrive, .arrived): .arrived
+        case (.start, .inProgress): .started
+        case (.complete, .completed): .completed
+        case (.fail, .failed): .failed
+        case (.skip, .skipped): .skipped
+        case (.cancel, .cancelled): .cancelled
+        default: nil
+        }
     }
 }
