@@ -88,7 +88,7 @@ public enum TraccarPayload {
             for (key, value) in members {
                 switch value {
                 case .bool(let b): attributes[key] = b ? "true" : "false"
-                case .number(let d): attributes[key] = text(d)
+                case .number(let d, _): attributes[key] = text(d)
                 case .string(let s): attributes[key] = s
                 default: break
                 }
@@ -185,7 +185,7 @@ public enum TraccarPayload {
 
     static func number(_ value: JSONTree?, path: String) throws(TraccarDecodingError) -> Double? {
         guard let value = present(value) else { return nil }
-        guard case .number(let d) = value else { throw .invalid(path, "expected a number") }
+        guard case .number(let d, _) = value else { throw .invalid(path, "expected a number") }
         guard d.isFinite else { throw .invalid(path, "expected a finite number") }
         return d
     }
@@ -214,7 +214,7 @@ public enum TraccarPayload {
 
     static func lenientDouble(_ value: JSONTree?) -> Double? {
         switch value {
-        case .number(let d): d
+        case .number(let d, _): d
         case .string(let s): Double(s)
         default: nil
         }
@@ -223,7 +223,7 @@ public enum TraccarPayload {
     static func lenientBool(_ value: JSONTree?) -> Bool? {
         switch value {
         case .bool(let b): b
-        case .number(let d): d != 0
+        case .number(let d, _): d != 0
         case .string(let s):
             switch s.lowercased() {
             case "true", "1": true

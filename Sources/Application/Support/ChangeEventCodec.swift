@@ -350,24 +350,31 @@ private enum TableKind {
     }
 }
 
-/// The columns of one decoded row.
+/// The columns of one decoded row (parsed by the shared `JSONBytesReader`; numbers keep their literal text).
 private struct Row {
-    let fields: [String: JSONValue]
+    let fields: JSONObject
 
     /// Parses `value`; `nil` for the JSON literal `null` (a tombstone written with a schema).
     init?(value: [UInt8]) throws {
-        var parser = JSONParser(bytes: value)
-        switch try parser.parseDocument() {
+        switch try Self.parse(value) {
         case .object(let fields): self.fields = fields
         case .null: return nil
         default: throw StoreError.invalidData("change event is not a JSON object")
         }
     }
 
-    subscript(column: String) -> JSONValue? {
+    static func parse(_ bytes: [UInt8]) throws -> JSONTree {
+        do {
+            return try JSONBytesReader.parse(bytes)
+        } catch {
+            throw StoreError.invalidData("change event: \(error)")
+        }
+    }
+
+    subscript(column: String) -> JSONTree? {
         if let value = fields[column] { return value }
         let lowered = column.lowercased()
-        return fields.first { $0.key.lowercased() == lowered }?.value
+        return fields.first { $0.0.lowercased() == lowered }?.1
     }
 
     /// Text, numbers as their exact literal, booleans as `true`/`false`; `nil` for null or absent.
@@ -375,9 +382,9 @@ private struct Row {
         switch self[column] {
         case nil, .null: return nil
         case .string(let text): return text
-        case .number(let literal): return literal
+        case .number(_, let literal): return literal
         case .bool(let flag): return flag ? "true" : "false"
-        case .array, .object, .orderedObject: throw StoreError.invalidData("\(column) is not a scalar")
+        case .array, .object: throw StoreError.invalidData("\(column) is not a scalar")
         }
     }
 
@@ -385,7 +392,7 @@ private struct Row {
     func double(_ column: String) throws -> Double? {
         switch self[column] {
         case nil, .null: return nil
-        case .number(let literal), .string(let literal):
+        case .number(_, let literal), .string(let literal):
             guard let value = Double(literal.trimmingSpaces()), value.isFinite else {
                 throw StoreError.invalidData("\(column) is not a number")
             }
@@ -397,7 +404,7 @@ private struct Row {
     func int64(_ column: String) throws -> Int64? {
         switch self[column] {
         case nil, .null: return nil
-        case .number(let literal), .string(let literal):
+        case .number(_, let literal), .string(let literal):
             guard let value = Int64(literal.trimmingSpaces()) else {
                 throw StoreError.invalidData("\(column) is not an integer")
             }
@@ -408,14 +415,13 @@ private struct Row {
 
     /// A JSON object written as text (or inline), its scalar values rendered as text.
     func settings(_ column: String) throws -> [String: String] {
-        let object: [String: JSONValue]
+        let object: JSONObject
         switch self[column] {
         case nil, .null: return [:]
         case .object(let inline): object = inline
         case .string(let text):
             if text.trimmingSpaces().isEmpty { return [:] }
-            var parser = JSONParser(bytes: Array(text.utf8))
-            guard case .object(let parsed) = try parser.parseDocument() else {
+            guard case .object(let parsed) = try Self.parse(Array(text.utf8)) else {
                 throw StoreError.invalidData("\(column) is not a JSON object")
             }
             object = parsed
@@ -426,10 +432,10 @@ private struct Row {
             switch value {
             case .null: continue
             case .string(let text): settings[name] = text
-            case .number(let literal): settings[name] = literal
+            case .number(_, let literal): settings[name] = literal
             case .bool(let flag): settings[name] = flag ? "true" : "false"
-            case .array, .object, .orderedObject:
-                var writer = JSONWriter()
+            case .array, .object:
+                var writer = JSONBytesWriter()
                 writer.value(value)
                 settings[name] = String(decoding: writer.bytes, as: UTF8.self)
             }
@@ -448,17 +454,16 @@ extension String {
     }
 }
 
-// MARK: - JSON
+// MARK: - JSON output
 
-/// A parsed JSON value. Numbers keep their literal text so ids and decimals survive exactly.
+/// A value to write, with numbers as literal text so ids and decimals are written exactly.
 private indirect enum JSONValue {
     case null
     case bool(Bool)
     case number(String)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
-    /// Only for writing: an object with its keys in the given order.
+    /// An object with its keys in the given order.
     case orderedObject([(String, JSONValue)])
 
     static func optionalString(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
@@ -466,214 +471,10 @@ private indirect enum JSONValue {
     static func double(_ value: Double) -> JSONValue { value.isFinite ? .number("\(value)") : .null }
 }
 
-/// A strict RFC 8259 reader over UTF-8 bytes.
-private struct JSONParser {
-    private let bytes: [UInt8]
-    private var index = 0
-    private static let maxDepth = 64
-
-    init(bytes: [UInt8]) { self.bytes = bytes }
-
-    mutating func parseDocument() throws -> JSONValue {
-        skipWhitespace()
-        let value = try parseValue(depth: 0)
-        skipWhitespace()
-        guard index == bytes.count else { throw invalid("trailing characters") }
-        return value
-    }
-
-    private func invalid(_ reason: String) -> StoreError {
-        StoreError.invalidData("malformed JSON at byte \(index): \(reason)")
-    }
-
-    private mutating func skipWhitespace() {
-        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
-    }
-
-    private mutating func parseValue(depth: Int) throws -> JSONValue {
-        guard depth < Self.maxDepth else { throw invalid("nested too deeply") }
-        guard index < bytes.count else { throw invalid("unexpected end") }
-        switch bytes[index] {
-        case UInt8(ascii: "{"): return try parseObject(depth: depth)
-        case UInt8(ascii: "["): return try parseArray(depth: depth)
-        case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
-        default: throw invalid("unexpected character")
-        }
-    }
-
-    private mutating func expectLiteral(_ literal: StaticString) throws {
-        let count = literal.utf8CodeUnitCount
-        guard index + count <= bytes.count else { throw invalid("unexpected end") }
-        let matches = literal.withUTF8Buffer { expected in
-            expected.indices.allSatisfy { bytes[index + $0] == expected[$0] }
-        }
-        guard matches else { throw invalid("unknown literal") }
-        index += count
-    }
-
-    private mutating func parseObject(depth: Int) throws -> JSONValue {
-        index += 1
-        var fields: [String: JSONValue] = [:]
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return .object(fields)
-        }
-        while true {
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw invalid("expected a key") }
-            let name = try parseString()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw invalid("expected ':'") }
-            index += 1
-            skipWhitespace()
-            fields[name] = try parseValue(depth: depth + 1)
-            skipWhitespace()
-            guard index < bytes.count else { throw invalid("unexpected end") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(fields)
-            } else {
-                throw invalid("expected ',' or '}'")
-            }
-        }
-    }
-
-    private mutating func parseArray(depth: Int) throws -> JSONValue {
-        index += 1
-        var elements: [JSONValue] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(elements)
-        }
-        while true {
-            skipWhitespace()
-            elements.append(try parseValue(depth: depth + 1))
-            skipWhitespace()
-            guard index < bytes.count else { throw invalid("unexpected end") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(elements)
-            } else {
-                throw invalid("expected ',' or ']'")
-            }
-        }
-    }
-
-    private mutating func parseNumber() throws -> String {
-        let start = index
-        func digits() -> Int {
-            let from = index
-            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-            return index - from
-        }
-        if bytes[index] == UInt8(ascii: "-") { index += 1 }
-        guard index < bytes.count else { throw invalid("unexpected end") }
-        if bytes[index] == UInt8(ascii: "0") {
-            index += 1
-        } else if digits() == 0 {
-            throw invalid("expected a digit")
-        }
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            guard digits() > 0 else { throw invalid("expected a fraction digit") }
-        }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-            index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-                index += 1
-            }
-            guard digits() > 0 else { throw invalid("expected an exponent digit") }
-        }
-        return String(decoding: bytes[start..<index], as: UTF8.self)
-    }
-
-    private mutating func parseString() throws -> String {
-        index += 1
-        var utf8: [UInt8] = []
-        while index < bytes.count {
-            let byte = bytes[index]
-            switch byte {
-            case UInt8(ascii: "\""):
-                index += 1
-                return String(decoding: utf8, as: UTF8.self)
-            case UInt8(ascii: "\\"):
-                index += 1
-                guard index < bytes.count else { throw invalid("unexpected end") }
-                let escape = bytes[index]
-                index += 1
-                switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escape)
-                case UInt8(ascii: "b"): utf8.append(0x08)
-                case UInt8(ascii: "f"): utf8.append(0x0C)
-                case UInt8(ascii: "n"): utf8.append(0x0A)
-                case UInt8(ascii: "r"): utf8.append(0x0D)
-                case UInt8(ascii: "t"): utf8.append(0x09)
-                case UInt8(ascii: "u"):
-                    let scalar = try parseUnicodeEscape()
-                    utf8.append(contentsOf: String(Character(scalar)).utf8)
-                default: throw invalid("unknown escape")
-                }
-            case 0x00..<0x20:
-                throw invalid("control character in string")
-            default:
-                utf8.append(byte)
-                index += 1
-            }
-        }
-        throw invalid("unterminated string")
-    }
-
-    /// Reads the hex digits after `\u` (and a low surrogate's `\uXXXX` when the first is a high surrogate).
-    private mutating func parseUnicodeEscape() throws -> Unicode.Scalar {
-        let high = try parseHex4()
-        if (0xD800...0xDBFF).contains(high) {
-            if index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
-                let save = index
-                index += 2
-                let low = try parseHex4()
-                if (0xDC00...0xDFFF).contains(low) {
-                    let combined = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-                    return Unicode.Scalar(combined) ?? "\u{FFFD}"
-                }
-                index = save
-            }
-            return "\u{FFFD}"
-        }
-        return Unicode.Scalar(high) ?? "\u{FFFD}"
-    }
-
-    private mutating func parseHex4() throws -> UInt32 {
-        guard index + 4 <= bytes.count else { throw invalid("unexpected end") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw invalid("bad unicode escape")
-            }
-            value = value << 4 | UInt32(digit)
-            index += 1
-        }
-        return value
-    }
-}
-
-/// A compact JSON writer: no whitespace, keys in the order given.
+/// Renders `JSONValue`s through the shared `JSONBytesWriter` (no whitespace, keys in the order given).
 private struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+    private var output = JSONBytesWriter()
+    var bytes: [UInt8] { output.bytes }
 
     mutating func object(_ fields: [(String, JSONValue)]) {
         value(.orderedObject(fields))
@@ -681,48 +482,21 @@ private struct JSONWriter {
 
     mutating func value(_ value: JSONValue) {
         switch value {
-        case .null: bytes.append(contentsOf: "null".utf8)
-        case .bool(let flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
-        case .number(let literal): bytes.append(contentsOf: literal.utf8)
-        case .string(let text): string(text)
+        case .null: output.null()
+        case .bool(let flag): output.bool(flag)
+        case .number(let literal): output.literal(literal)
+        case .string(let text): output.string(text)
         case .array(let elements):
-            bytes.append(UInt8(ascii: "["))
-            for (offset, element) in elements.enumerated() {
-                if offset > 0 { bytes.append(UInt8(ascii: ",")) }
-                self.value(element)
-            }
-            bytes.append(UInt8(ascii: "]"))
-        case .object(let fields):
-            self.value(.orderedObject(fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+            output.beginArray()
+            for element in elements { self.value(element) }
+            output.endArray()
         case .orderedObject(let fields):
-            bytes.append(UInt8(ascii: "{"))
-            for (offset, (name, fieldValue)) in fields.enumerated() {
-                if offset > 0 { bytes.append(UInt8(ascii: ",")) }
-                string(name)
-                bytes.append(UInt8(ascii: ":"))
+            output.beginObject()
+            for (name, fieldValue) in fields {
+                output.key(name)
                 self.value(fieldValue)
             }
-            bytes.append(UInt8(ascii: "}"))
+            output.endObject()
         }
-    }
-
-    private mutating func string(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
-            case 0x0A: bytes.append(contentsOf: #"\n"#.utf8)
-            case 0x0D: bytes.append(contentsOf: #"\r"#.utf8)
-            case 0x09: bytes.append(contentsOf: #"\t"#.utf8)
-            case 0x00..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: #"\u00"#.utf8)
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 0x0F)])
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
     }
 }

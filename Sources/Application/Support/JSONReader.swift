@@ -2,7 +2,8 @@
 package enum JSONTree: Equatable {
     case null
     case bool(Bool)
-    case number(Double)
+    /// A number: its value, and its literal text so ids and decimals can be kept exactly (`2500.00`).
+    case number(Double, literal: String)
     case string(String)
     case array([JSONTree])
     case object(JSONObject)
@@ -12,12 +13,14 @@ package enum JSONTree: Equatable {
         return nil
     }
 
-    package var double: Double? { if case .number(let v) = self { return v }; return nil }
+    package var double: Double? { if case .number(let v, _) = self { return v }; return nil }
+    /// A number's literal text as written in the document.
+    package var literal: String? { if case .number(_, let text) = self { return text }; return nil }
     package var string: String? { if case .string(let v) = self { return v }; return nil }
     package var bool: Bool? { if case .bool(let v) = self { return v }; return nil }
     package var array: [JSONTree]? { if case .array(let v) = self { return v }; return nil }
     package var int64: Int64? {
-        guard case .number(let v) = self, v.isFinite, v == v.rounded(), abs(v) < 9.2e18 else { return nil }
+        guard case .number(let v, _) = self, v.isFinite, v == v.rounded(), abs(v) < 9.2e18 else { return nil }
         return Int64(v)
     }
 }
@@ -92,7 +95,11 @@ package struct JSONBytesReader {
         case UInt8(ascii: "t"): try literal("true"); return .bool(true)
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
         case UInt8(ascii: "n"): try literal("null"); return .null
-        default: return .number(try number())
+        default:
+            let start = index
+            let value = try number()
+            let literal = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
+            return .number(value, literal: literal)
         }
     }
 

@@ -20,6 +20,48 @@ struct JSONBytesWriter {
         needsComma = false
     }
 
+    /// A key that is not known at compile time (column names, settings keys).
+    mutating func key(_ name: String) {
+        string(name)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// A number written exactly as `literal` (already valid JSON number text).
+    mutating func literal(_ literal: String) {
+        separator()
+        bytes.append(contentsOf: literal.utf8)
+        needsComma = true
+    }
+
+    /// A null.
+    mutating func null() {
+        separator()
+        bytes.append(contentsOf: "null".utf8)
+        needsComma = true
+    }
+
+    /// A parsed value, written back with its keys in document order and numbers as their literal text.
+    mutating func value(_ tree: JSONTree) {
+        switch tree {
+        case .null: null()
+        case .bool(let flag): bool(flag)
+        case .number(_, let literal): self.literal(literal)
+        case .string(let text): string(text)
+        case .array(let elements):
+            beginArray()
+            for element in elements { value(element) }
+            endArray()
+        case .object(let members):
+            beginObject()
+            for (name, member) in members {
+                key(name)
+                value(member)
+            }
+            endObject()
+        }
+    }
+
     mutating func string(_ value: String) {
         separator()
         bytes.append(UInt8(ascii: "\""))
