@@ -12,9 +12,9 @@ extension TrackerSystem {
             customers: customerAdmin, tokens: TokenAuthority(secret: configuration.jwtSecret),
             webhookSecret: configuration.webhookSecret, clock: adapters.clock,
             readiness: {
-                // The bus must accept a subscription; stores must answer a read.
-                let bus = (try? await adapters.fleet.syncStates()) != nil
-                return ["fleetStore": bus]
+                // The fleet store answers a read (it backs every API route and the webhook's device lookup).
+                let fleetStore = (try? await adapters.fleet.syncStates()) != nil
+                return ["fleetStore": fleetStore]
             },
             metrics: { PrometheusExport.render() },
             bodyLimit: configuration.bodyLimit, logger: logger)

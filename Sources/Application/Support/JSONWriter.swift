@@ -1,7 +1,7 @@
 /// A minimal streaming JSON writer for the hot payloads (positions), several times faster than
 /// `JSONEncoder`. It writes exactly what `JSONPayload` would for the same value, so either side of the bus
 /// may use either codec.
-struct JSONBytesWriter {
+package struct JSONBytesWriter {
     private(set) var bytes: [UInt8] = []
     private var needsComma = false
 
@@ -64,6 +64,13 @@ struct JSONBytesWriter {
 
     mutating func string(_ value: String) {
         separator()
+        Self.appendString(value, to: &bytes)
+        needsComma = true
+    }
+
+    /// Appends `value` as a JSON string with the escapes RFC 8259 requires (shared with writers that lay out
+    /// their bytes by hand, such as the simulator's Traccar bodies).
+    package static func appendString(_ value: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         for byte in value.utf8 {
             switch byte {
@@ -79,7 +86,6 @@ struct JSONBytesWriter {
             }
         }
         bytes.append(UInt8(ascii: "\""))
-        needsComma = true
     }
 
     mutating func number(_ value: Double) {

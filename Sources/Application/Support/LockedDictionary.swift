@@ -10,8 +10,6 @@ final class LockedDictionary<Key: Hashable & Sendable, Value: Sendable>: Sendabl
         set { storage.withLock { $0[key] = newValue } }
     }
 
-    func removeAll() { storage.withLock { $0.removeAll() } }
-
     /// Stores `value`, first dropping every entry when the dictionary already holds `limit` entries: a cache
     /// of expiring entries whose keys come from outside (device ids) must not grow without bound.
     func set(_ value: Value, forKey key: Key, limit: Int) {
