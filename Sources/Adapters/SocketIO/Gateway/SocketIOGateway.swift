@@ -110,6 +110,18 @@ public final class SocketIOGateway: PushGateway {
     /// Open Engine.IO sessions.
     public var connectionCount: Int { engine.sessionCount }
 
+    /// A server-side subscription (Socket.IO's `io.in(socketId).socketsJoin(room)`): joins the socket to
+    /// `room` within its own tenant. `false` for an unknown socket or another tenant's tenant room.
+    public func join(socketId: String, room: Room) -> Bool {
+        guard let socket = io.sockets(in: [socketId]).first, let client = socket.context as? Client else { return false }
+        let tenant = client.principal.tenantId
+        if case .tenant(let owner) = room {
+            return owner == tenant  // joined on connect
+        }
+        socket.join(Self.key(tenant, room.name))
+        return true
+    }
+
     // MARK: Room keys
 
     static func key(_ tenant: TenantID, _ room: String) -> String { "\(tenant.rawValue)|\(room)" }
