@@ -73,7 +73,8 @@ struct SocketIOPushProbe: PushProbe {
             url: server.url, auth: #"{"token":"tenant:\#(tenantId.rawValue)"}"#, reading: consuming,
             logger: Logger(label: "probe")
         ) { event, packet in
-            guard event != "initial-state", let message = Self.message(event: event, packet: packet, tenant: tenantId)
+            guard event != "initial-state",
+                  let message = Self.message(event: event, packet: Array(packet.utf8.dropFirst(2)), tenant: tenantId)
             else { return }
             Task { await collector.add(message) }
         }

@@ -29,10 +29,10 @@ public final class SocketIOClient: Sendable {
     ///
     /// - Parameters:
     ///   - reading: `false` opens a stalled client that never reads after connecting (slow-consumer tests).
-    ///   - onEvent: called for each EVENT packet with the event name and the packet's JSON array text.
+    ///   - onEvent: called for each EVENT packet with the event name and the packet's text (`42[...]`).
     public static func connect(
         url: String, auth: String, reading: Bool = true, logger: Logger,
-        onEvent: @escaping @Sendable (_ event: String, _ packet: [UInt8]) -> Void = { _, _ in }
+        onEvent: @escaping @Sendable (_ event: String, _ packet: String) -> Void = { _, _ in }
     ) async throws -> SocketIOClient {
         let wsURL = url.replacingPrefix("http", with: "ws") + "/socket.io/?EIO=4&transport=websocket"
         let connected = AsyncThrowingStream<SocketIOClient, any Error>.makeStream()
@@ -72,14 +72,14 @@ public final class SocketIOClient: Sendable {
                     }
                     while let message = try await messages.next() {
                         guard case .text(let text) = message else { continue }
-                        let bytes = Array(text.utf8)
-                        guard let type = bytes.first else { continue }
+                        var utf8 = text.utf8.makeIterator()
+                        guard let type = utf8.next() else { continue }
                         if type == UInt8(ascii: "2") {
                             try await outbound.write(.text("3"))
-                        } else if type == UInt8(ascii: "4"), bytes.count > 1 {
-                            switch bytes[1] {
-                            case UInt8(ascii: "2"): onEvent(Self.eventName(bytes), Array(bytes[2...]))
-                            case UInt8(ascii: "3"): holder.withLock { $0 }?.resolveAck(bytes)
+                        } else if type == UInt8(ascii: "4") {
+                            switch utf8.next() {
+                            case UInt8(ascii: "2"): onEvent(Self.eventName(text), text)
+                            case UInt8(ascii: "3"): holder.withLock { $0 }?.resolveAck(Array(text.utf8))
                             default: break
                             }
                         } else if type == UInt8(ascii: "1") {
@@ -107,11 +107,12 @@ public final class SocketIOClient: Sendable {
     }
 
     /// The event name of `42["name",...]`.
-    static func eventName(_ bytes: [UInt8]) -> String {
-        guard bytes.count > 4, bytes[2] == UInt8(ascii: "["), bytes[3] == UInt8(ascii: "\"") else { return "" }
-        var end = 4
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += 1 }
-        return String(decoding: bytes[4..<end], as: UTF8.self)
+    static func eventName(_ text: String) -> String {
+        let utf8 = text.utf8
+        guard utf8.count > 4, utf8.starts(with: #"42[""#.utf8) else { return "" }
+        let start = utf8.index(utf8.startIndex, offsetBy: 4)
+        let end = utf8[start...].firstIndex(of: UInt8(ascii: "\"")) ?? utf8.endIndex
+        return String(Substring(text.utf8[start..<end]))
     }
 
     /// Emits `event` with one JSON argument and waits for the ack's arguments (a JSON array text).

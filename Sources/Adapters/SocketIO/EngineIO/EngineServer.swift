@@ -427,7 +427,8 @@ extension EngineServer {
                 }
             } catch {}
             session.close(reason: "transport close", notifyClient: false)
-            group.cancelAll()
+            // The writer ends on the closed session; close the WebSocket here too, whichever finishes first.
+            try? await outbound.close(.normalClosure, reason: nil)
         }
     }
 }
