@@ -54,6 +54,19 @@ let package = Package(
             path: "Sources/Adapters/SQLite",
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CRdKafka", path: "Sources/Adapters/System/CRdKafka", pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"]), .brew(["librdkafka"])]
+        ),
+        .target(
+            name: "KafkaAdapters",
+            dependencies: [
+                "Domain", "Application", "CRdKafka", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Sources/Adapters/Kafka",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HTTPAdapters",
             dependencies: [
@@ -78,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "Bootstrap",
             dependencies: [
-                "Domain", "Application", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters",
+                "Domain", "Application", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters", "KafkaAdapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,7 +111,9 @@ let package = Package(
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ContractTests",
-            dependencies: ["Domain", "Application", "AdapterContracts", "InMemoryAdapters", "SQLiteAdapters"],
+            dependencies: [
+                "Domain", "Application", "AdapterContracts", "InMemoryAdapters", "SQLiteAdapters", "KafkaAdapters",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
