@@ -54,7 +54,6 @@ public struct KafkaConfiguration: Sendable {
         "enable.auto.commit": "false",
         "enable.auto.offset.store": "false",
         "enable.partition.eof": "false",
-        "allow.auto.create.topics": "false",
     ]
 
     /// The properties of one client: defaults, then shared properties, then the client's own, then
