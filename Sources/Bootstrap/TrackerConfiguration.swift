@@ -46,6 +46,9 @@ struct TrackerConfiguration: Sendable {
     var logLevel: String
     /// Kafka settings (`tracker.broker=kafka`); see `KafkaSettings`.
     var kafka: KafkaSettings
+    /// The consumer group applying change events to the reference read model: shared by all instances when
+    /// they share the read model; one per instance when each keeps its own (SQLite stores on a shared Kafka).
+    var cdcGroup = "tracker-cdc"
 
     static let developmentWebhookSecret = "dev-webhook-secret"
     static let developmentJWTSecret = "dev-jwt-secret-change-me-0123456789"

@@ -24,7 +24,12 @@ extension TrackerSystem {
         // One process owns a data directory, so its push consumer group keeps one name across restarts;
         // a group named after a changing host name would hold back the log's retention forever.
         var configuration = configuration
-        if externalBus == nil { configuration.instanceId = "local" }
+        if externalBus == nil {
+            configuration.instanceId = "local"
+        } else {
+            // Each instance keeps its own SQLite read model, so each must apply every change event.
+            configuration.cdcGroup = "tracker-cdc-\(configuration.instanceId)"
+        }
         let directory = URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true)
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -31,18 +31,25 @@ func makeKafkaClient(
     return client
 }
 
-/// librdkafka's log lines go to one swift-log logger (librdkafka's own threads call this).
-private let kafkaLogger = Logger(label: "librdkafka")
+/// What librdkafka's callbacks reach through a client's opaque: at least the logger its log lines go to.
+class KafkaClientContext: @unchecked Sendable {
+    let logger: Logger
+    init(logger: Logger) { self.logger = logger }
+}
 
+/// librdkafka's log lines (from its own threads) go to the client's logger; clients without a context
+/// (the mock cluster's) log nothing.
 private func kafkaLog(_ client: OpaquePointer?, _ level: Int32, _ facility: UnsafePointer<CChar>?,
                       _ message: UnsafePointer<CChar>?) {
+    guard let client, let opaque = rd_kafka_opaque(client) else { return }
+    let logger = Unmanaged<KafkaClientContext>.fromOpaque(opaque).takeUnretainedValue().logger
     let text = "\(facility.map { String(cString: $0) } ?? ""): \(message.map { String(cString: $0) } ?? "")"
     // syslog levels: 0-3 error, 4 warning, 5-6 notice/info, 7 debug.
     switch level {
-    case ...3: kafkaLogger.error("\(text)")
-    case 4: kafkaLogger.warning("\(text)")
-    case 5...6: kafkaLogger.info("\(text)")
-    default: kafkaLogger.debug("\(text)")
+    case ...3: logger.error("librdkafka \(text)")
+    case 4: logger.warning("librdkafka \(text)")
+    case 5...6: logger.info("librdkafka \(text)")
+    default: logger.debug("librdkafka \(text)")
     }
 }
 

@@ -40,7 +40,10 @@ public final class KafkaEventBus: EventBus {
         self.logger = logger
         let properties = configuration.properties(
             for: .producer, overrides: ["client.id": "\(configuration.clientId)-producer"])
-        let pointer = try makeKafkaClient(type: RD_KAFKA_PRODUCER, properties: properties, opaque: nil) { conf in
+        let context = KafkaClientContext(logger: logger)
+        let pointer = try makeKafkaClient(
+            type: RD_KAFKA_PRODUCER, properties: properties, opaque: Unmanaged.passUnretained(context).toOpaque()
+        ) { conf in
             rd_kafka_conf_set_dr_msg_cb(conf, deliveryReport)
         }
         producer = KafkaHandle(pointer: pointer)
@@ -54,6 +57,7 @@ public final class KafkaEventBus: EventBus {
             }
             _ = rd_kafka_flush(handle.pointer, 10_000)
             rd_kafka_destroy(handle.pointer)
+            withExtendedLifetime(context) {}  // the log callback's opaque lives as long as the client
         }
     }
 

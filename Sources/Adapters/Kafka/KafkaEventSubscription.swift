@@ -128,7 +128,7 @@ public final class KafkaEventSubscription: EventSubscription {
 }
 
 /// The state a subscription shares with its consumer thread and librdkafka's rebalance callback.
-final class ConsumerCore: @unchecked Sendable {
+final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
     struct Waiter {
         var continuation: CheckedContinuation<[BusMessage], Never>
         var maxCount: Int
@@ -169,7 +169,6 @@ final class ConsumerCore: @unchecked Sendable {
 
     let state = Mutex(State())
     let configuration: KafkaConfiguration
-    let logger: Logger
     let group: String
     let startAtEnd: Bool
     /// Set once by `start`, before the thread runs.
@@ -181,9 +180,9 @@ final class ConsumerCore: @unchecked Sendable {
 
     init(configuration: KafkaConfiguration, logger: Logger, group: String, startAtEnd: Bool) {
         self.configuration = configuration
-        self.logger = logger
         self.group = group
         self.startAtEnd = startAtEnd
+        super.init(logger: logger)
     }
 
     // MARK: Thread
