@@ -163,7 +163,9 @@ struct KafkaBench: AsyncParsableCommand {
                     let batch = try await enrichedSubscription.next(maxCount: 1000)
                     if batch.isEmpty { return }
                     let received = Int64((Date().timeIntervalSince1970 * 1000).rounded())
-                    samples.enriched.withLock { for m in batch { $0[Self.joinKey(m)] = received } }
+                    samples.enriched.withLock {
+                        for m in batch { $0[Self.joinKey(m)] = (m.timestamp.millisecondsSinceEpoch, received) }
+                    }
                 }
             }
             let listening = try await port.wait()
@@ -179,13 +181,16 @@ struct KafkaBench: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(3))
             await rawSubscription.close()
             await enrichedSubscription.close()
-            let (latencies, rawCount, enrichedCount) = samples.raw.withLock { raw in
-                samples.enriched.withLock { enriched -> ([Double], Int, Int) in
-                    var latencies: [Double] = []
+            let (latencies, enrichHop, consumeHop, rawCount, enrichedCount) = samples.raw.withLock { raw in
+                samples.enriched.withLock { enriched -> ([Double], [Double], [Double], Int, Int) in
+                    var latencies: [Double] = [], enrichHop: [Double] = [], consumeHop: [Double] = []
                     for (key, produced) in raw {
-                        if let received = enriched[key] { latencies.append(Double(received - produced)) }
+                        guard let (enrichedAt, received) = enriched[key] else { continue }
+                        latencies.append(Double(received - produced))
+                        enrichHop.append(Double(enrichedAt - produced))
+                        consumeHop.append(Double(received - enrichedAt))
                     }
-                    return (latencies.sorted(), raw.count, enriched.count)
+                    return (latencies.sorted(), enrichHop.sorted(), consumeHop.sorted(), raw.count, enriched.count)
                 }
             }
             let stats = result.stats
@@ -194,6 +199,10 @@ struct KafkaBench: AsyncParsableCommand {
             print("raw positions seen \(rawCount), enriched seen \(enrichedCount), joined \(latencies.count)")
             print("webhook → gps.positions.enriched latency: p50 \(format(percentile(latencies, 0.5))) ms, "
                   + "p99 \(format(percentile(latencies, 0.99))) ms, max \(format(latencies.last ?? 0)) ms")
+            print("  of which raw produced → enriched produced (enrichment consumer): p50 "
+                  + "\(format(percentile(enrichHop, 0.5))) ms, p99 \(format(percentile(enrichHop, 0.99))) ms; "
+                  + "enriched produced → consumed: p50 \(format(percentile(consumeHop, 0.5))) ms, "
+                  + "p99 \(format(percentile(consumeHop, 0.99))) ms")
             group.cancelAll()
         }
     }
@@ -212,7 +221,8 @@ struct KafkaBench: AsyncParsableCommand {
 /// Kafka timestamps of raw positions and arrival times of enriched ones, by driver and fix time.
 private final class LatencySamples: Sendable {
     let raw = Mutex<[String: Int64]>([:])
-    let enriched = Mutex<[String: Int64]>([:])
+    /// Enriched message timestamp and arrival time.
+    let enriched = Mutex<[String: (Int64, Int64)]>([:])
 }
 
 private func percentile(_ sorted: [Double], _ p: Double) -> Double {

@@ -48,8 +48,11 @@ public struct KafkaConfiguration: Sendable {
         "message.timeout.ms": "30000",
     ]
 
-    /// The consumers' defaults: cooperative rebalancing, commits only through `commit`, no EOF events.
+    /// The consumers' defaults: cooperative rebalancing, commits only through `commit`, no EOF events, and a
+    /// 50 ms fetch wait (a broker answers as soon as data arrives; the wait only bounds how long a fetch on a
+    /// quiet partition is held, which the mock cluster holds in full even when data arrives meanwhile).
     static let consumerDefaults: [String: String] = [
+        "fetch.wait.max.ms": "50",
         "partition.assignment.strategy": "cooperative-sticky",
         "enable.auto.commit": "false",
         "enable.auto.offset.store": "false",
