@@ -62,6 +62,9 @@ public final class KafkaEventSubscription: EventSubscription {
         }
     }
 
+    /// Whether the partitions are paused because `maxBufferedMessages` wait for `next` (backpressure).
+    public var isPaused: Bool { core.state.withLock { $0.paused } }
+
     func waitForFirstAssignment(timeout: Duration) async {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
