@@ -224,7 +224,7 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
             if !batch.isEmpty { deliver(batch) }
         }
         // In-flight commits use the client: let them finish (bounded) before closing it.
-        waitForCommits()
+        waitForCommits(atMost: configuration.requestTimeout)
         // Revokes the assignment (through the rebalance callback) and leaves the group.
         rd_kafka_consumer_close(client)
         state.withLock { state in
@@ -361,9 +361,10 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
         }
     }
 
-    private func waitForCommits() {
+    /// Waits (bounded) until no `commit` is in flight.
+    private func waitForCommits(atMost limit: Duration) {
         let clock = ContinuousClock()
-        let deadline = clock.now + configuration.requestTimeout
+        let deadline = clock.now + limit
         while state.withLock({ $0.commitsInFlight > 0 }), clock.now < deadline { usleep(1000) }
     }
 
@@ -398,7 +399,8 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             // Commits in flight land before the partitions go (the next owner starts after them); buffered
             // messages of revoked partitions are dropped: the next owner receives them from the commit.
-            if rd_kafka_assignment_lost(client) == 0 { waitForCommits() }
+            // Bounded: a commit the coordinator refuses during the rebalance must not hold the group for long.
+            if rd_kafka_assignment_lost(client) == 0 { waitForCommits(atMost: .seconds(3)) }
             let count = state.withLock { state in
                 state.assigned.subtract(changed)
                 state.buffer.removeAll {
