@@ -152,7 +152,7 @@ public final class KafkaEventBus: EventBus {
     }
 
     /// Creates `topic` when it does not exist (admin API), then reads its partition count (blocking).
-    public func ensureTopic(_ topic: String) throws -> Int {
+    func ensureTopic(_ topic: String) throws -> Int {
         if let count = try? metadataPartitionCount(topic, namingTopic: false, attempts: 1) { return count }
         if !adminUnsupported.load(ordering: .relaxed) {
             do {
