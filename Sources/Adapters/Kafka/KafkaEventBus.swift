@@ -161,6 +161,10 @@ public final class KafkaEventBus: EventBus {
                 adminUnsupported.store(true, ordering: .relaxed)
                 logger.notice("the Kafka cluster does not offer CreateTopics: topics are auto-created by the broker",
                               metadata: ["error": "\(error.text)"])
+            } catch {
+                // No answer or refused (e.g. no ACL): the topic may exist or be auto-created; metadata decides.
+                logger.warning("kafka CreateTopics failed; relying on an existing or auto-created topic",
+                               metadata: ["topic": "\(topic)", "error": "\(String(reflecting: error))"])
             }
         }
         return try metadataPartitionCount(topic, namingTopic: true, attempts: 50)
