@@ -56,6 +56,19 @@ let package = Package(
             path: "Sources/Adapters/SQLite",
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CRdKafka", path: "Sources/Adapters/System/CRdKafka", pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"]), .brew(["librdkafka"])]
+        ),
+        .target(
+            name: "KafkaAdapters",
+            dependencies: [
+                "Domain", "Application", "CRdKafka", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Sources/Adapters/Kafka",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HTTPAdapters",
             dependencies: [
@@ -92,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "Bootstrap",
             dependencies: [
-                "Domain", "Application", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters", "SocketIOAdapters",
+                "Domain", "Application", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters", "SocketIOAdapters", "KafkaAdapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -113,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "ContractTests",
             dependencies: [
-                "Domain", "Application", "AdapterContracts", "InMemoryAdapters", "SQLiteAdapters", "SocketIOAdapters",
+                "Domain", "Application", "AdapterContracts", "InMemoryAdapters", "SQLiteAdapters", "SocketIOAdapters", "KafkaAdapters",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KafkaAdapters
 import Logging
 import SQLiteAdapters
 import ServiceLifecycle
@@ -40,11 +41,17 @@ struct TrackerRuntime {
             logger.warning("TRACKER_WEBHOOK_SECRET or TRACKER_JWT_SECRET unset: using development defaults")
         }
         let system: TrackerSystem
+        if configuration.inMemory, configuration.kafka.enabled {
+            throw StartupFailure(message: "--in-memory keeps the event bus in memory; drop it to use --broker kafka")
+        }
         if configuration.inMemory {
             system = TrackerSystem.inMemory(configuration: configuration, logger: logger)
         } else {
             do {
-                system = try await TrackerSystem.local(configuration: configuration, logger: logger)
+                system = try await TrackerSystem.local(configuration: configuration, logger: logger,
+                                                       externalBus: try makeKafkaBus(configuration, logger: logger))
+            } catch let error as KafkaConfigurationError {
+                throw StartupFailure(message: error.description)
             } catch let error as SQLiteOpenError {
                 throw StartupFailure(message: error.description)
             } catch let error as LocalModeError {

@@ -19,7 +19,20 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (log.level / LOG_LEVEL).")
     var logLevel: String?
 
+    @Option(help: "Event bus: local (SQLite log in the data directory) or kafka (tracker.broker / TRACKER_BROKER).")
+    var broker: String?
+
+    @Option(help: "Kafka bootstrap servers host:port,... (tracker.kafka.brokers / TRACKER_KAFKA_BROKERS).")
+    var kafkaBrokers: String?
+
+    @Option(help: "A librdkafka property name=value, repeatable (also KAFKA_<NAME> environment variables).")
+    var kafkaProperty: [String] = []
+
     func validate() throws {
+        if let broker, broker != "local", broker != "kafka" { throw ValidationError("--broker must be local or kafka") }
+        if let bad = kafkaProperty.first(where: { !$0.contains("=") || $0.hasPrefix("=") }) {
+            throw ValidationError("--kafka-property must be name=value, got \(bad)")
+        }
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be within 0–65535") }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -33,6 +46,11 @@ struct ServerOptions: ParsableArguments {
         if let dataDir { values["tracker.data.dir"] = .init(.string(dataDir), isSecret: false) }
         if inMemory { values["tracker.in.memory"] = .init(.bool(true), isSecret: false) }
         if let logLevel { values["log.level"] = .init(.string(logLevel), isSecret: false) }
+        if let broker { values["tracker.broker"] = .init(.string(broker), isSecret: false) }
+        if let kafkaBrokers { values["tracker.kafka.brokers"] = .init(.string(kafkaBrokers), isSecret: false) }
+        if !kafkaProperty.isEmpty {
+            values["tracker.kafka.flag.properties"] = .init(.string(kafkaProperty.joined(separator: "\n")), isSecret: true)
+        }
         return values
     }
 

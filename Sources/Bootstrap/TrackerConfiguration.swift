@@ -54,6 +54,11 @@ struct TrackerConfiguration: Sendable {
     /// `socketio.recovery.seconds` / `SOCKETIO_RECOVERY_SECONDS`: how long a disconnected dashboard can
     /// reconnect and receive the visit events, alerts and driver events it missed (default 120; 0 disables).
     var socketIORecovery: Duration?
+    /// Kafka settings (`tracker.broker=kafka`); see `KafkaSettings`.
+    var kafka: KafkaSettings
+    /// The consumer group applying change events to the reference read model: shared by all instances when
+    /// they share the read model; one per instance when each keeps its own (SQLite stores on a shared Kafka).
+    var cdcGroup = "tracker-cdc"
 
     static let developmentWebhookSecret = "dev-webhook-secret"
     static let developmentJWTSecret = "dev-jwt-secret-change-me-0123456789"
@@ -88,6 +93,7 @@ struct TrackerConfiguration: Sendable {
         socketIOCorsOrigin = origin.isEmpty ? nil : origin
         let recovery = config.int(forKey: "socketio.recovery.seconds", default: 120)
         socketIORecovery = recovery > 0 ? .seconds(recovery) : nil
+        kafka = KafkaSettings(config: config, environment: environment)
     }
 }
 

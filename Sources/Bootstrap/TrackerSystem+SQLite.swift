@@ -17,12 +17,19 @@ extension TrackerSystem {
 
     /// The durable single-node system: SQLite files in `configuration.dataDirectory`; caches and push stay in
     /// memory (they are caches). Opening refuses foreign, corrupt or newer files without writing to them.
+    /// `externalBus` (Kafka) replaces the SQLite event log; the instance id then stays as configured.
     static func local(configuration: TrackerConfiguration, logger: Logger,
-                      clock: any WallClock = SystemWallClock()) async throws -> TrackerSystem {
+                      clock: any WallClock = SystemWallClock(),
+                      externalBus: (any EventBus)? = nil) async throws -> TrackerSystem {
         // One process owns a data directory, so its push consumer group keeps one name across restarts;
         // a group named after a changing host name would hold back the log's retention forever.
         var configuration = configuration
-        configuration.instanceId = "local"
+        if externalBus == nil {
+            configuration.instanceId = "local"
+        } else {
+            // Each instance keeps its own SQLite read model, so each must apply every change event.
+            configuration.cdcGroup = "tracker-cdc-\(configuration.instanceId)"
+        }
         let directory = URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true)
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -36,11 +43,16 @@ extension TrackerSystem {
         let fleet = try SQLiteFleetStore(database: database)
         let reference = try SQLiteReferenceStore(database: database)
         let history = try SQLiteHistoryStore(database: database)
-        let bus = try await SQLiteEventBus(
-            path: path(LocalFiles.bus),
-            configuration: .init(retention: configuration.busRetention,
-                                 durability: configuration.powerLossDurability ? .powerLoss : .processCrash),
-            clock: clock, logger: logger)
+        let bus: any EventBus
+        if let externalBus {
+            bus = externalBus
+        } else {
+            bus = try await SQLiteEventBus(
+                path: path(LocalFiles.bus),
+                configuration: .init(retention: configuration.busRetention,
+                                     durability: configuration.powerLossDurability ? .powerLoss : .processCrash),
+                clock: clock, logger: logger)
+        }
         let core = try await SQLiteSourceOfTruth(path: path(LocalFiles.core), bus: bus, logger: logger)
         let adapters = Adapters(
             bus: bus, fleet: fleet, reference: reference, customerCache: InMemoryCustomerCache(clock: clock),

@@ -89,15 +89,15 @@ struct TrackerSystem: Sendable {
         return TrackerSystem(adapters: adapters, configuration: configuration, logger: logger)
     }
 
-    /// The consumer loops of this instance. Enrichment and CDC groups are shared by all instances; the push
-    /// group is per instance so each one sees every event for its own sockets.
+    /// The consumer loops of this instance. The enrichment group is shared by all instances, the CDC group is
+    /// `configuration.cdcGroup`; the push group is per instance so each one sees every event for its own sockets.
     func consumerLoops() -> [ConsumerLoop] {
         let bus = adapters.bus
         return [
             ConsumerLoop(bus: bus, configuration: .init(topics: configuration.routing.allPositionTopics,
                                                         group: "tracker-enrichment"),
                          logger: logger, handler: enrich.handle),
-            ConsumerLoop(bus: bus, configuration: .init(topics: ApplyChangeEvent.topics, group: "tracker-cdc"),
+            ConsumerLoop(bus: bus, configuration: .init(topics: ApplyChangeEvent.topics, group: configuration.cdcGroup),
                          logger: logger, handler: applyChanges.handle),
             ConsumerLoop(bus: bus, configuration: .init(topics: PushFanout.topics,
                                                         group: "tracker-push-\(configuration.instanceId)",
