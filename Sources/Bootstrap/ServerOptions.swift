@@ -19,6 +19,15 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (log.level / LOG_LEVEL).")
     var logLevel: String?
 
+    @Option(help: "Folder of the built dashboard served at / (dashboard.dir / DASHBOARD_DIR).")
+    var dashboardDir: String?
+
+    @Option(help: "Map tiles: a URL template, 'osm' or 'none' (dashboard.tiles.url / DASHBOARD_TILES_URL).")
+    var tileUrl: String?
+
+    @Flag(inversion: .prefixedNo, help: "Development sign-in at POST /api/dev/token (tracker.dev.signin).")
+    var devSignIn: Bool?
+
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be within 0–65535") }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
@@ -33,6 +42,9 @@ struct ServerOptions: ParsableArguments {
         if let dataDir { values["tracker.data.dir"] = .init(.string(dataDir), isSecret: false) }
         if inMemory { values["tracker.in.memory"] = .init(.bool(true), isSecret: false) }
         if let logLevel { values["log.level"] = .init(.string(logLevel), isSecret: false) }
+        if let dashboardDir { values["dashboard.dir"] = .init(.string(dashboardDir), isSecret: false) }
+        if let tileUrl { values["dashboard.tiles.url"] = .init(.string(tileUrl), isSecret: false) }
+        if let devSignIn { values["tracker.dev.signin"] = .init(.bool(devSignIn), isSecret: false) }
         return values
     }
 

@@ -44,6 +44,8 @@ struct TrackerConfiguration: Sendable {
     var historyRetention: Duration
     /// `log.level` / `LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. Default info.
     var logLevel: String
+    /// `dashboard.*`, `tracker.dev.*`: the dispatcher dashboard (see `DashboardConfiguration`).
+    var dashboard: DashboardConfiguration
 
     static let developmentWebhookSecret = "dev-webhook-secret"
     static let developmentJWTSecret = "dev-jwt-secret-change-me-0123456789"
@@ -72,6 +74,7 @@ struct TrackerConfiguration: Sendable {
         busRetention = .seconds(max(1, config.int(forKey: "tracker.bus.retention.seconds", default: 60)))
         historyRetention = .seconds(86_400 * max(1, config.int(forKey: "tracker.history.retention.days", default: 365)))
         logLevel = config.string(forKey: "log.level", default: "info")
+        dashboard = DashboardConfiguration(config: config)
     }
 }
 
