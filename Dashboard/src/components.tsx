@@ -106,7 +106,7 @@ export function FleetCounts(props: { counts: Counts }) {
   const c = props.counts;
   return (
     <div className="counts" aria-label="Fleet counts" id="fleet-counts">
-      <span><strong data-count="total">{c.total}</strong> drivers</span>
+      <span className="chip"><strong data-count="total">{c.total}</strong> drivers</span>
       <span className="chip moving"><strong data-count="moving">{c.moving}</strong> moving</span>
       <span className="chip stopped"><strong data-count="stopped">{c.stopped}</strong> stopped</span>
       <span className="chip at_customer"><strong data-count="at_customer">{c.at_customer}</strong> at customer</span>
@@ -260,6 +260,7 @@ export function DriverList(props: {
               aria-selected={r.id === props.selected}
               className={`row${r.id === props.selected ? " selected" : ""}`}
               data-driver-id={r.id}
+              data-fix={r.fixTime}
               style={{ top: (first + i) * ROW_HEIGHT, height: ROW_HEIGHT }}
               onClick={() => props.onSelect(r.id)}
             >

@@ -187,9 +187,10 @@ export class FleetMap {
       ctx.stroke();
     }
     ctx.fillStyle = "#4b5563";
+    const depot = zoom >= 14 ? 10 : 6;
     for (const [lat, lng] of b.depots) {
       const p = map.latLngToContainerPoint([lat, lng]);
-      ctx.fillRect(p.x - 5, p.y - 5, 10, 10);
+      ctx.fillRect(p.x - depot / 2, p.y - depot / 2, depot, depot);
     }
   }
 

@@ -208,7 +208,7 @@ export function Playback(props: {
       {track && current && (
         <div className="transport">
           <div className="transport-row">
-            <button type="button" id="playback-back" aria-label="Step back one position" onClick={() => step(-1)}>⏮</button>
+            <button type="button" id="playback-back" aria-label="Step back one position" onClick={() => step(-1)}>‹ Step</button>
             <button
               type="button"
               id="playback-play"
@@ -219,9 +219,9 @@ export function Playback(props: {
                 setPlaying(!playing);
               }}
             >
-              {playing ? "⏸ Pause" : "▶ Play"}
+              {playing ? "Pause" : "Play"}
             </button>
-            <button type="button" id="playback-forward" aria-label="Step forward one position" onClick={() => step(1)}>⏭</button>
+            <button type="button" id="playback-forward" aria-label="Step forward one position" onClick={() => step(1)}>Step ›</button>
             <div className="speeds" role="radiogroup" aria-label="Playback speed">
               {SPEEDS.map((s) => (
                 <button type="button" key={s} role="radio" aria-checked={speed === s} onClick={() => setSpeed(s)}>
