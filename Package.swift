@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
     ],
     targets: [
         // MARK: Core
@@ -68,6 +69,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SocketIOAdapters",
+            dependencies: [
+                "Domain", "Application",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Adapters/SocketIO",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "AdapterContracts",
             dependencies: ["Domain", "Application"],
             path: "Sources/Adapters/Contracts",
@@ -78,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "Bootstrap",
             dependencies: [
-                "Domain", "Application", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters",
+                "Domain", "Application", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters", "SocketIOAdapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -7,6 +7,6 @@ struct Tracker: AsyncParsableCommand {
         commandName: "tracker",
         abstract: "Real-time vehicle distribution tracking.",
         subcommands: [ServeCommand.self, DemoCommand.self, SimulateCommand.self, TokenCommand.self, MigrateCommand.self,
-                      BenchCommand.self]
+                      BenchCommand.self, SocketIOConformanceCommand.self]
     )
 }

@@ -44,6 +44,16 @@ struct TrackerConfiguration: Sendable {
     var historyRetention: Duration
     /// `log.level` / `LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. Default info.
     var logLevel: String
+    /// `socketio.ping.interval.ms` / `SOCKETIO_PING_INTERVAL_MS` (default 25000) and `socketio.ping.timeout.ms`
+    /// (default 20000): the Engine.IO heartbeat.
+    var socketIOPingInterval: Duration
+    var socketIOPingTimeout: Duration
+    /// `socketio.cors.origin` / `SOCKETIO_CORS_ORIGIN`: `Access-Control-Allow-Origin` for the polling transport
+    /// (`*` or an origin); unset: same origin only (the dashboard is served by the tracker itself).
+    var socketIOCorsOrigin: String?
+    /// `socketio.recovery.seconds` / `SOCKETIO_RECOVERY_SECONDS`: how long a disconnected dashboard can
+    /// reconnect and receive the visit events, alerts and driver events it missed (default 120; 0 disables).
+    var socketIORecovery: Duration?
     /// `dashboard.*`, `tracker.dev.*`: the dispatcher dashboard (see `DashboardConfiguration`).
     var dashboard: DashboardConfiguration
 
@@ -74,6 +84,12 @@ struct TrackerConfiguration: Sendable {
         busRetention = .seconds(max(1, config.int(forKey: "tracker.bus.retention.seconds", default: 60)))
         historyRetention = .seconds(86_400 * max(1, config.int(forKey: "tracker.history.retention.days", default: 365)))
         logLevel = config.string(forKey: "log.level", default: "info")
+        socketIOPingInterval = .milliseconds(max(50, config.int(forKey: "socketio.ping.interval.ms", default: 25_000)))
+        socketIOPingTimeout = .milliseconds(max(50, config.int(forKey: "socketio.ping.timeout.ms", default: 20_000)))
+        let origin = config.string(forKey: "socketio.cors.origin", default: "")
+        socketIOCorsOrigin = origin.isEmpty ? nil : origin
+        let recovery = config.int(forKey: "socketio.recovery.seconds", default: 120)
+        socketIORecovery = recovery > 0 ? .seconds(recovery) : nil
         dashboard = DashboardConfiguration(config: config)
     }
 }

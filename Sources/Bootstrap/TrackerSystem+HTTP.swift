@@ -2,6 +2,7 @@ import Application
 import HTTPAdapters
 import Hummingbird
 import Logging
+import SocketIOAdapters
 
 extension TrackerSystem {
     /// The HTTP adapter's view of the system.
@@ -9,7 +10,7 @@ extension TrackerSystem {
         let adapters = adapters
         var services = HTTPServices(
             ingest: ingest, drivers: drivers, positions: positions, routes: routes, visits: visits,
-            customers: customerAdmin, tokens: TokenAuthority(secret: configuration.jwtSecret),
+            customers: customerAdmin, tokens: tokens,
             webhookSecret: configuration.webhookSecret, clock: adapters.clock,
             readiness: {
                 // The fleet store answers a read (it backs every API route and the webhook's device lookup).
@@ -27,8 +28,10 @@ extension TrackerSystem {
 func makeHTTPApplication(system: TrackerSystem, router: Router<BasicRequestContext>? = nil,
                          onListening: (@Sendable (Int) async -> Void)? = nil) -> some ApplicationProtocol {
     let router = router ?? makeRouter(services: system.httpServices())
+    system.socketIO.addRoutes(to: router)
     return Application(
         router: router,
+        server: system.socketIO.webSocketRoutes.serverBuilder(),
         configuration: .init(address: .hostname(system.configuration.host, port: system.configuration.port),
                              serverName: "distribution-tracker"),
         onServerRunning: { channel in

@@ -45,7 +45,7 @@ extension TrackerSystem {
         let adapters = Adapters(
             bus: bus, fleet: fleet, reference: reference, customerCache: InMemoryCustomerCache(clock: clock),
             history: history, latest: InMemoryLatestPositionCache(clock: clock), sourceOfTruth: core,
-            push: InMemoryPushGateway(), clock: clock)
+            clock: clock)
         logger.info("local mode on SQLite", metadata: ["data.dir": "\(directory.path)"])
         var system = TrackerSystem(adapters: adapters, configuration: configuration, logger: logger)
         // Rows another application writes into core.sqlite are captured by triggers; relay them every second.

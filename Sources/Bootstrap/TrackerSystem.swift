@@ -3,6 +3,8 @@ import Domain
 import InMemoryAdapters
 import Logging
 import ServiceLifecycle
+import HTTPAdapters
+import SocketIOAdapters
 
 /// The composition root's object graph: adapters chosen by configuration, the use cases over them, and the
 /// background services (consumer loops, stale sweep) that run the data flows of spec §4.
@@ -18,7 +20,6 @@ struct TrackerSystem: Sendable {
         var history: any HistoryStore
         var latest: any LatestPositionCache
         var sourceOfTruth: any SourceOfTruth
-        var push: any PushGateway
         var clock: any WallClock
     }
 
@@ -40,6 +41,10 @@ struct TrackerSystem: Sendable {
     let visits: VisitLifecycle
     let customerAdmin: CustomerAdministration
     let staleSweep: StaleDeviceSweep
+    /// JWTs of the REST API and the Socket.io gateway.
+    let tokens: TokenAuthority
+    /// The dashboards' live feed (the push gateway of every mode).
+    let socketIO: SocketIOGateway
 
     init(adapters: Adapters, configuration: TrackerConfiguration, logger: Logger) {
         self.adapters = adapters
@@ -54,10 +59,19 @@ struct TrackerSystem: Sendable {
                                  bus: a.bus, logger: logger)
         applyChanges = ApplyChangeEvent(store: a.reference, fleet: a.fleet, customers: customers, clock: a.clock,
                                         logger: logger)
-        fanout = PushFanout(gateway: a.push)
         drivers = DriverManagement(fleet: a.fleet)
         positions = PositionQueries(fleet: a.fleet, latest: a.latest, history: a.history)
         routes = RoutePlanning(fleet: a.fleet, customers: customers)
+        let tokens = TokenAuthority(secret: configuration.jwtSecret)
+        self.tokens = tokens
+        var gateway = SocketIOGateway.Configuration()
+        gateway.pingInterval = configuration.socketIOPingInterval
+        gateway.pingTimeout = configuration.socketIOPingTimeout
+        gateway.corsOrigin = configuration.socketIOCorsOrigin
+        gateway.recoveryWindow = configuration.socketIORecovery
+        socketIO = SocketIOGateway(configuration: gateway, authenticate: { try await tokens.verify($0) },
+                                   positions: positions, drivers: drivers, routes: routes, logger: logger)
+        fanout = PushFanout(gateway: socketIO)
         visits = VisitLifecycle(fleet: a.fleet, history: a.history, bus: a.bus, clock: a.clock)
         customerAdmin = CustomerAdministration(sourceOfTruth: a.sourceOfTruth)
         staleSweep = StaleDeviceSweep(fleet: a.fleet, bus: a.bus, clock: a.clock)
@@ -71,7 +85,7 @@ struct TrackerSystem: Sendable {
             bus: bus, fleet: InMemoryFleetStore(), reference: InMemoryReferenceStore(),
             customerCache: InMemoryCustomerCache(clock: clock), history: InMemoryHistoryStore(),
             latest: InMemoryLatestPositionCache(clock: clock), sourceOfTruth: InMemorySourceOfTruth(bus: bus),
-            push: InMemoryPushGateway(), clock: clock)
+            clock: clock)
         return TrackerSystem(adapters: adapters, configuration: configuration, logger: logger)
     }
 
@@ -104,7 +118,9 @@ struct TrackerSystem: Sendable {
                 if removed > 0 { logger.info("history pruned", metadata: ["rows": "\(removed)"]) }
             },
         ]
-        return BackgroundFlows(loops: consumerLoops(), periodic: periodic, extra: adapterFlows, logger: logger)
+        let socketIO = socketIO
+        return BackgroundFlows(loops: consumerLoops(), periodic: periodic,
+                               extra: adapterFlows + [{ await socketIO.run() }], logger: logger)
     }
 }
 

@@ -65,6 +65,7 @@ public struct PushGatewayContract: Sendable {
             [
                 ("roomMembersReceive", roomMembersReceive),
                 ("roomsAtCallTime", roomsAtCallTime),
+                ("unionOfRoomsOnce", unionOfRoomsOnce),
                 ("tenantIsolation", tenantIsolation),
                 ("orderPerConnection", orderPerConnection),
                 ("stalledReceiverDoesNotBlock", stalledReceiverDoesNotBlock),
@@ -134,6 +135,25 @@ extension PushGatewayContract {
         let received = await late.messages(until: until("after-join"), timeout: capabilities.deliveryTimeout)
         #expect(received.map(name) == ["after-join"], "op: broadcast, key: only messages after joining")
         await late.disconnect()
+    }
+
+    /// A message to several rooms reaches each member of any of them exactly once.
+    private func unionOfRoomsOnce() async throws {
+        let (gateway, probe) = try await make()
+        let f = Fixtures()
+        let both = try await probe.connect(tenantId: f.tenantA, consuming: true)
+        let one = try await probe.connect(tenantId: f.tenantA, consuming: true)
+        _ = try await both.join(.tenant(f.tenantA))
+        _ = try await both.join(f.deliveryRoom(1))
+        _ = try await one.join(f.deliveryRoom(1))
+        await gateway.broadcast(f.message("union", tenant: f.tenantA, event: "visit-event"),
+                                to: [.tenant(f.tenantA), f.deliveryRoom(1)])
+        await gateway.broadcast(f.message("marker", tenant: f.tenantA), to: f.deliveryRoom(1))
+        for (label, connection) in [("member of both", both), ("member of one", one)] {
+            let received = await connection.messages(until: until("marker"), timeout: capabilities.deliveryTimeout)
+            #expect(received.map(name) == ["union", "marker"], "op: broadcast(to: rooms), key: \(label) once")
+        }
+        for connection in [both, one] { await connection.disconnect() }
     }
 
     /// A message never reaches a connection of another tenant, whatever room it joined.

@@ -49,6 +49,19 @@ public final class InMemoryPushGateway: PushGateway {
         }
     }
 
+    /// Delivers `message` once to every connection of `message.tenantId` joined to any of `rooms`.
+    public func broadcast(_ message: PushMessage, to rooms: [Room]) async {
+        core.state.withLock { state in
+            var seen = Set<UInt64>()
+            for room in rooms {
+                for id in state.rooms[room] ?? [] where seen.insert(id).inserted {
+                    guard let entry = state.connections[id], entry.tenantId == message.tenantId else { continue }
+                    entry.continuation.yield(message)
+                }
+            }
+        }
+    }
+
     /// How many connections are open.
     public var connectionCount: Int {
         core.state.withLock { $0.connections.count }

@@ -46,4 +46,15 @@ public struct PushMessage: Hashable, Sendable {
 /// - **Ordering:** messages to the same connection arrive in call order.
 public protocol PushGateway: Sendable {
     func broadcast(_ message: PushMessage, to room: Room) async
+
+    /// Delivers `message` once to every connection joined to any of `rooms` (a connection in two of them
+    /// receives it once). The default implementation broadcasts to each room in turn, which delivers it
+    /// once per room; gateways that can, deliver once to the union.
+    func broadcast(_ message: PushMessage, to rooms: [Room]) async
+}
+
+extension PushGateway {
+    public func broadcast(_ message: PushMessage, to rooms: [Room]) async {
+        for room in rooms { await broadcast(message, to: room) }
+    }
 }

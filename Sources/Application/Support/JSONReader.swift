@@ -1,5 +1,5 @@
 /// A parsed JSON value, for the hand-written decoders of the hot payloads.
-package enum JSONTree: Equatable {
+package enum JSONTree: Equatable, Sendable {
     case null
     case bool(Bool)
     /// A number: its value, and its literal text so ids and decimals can be kept exactly (`2500.00`).
@@ -27,7 +27,9 @@ package enum JSONTree: Equatable {
 
 /// An object's members in document order. Payload objects have a few dozen keys, so a linear scan beats
 /// building a hash table for every object parsed. Duplicate keys: the last one wins, as in JSONDecoder.
-package struct JSONObject: Equatable, Sequence {
+package struct JSONObject: Equatable, Sequence, Sendable {
+    package init() {}
+
     package var keys: [String] = []
     package var values: [JSONTree] = []
 

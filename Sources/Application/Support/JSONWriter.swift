@@ -2,17 +2,17 @@
 /// `JSONEncoder`. It writes exactly what `JSONPayload` would for the same value, so either side of the bus
 /// may use either codec.
 package struct JSONBytesWriter {
-    private(set) var bytes: [UInt8] = []
+    package private(set) var bytes: [UInt8] = []
     private var needsComma = false
 
-    init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
+    package init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
 
-    mutating func beginObject() { separator(); bytes.append(UInt8(ascii: "{")); needsComma = false }
-    mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
-    mutating func beginArray() { separator(); bytes.append(UInt8(ascii: "[")); needsComma = false }
-    mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+    package mutating func beginObject() { separator(); bytes.append(UInt8(ascii: "{")); needsComma = false }
+    package mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
+    package mutating func beginArray() { separator(); bytes.append(UInt8(ascii: "[")); needsComma = false }
+    package mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
 
-    mutating func key(_ name: StaticString) {
+    package mutating func key(_ name: StaticString) {
         separator()
         bytes.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { bytes.append(contentsOf: $0) }
@@ -21,28 +21,35 @@ package struct JSONBytesWriter {
     }
 
     /// A key that is not known at compile time (column names, settings keys).
-    mutating func key(_ name: String) {
+    package mutating func key(_ name: String) {
         string(name)
         bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
     /// A number written exactly as `literal` (already valid JSON number text).
-    mutating func literal(_ literal: String) {
+    package mutating func literal(_ literal: String) {
         separator()
         bytes.append(contentsOf: literal.utf8)
         needsComma = true
     }
 
+    /// A value that is already JSON text (a payload encoded elsewhere), written as is.
+    package mutating func raw(_ json: [UInt8]) {
+        separator()
+        bytes.append(contentsOf: json)
+        needsComma = true
+    }
+
     /// A null.
-    mutating func null() {
+    package mutating func null() {
         separator()
         bytes.append(contentsOf: "null".utf8)
         needsComma = true
     }
 
     /// A parsed value, written back with its keys in document order and numbers as their literal text.
-    mutating func value(_ tree: JSONTree) {
+    package mutating func value(_ tree: JSONTree) {
         switch tree {
         case .null: null()
         case .bool(let flag): bool(flag)
@@ -62,7 +69,7 @@ package struct JSONBytesWriter {
         }
     }
 
-    mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         separator()
         Self.appendString(value, to: &bytes)
         needsComma = true
@@ -88,7 +95,7 @@ package struct JSONBytesWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func number(_ value: Double) {
+    package mutating func number(_ value: Double) {
         separator()
         if value.isFinite, value == value.rounded(), abs(value) < 1e15 {
             bytes.append(contentsOf: String(Int64(value)).utf8)
@@ -100,13 +107,13 @@ package struct JSONBytesWriter {
         needsComma = true
     }
 
-    mutating func number(_ value: Int64) {
+    package mutating func number(_ value: Int64) {
         separator()
         bytes.append(contentsOf: String(value).utf8)
         needsComma = true
     }
 
-    mutating func bool(_ value: Bool) {
+    package mutating func bool(_ value: Bool) {
         separator()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
         needsComma = true
@@ -114,19 +121,19 @@ package struct JSONBytesWriter {
 
     // MARK: Keyed helpers; optionals are omitted when nil, as JSONEncoder does.
 
-    mutating func field(_ name: StaticString, _ value: String) { key(name); string(value) }
-    mutating func field(_ name: StaticString, _ value: Double) { key(name); number(value) }
-    mutating func field(_ name: StaticString, _ value: Int) { key(name); number(Int64(value)) }
-    mutating func field(_ name: StaticString, _ value: Bool) { key(name); bool(value) }
-    mutating func field(_ name: StaticString, _ value: Timestamp) { key(name); number(value.millisecondsSinceEpoch) }
-    mutating func field(_ name: StaticString, _ value: String?) { if let value { field(name, value) } }
-    mutating func field(_ name: StaticString, _ value: Double?) { if let value { field(name, value) } }
-    mutating func field(_ name: StaticString, _ value: Bool?) { if let value { field(name, value) } }
-    mutating func field(_ name: StaticString, _ value: Timestamp?) { if let value { field(name, value) } }
+    package mutating func field(_ name: StaticString, _ value: String) { key(name); string(value) }
+    package mutating func field(_ name: StaticString, _ value: Double) { key(name); number(value) }
+    package mutating func field(_ name: StaticString, _ value: Int) { key(name); number(Int64(value)) }
+    package mutating func field(_ name: StaticString, _ value: Bool) { key(name); bool(value) }
+    package mutating func field(_ name: StaticString, _ value: Timestamp) { key(name); number(value.millisecondsSinceEpoch) }
+    package mutating func field(_ name: StaticString, _ value: String?) { if let value { field(name, value) } }
+    package mutating func field(_ name: StaticString, _ value: Double?) { if let value { field(name, value) } }
+    package mutating func field(_ name: StaticString, _ value: Bool?) { if let value { field(name, value) } }
+    package mutating func field(_ name: StaticString, _ value: Timestamp?) { if let value { field(name, value) } }
 
     private mutating func separator() {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
     }
 }
 
-import Domain
+package import Domain

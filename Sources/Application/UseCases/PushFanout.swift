@@ -78,8 +78,8 @@ public struct PushFanout: Sendable {
         switch event {
         case .visit(let e):
             let message = PushMessage(event: "visit-event", json: try JSONPayload.encode(e), tenantId: e.tenantId)
-            await gateway.broadcast(message, to: .tenant(e.tenantId))
-            await gateway.broadcast(message, to: .delivery(e.routeId))
+            // Once per connection, whether it follows the delivery, the tenant, or both.
+            await gateway.broadcast(message, to: [.tenant(e.tenantId), .delivery(e.routeId)])
         case .driver(let e):
             await gateway.broadcast(PushMessage(event: "driver-event", json: try JSONPayload.encode(e),
                                                 tenantId: e.tenantId), to: .tenant(e.tenantId))

@@ -1,0 +1,485 @@
+package import Application
+package import Logging
+import Synchronization
+
+/// What a namespace's middleware decides about a CONNECT.
+package enum ConnectDecision: Sendable {
+    /// Accept; `context` is attached to the socket (who the client is).
+    case accept(context: (any Sendable)?)
+    /// Refuse with CONNECT_ERROR `{"message": message, "data": data}`.
+    case reject(message: String, data: [UInt8]? = nil)
+}
+
+/// An event received from a client.
+package struct SocketEvent: Sendable {
+    package var name: String
+    /// The arguments after the event name, binary placeholders left in place.
+    package var args: [JSONTree]
+    package var attachments: [[UInt8]]
+}
+
+/// Answers a client's event through its acknowledgement callback.
+package struct SocketAck: Sendable {
+    let send: @Sendable ([[UInt8]], [[UInt8]]) -> Void
+
+    /// Acknowledges with `args` (each JSON text) and, when it has placeholders, binary `attachments`.
+    package func callAsFunction(_ args: [[UInt8]], attachments: [[UInt8]] = []) {
+        send(args, attachments)
+    }
+}
+
+/// A namespace's handlers.
+package struct SocketNamespace: Sendable {
+    package var name: String
+    /// Runs on CONNECT with the `auth` payload (`{}` when absent) and the socket's Engine.IO session.
+    package var authorize: @Sendable (JSONTree, EngineSession) async -> ConnectDecision
+    /// Runs after the CONNECT reply was queued, so anything it emits follows the reply.
+    package var connected: @Sendable (SocketIOSocket) async -> Void
+    package var events: @Sendable (SocketIOSocket, SocketEvent, SocketAck?) async -> Void
+    package var disconnected: @Sendable (SocketIOSocket, String) -> Void
+
+    package init(name: String,
+                 authorize: @escaping @Sendable (JSONTree, EngineSession) async -> ConnectDecision = { _, _ in .accept(context: nil) },
+                 connected: @escaping @Sendable (SocketIOSocket) async -> Void = { _ in },
+                 events: @escaping @Sendable (SocketIOSocket, SocketEvent, SocketAck?) async -> Void = { _, _, _ in },
+                 disconnected: @escaping @Sendable (SocketIOSocket, String) -> Void = { _, _ in }) {
+        self.name = name
+        self.authorize = authorize
+        self.connected = connected
+        self.events = events
+        self.disconnected = disconnected
+    }
+}
+
+/// One client in one namespace.
+package final class SocketIOSocket: Sendable {
+    package let id: String
+    package let namespace: String
+    package let engine: EngineSession
+    /// Set by the namespace's `authorize`.
+    package let context: (any Sendable)?
+    /// Whether this socket restored a previous session (connection state recovery).
+    package let recovered: Bool
+    let server: SocketIOServer
+    let state = Mutex(SocketState())
+
+    struct SocketState {
+        var rooms: Set<String> = []
+        var connected = true
+        var nextAckId = 0
+        var pendingAcks: [Int: @Sendable ([JSONTree]) -> Void] = [:]
+    }
+
+    init(id: String, namespace: String, engine: EngineSession, context: (any Sendable)?, recovered: Bool,
+         server: SocketIOServer) {
+        self.id = id
+        self.namespace = namespace
+        self.engine = engine
+        self.context = context
+        self.recovered = recovered
+        self.server = server
+    }
+
+    package var rooms: Set<String> { state.withLock { $0.rooms } }
+    package var isConnected: Bool { state.withLock { $0.connected } }
+
+    /// Emits an event to this client only. `args` are JSON texts; `attachments` are binary data referenced by
+    /// placeholders in them. `ack` asks the client to acknowledge.
+    package func emit(_ event: String, _ args: [[UInt8]], attachments: [[UInt8]] = [],
+                      ack: (@Sendable ([JSONTree]) -> Void)? = nil) {
+        var id: Int?
+        if let ack {
+            id = state.withLock { state in
+                defer { state.nextAckId += 1 }
+                state.pendingAcks[state.nextAckId] = ack
+                return state.nextAckId
+            }
+        }
+        let type: SocketPacketType = attachments.isEmpty ? .event : .binaryEvent
+        let header = SocketCodec.encode(type, namespace: namespace, id: id, attachments: attachments.count,
+                                        json: SocketCodec.eventArray(event, args))
+        engine.send([EngineFrame.message(header)] + attachments.map { EngineFrame.binary($0) })
+    }
+
+    /// Joins rooms (broadcasts to them reach this socket from now on).
+    package func join(_ room: String) { server.join(self, room) }
+    package func leave(_ room: String) { server.leave(self, room) }
+
+    /// Disconnects this socket from its namespace (`1` to the client); the Engine.IO session stays open.
+    package func disconnect() {
+        engine.send(.message(SocketCodec.encode(.disconnect, namespace: namespace, json: nil)))
+        server.remove(self, reason: "server namespace disconnect", recoverable: false)
+    }
+
+    func resolveAck(_ id: Int, _ args: [JSONTree]) {
+        let callback = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
+        callback?(args)
+    }
+}
+
+/// A Socket.IO v5 server over an Engine.IO server: namespaces, CONNECT with auth, events, acks (both ways),
+/// binary packets, rooms with encode-once broadcasts, and connection state recovery.
+package final class SocketIOServer: EngineHandler {
+    package struct Options: Sendable {
+        /// A client that joins no namespace within this time is disconnected.
+        package var connectTimeout: Duration = .seconds(45)
+        /// Connection state recovery: how long a disconnected session's rooms and missed packets are kept
+        /// (`nil` disables it).
+        package var recoveryWindow: Duration? = .seconds(120)
+        /// Most packets kept for recovery.
+        package var recoveryBufferSize = 10_000
+
+        package init(connectTimeout: Duration = .seconds(45), recoveryWindow: Duration? = .seconds(120)) {
+            self.connectTimeout = connectTimeout
+            self.recoveryWindow = recoveryWindow
+        }
+    }
+
+    let options: Options
+    let logger: Logger
+    let namespaces: Mutex<[String: SocketNamespace]>
+    let clients = Mutex<[String: Client]>([:])
+    let registry = Mutex(Registry())
+    let recovery = Mutex(RecoveryStore())
+
+    /// Per Engine.IO session: joined namespaces and a binary packet waiting for its attachments.
+    final class Client: Sendable {
+        let engine: EngineSession
+        let state = Mutex(ClientState())
+        init(engine: EngineSession) { self.engine = engine }
+    }
+
+    struct ClientState {
+        var sockets: [String: SocketIOSocket] = [:]
+        var partial: SocketPacket?
+        var connecting: Set<String> = []
+    }
+
+    /// Room membership per namespace.
+    struct Registry {
+        var rooms: [String: [String: [String: SocketIOSocket]]] = [:]
+
+        mutating func add(_ socket: SocketIOSocket, _ room: String) {
+            rooms[socket.namespace, default: [:]][room, default: [:]][socket.id] = socket
+        }
+
+        mutating func remove(_ socket: SocketIOSocket, _ room: String) {
+            rooms[socket.namespace]?[room]?[socket.id] = nil
+            if rooms[socket.namespace]?[room]?.isEmpty == true { rooms[socket.namespace]?[room] = nil }
+        }
+    }
+
+    package init(options: Options = .init(), namespaces: [SocketNamespace], logger: Logger) {
+        self.options = options
+        self.logger = logger
+        self.namespaces = Mutex(Dictionary(uniqueKeysWithValues: namespaces.map { ($0.name, $0) }))
+    }
+
+    // MARK: EngineHandler
+
+    package func engineOpened(_ session: EngineSession) async {
+        clients.withLock { $0[session.id] = Client(engine: session) }
+        let timeout = options.connectTimeout
+        Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            guard let self, let client = self.clients.withLock({ $0[session.id] }) else { return }
+            if client.state.withLock({ $0.sockets.isEmpty }) { session.close(reason: "connect timeout") }
+        }
+    }
+
+    package func engineClosed(_ session: EngineSession, reason: String) {
+        guard let client = clients.withLock({ $0.removeValue(forKey: session.id) }) else { return }
+        let sockets = client.state.withLock { Array($0.sockets.values) }
+        // A lost connection (network blip, ping timeout) may be recovered; a DISCONNECT packet may not.
+        for socket in sockets { remove(socket, reason: reason, recoverable: true) }
+    }
+
+    package func engine(_ session: EngineSession, received message: EngineMessage) async {
+        guard let client = clients.withLock({ $0[session.id] }) else { return }
+        let complete: SocketPacket?
+        do {
+            complete = try client.state.withLock { state -> SocketPacket? in
+                switch message {
+                case .binary(let bytes):
+                    guard var partial = state.partial else { throw SocketPacketError("unexpected binary attachment") }
+                    partial.attachments.append(bytes)
+                    if partial.attachments.count == partial.expectedAttachments {
+                        state.partial = nil
+                        return partial
+                    }
+                    state.partial = partial
+                    return nil
+                case .text(let text):
+                    guard state.partial == nil else { throw SocketPacketError("attachment expected") }
+                    let packet = try SocketCodec.decode(text)
+                    if (packet.type == .binaryEvent || packet.type == .binaryAck), packet.expectedAttachments > 0 {
+                        state.partial = packet
+                        return nil
+                    }
+                    return packet
+                }
+            }
+        } catch {
+            logger.debug("socket.io protocol error", metadata: ["sid": "\(session.id)", "error": "\(error)"])
+            session.close(reason: "parse error")
+            return
+        }
+        if let complete { await dispatch(complete, client: client) }
+    }
+
+    private func dispatch(_ packet: SocketPacket, client: SocketIOClientRef) async {
+        let socket = client.state.withLock { $0.sockets[packet.namespace] }
+        switch packet.type {
+        case .connect:
+            guard socket == nil else {
+                client.engine.close(reason: "second CONNECT for \(packet.namespace)")
+                return
+            }
+            await connect(client, namespace: packet.namespace, auth: packet.data ?? .object(JSONObject()))
+        case .disconnect:
+            guard let socket else { client.engine.close(reason: "DISCONNECT for an unjoined namespace"); return }
+            remove(socket, reason: "client namespace disconnect", recoverable: false)
+        case .event, .binaryEvent:
+            guard let socket, case .array(let elements) = packet.data, let first = elements.first else {
+                client.engine.close(reason: "event for an unjoined namespace")
+                return
+            }
+            let name = first.string ?? first.literal ?? ""
+            var ack: SocketAck?
+            if let id = packet.id {
+                let namespace = packet.namespace
+                let engine = client.engine
+                ack = SocketAck { args, attachments in
+                    let type: SocketPacketType = attachments.isEmpty ? .ack : .binaryAck
+                    let json = [UInt8(ascii: "[")] + Array(args.joined(separator: [UInt8(ascii: ",")]))
+                        + [UInt8(ascii: "]")]
+                    let header = SocketCodec.encode(type, namespace: namespace, id: id,
+                                                    attachments: attachments.count, json: Array(json))
+                    engine.send([EngineFrame.message(header)] + attachments.map { EngineFrame.binary($0) })
+                }
+            }
+            guard let handlers = namespaces.withLock({ $0[packet.namespace] }) else { return }
+            await handlers.events(socket, SocketEvent(name: name, args: Array(elements.dropFirst()),
+                                                      attachments: packet.attachments), ack)
+        case .ack, .binaryAck:
+            guard let socket, let id = packet.id, case .array(let args) = packet.data else {
+                client.engine.close(reason: "ack for an unjoined namespace")
+                return
+            }
+            socket.resolveAck(id, args)
+        case .connectError:
+            client.engine.close(reason: "CONNECT_ERROR from a client")
+        }
+    }
+
+    private func connect(_ client: Client, namespace name: String, auth: JSONTree) async {
+        guard let namespace = namespaces.withLock({ $0[name] }) else {
+            client.engine.send(.message(SocketCodec.encode(.connectError, namespace: name,
+                                                           json: Array(#"{"message":"Invalid namespace"}"#.utf8))))
+            return
+        }
+        let duplicate = client.state.withLock { !$0.connecting.insert(name).inserted }
+        guard !duplicate else { client.engine.close(reason: "second CONNECT for \(name)"); return }
+        defer { client.state.withLock { _ = $0.connecting.remove(name) } }
+
+        let decision = await namespace.authorize(auth, client.engine)
+        guard case .accept(let context) = decision else {
+            if case .reject(let message, let data) = decision {
+                var writer = JSONBytesWriter()
+                writer.beginObject()
+                writer.key("message")
+                writer.string(message)
+                if let data { writer.key("data"); writer.raw(data) }
+                writer.endObject()
+                client.engine.send(.message(SocketCodec.encode(.connectError, namespace: name, json: writer.bytes)))
+            }
+            return
+        }
+        // Connection state recovery: the same id and rooms, then the packets missed meanwhile.
+        var restored: RecoveryStore.Saved?
+        var missed: [RecoveryStore.Packet] = []
+        if options.recoveryWindow != nil, let pid = auth["pid"]?.string, let offset = auth["offset"]?.string {
+            (restored, missed) = recovery.withLock { $0.restore(pid: pid, namespace: name, after: offset, now: .now) }
+        }
+        let socket = SocketIOSocket(id: restored?.socketId ?? SocketIds.make(), namespace: name,
+                                    engine: client.engine, context: context, recovered: restored != nil,
+                                    server: self)
+        client.state.withLock { $0.sockets[name] = socket }
+        let pid = restored?.pid ?? (options.recoveryWindow != nil ? SocketIds.make() : nil)
+        recovery.withLock { if let pid { $0.pids[socket.id] = pid } }
+        var reply = #"{"sid":"\#(socket.id)""#
+        if let pid { reply += #","pid":"\#(pid)""# }
+        reply += "}"
+        client.engine.send(.message(SocketCodec.encode(.connect, namespace: name, json: Array(reply.utf8))))
+        // Every socket is in the room named by its id.
+        join(socket, socket.id)
+        if let restored { for room in restored.rooms { join(socket, room) } }
+        // The same filters as the original broadcasts (tenant isolation holds for replays too).
+        client.engine.send(missed.filter { $0.filter?(socket) ?? true }.map(\.frame))
+        await namespace.connected(socket)
+    }
+
+    func remove(_ socket: SocketIOSocket, reason: String, recoverable: Bool) {
+        let rooms = socket.state.withLock { state -> Set<String>? in
+            guard state.connected else { return nil }
+            state.connected = false
+            return state.rooms
+        }
+        guard let rooms else { return }
+        if let client = clients.withLock({ $0[socket.engine.id] }) {
+            client.state.withLock { if $0.sockets[socket.namespace] === socket { $0.sockets[socket.namespace] = nil } }
+        }
+        registry.withLock { registry in for room in rooms { registry.remove(socket, room) } }
+        recovery.withLock { store in
+            guard let pid = store.pids.removeValue(forKey: socket.id) else { return }
+            if recoverable, let window = options.recoveryWindow {
+                store.save(.init(pid: pid, socketId: socket.id, namespace: socket.namespace,
+                                 rooms: rooms.subtracting([socket.id]), context: socket.context,
+                                 expires: .now + window))
+            }
+        }
+        namespaces.withLock { $0[socket.namespace] }?.disconnected(socket, reason)
+    }
+
+    // MARK: Rooms and broadcasts
+
+    func join(_ socket: SocketIOSocket, _ room: String) {
+        let joined = socket.state.withLock { state -> Bool in
+            guard state.connected else { return false }
+            return state.rooms.insert(room).inserted
+        }
+        if joined { registry.withLock { $0.add(socket, room) } }
+    }
+
+    func leave(_ socket: SocketIOSocket, _ room: String) {
+        let left = socket.state.withLock { $0.rooms.remove(room) != nil }
+        if left { registry.withLock { $0.remove(socket, room) } }
+    }
+
+    /// The sockets of `namespace` in any of `rooms`, each once.
+    package func sockets(in rooms: [String], namespace: String = "/") -> [SocketIOSocket] {
+        registry.withLock { registry in
+            guard let byRoom = registry.rooms[namespace] else { return [] }
+            if rooms.count == 1 { return byRoom[rooms[0]].map { Array($0.values) } ?? [] }
+            var seen = Set<String>()
+            var result: [SocketIOSocket] = []
+            for room in rooms {
+                for (id, socket) in byRoom[room] ?? [:] where seen.insert(id).inserted { result.append(socket) }
+            }
+            return result
+        }
+    }
+
+    /// Emits an event to every socket of `namespace` in any of `rooms` that passes `filter`, each once: the
+    /// packet is encoded once and the same bytes are queued on every session.
+    ///
+    /// - Parameters:
+    ///   - recoverable: keep the packet for connection state recovery (it then carries an offset as its
+    ///     last argument, as the reference server does).
+    ///   - coalesceKey: when a receiver is congested, packets with the same key keep only the newest.
+    @discardableResult
+    package func broadcast(_ event: String, _ args: [[UInt8]], to rooms: [String], namespace: String = "/",
+                           recoverable: Bool = false, coalesceKey: String? = nil,
+                           filter: (@Sendable (SocketIOSocket) -> Bool)? = nil) -> Int {
+        var args = args
+        var offset: String?
+        if recoverable, options.recoveryWindow != nil {
+            offset = recovery.withLock { $0.nextOffset() }
+            var quoted: [UInt8] = []
+            JSONBytesWriter.appendString(offset!, to: &quoted)
+            args.append(quoted)
+        }
+        let frame = EngineFrame.message(
+            SocketCodec.encode(.event, namespace: namespace, json: SocketCodec.eventArray(event, args)),
+            coalesceKey: coalesceKey)
+        if let offset, let window = options.recoveryWindow {
+            recovery.withLock { store in
+                store.record(.init(offset: offset, namespace: namespace, rooms: rooms, filter: filter, frame: frame,
+                                   expires: .now + window), limit: options.recoveryBufferSize)
+            }
+        }
+        var delivered = 0
+        for socket in sockets(in: rooms, namespace: namespace) where filter?(socket) ?? true {
+            if socket.engine.send(frame) { delivered += 1 }
+        }
+        return delivered
+    }
+}
+
+typealias SocketIOClientRef = SocketIOServer.Client
+
+/// New 20-character ids for sockets and recovery sessions.
+enum SocketIds {
+    static func make() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var generator = SystemRandomNumberGenerator()
+        return String(decoding: (0..<20).map { _ in alphabet[Int(generator.next() % 64)] }, as: UTF8.self)
+    }
+}
+
+/// Disconnected sessions and recent recoverable packets (connection state recovery, Socket.IO 4.6+).
+struct RecoveryStore {
+    struct Saved {
+        var pid: String
+        var socketId: String
+        var namespace: String
+        var rooms: Set<String>
+        var context: (any Sendable)?
+        var expires: ContinuousClock.Instant
+    }
+
+    struct Packet {
+        var offset: String
+        var namespace: String
+        var rooms: [String]
+        var filter: (@Sendable (SocketIOSocket) -> Bool)?
+        var frame: EngineFrame
+        var expires: ContinuousClock.Instant
+    }
+
+    var pids: [String: String] = [:]
+    var saved: [String: Saved] = [:]
+    var packets: [Packet] = []
+    var head = 0
+    var counter: UInt64 = 0
+    let epoch = SocketIds.make().prefix(6)
+
+    mutating func nextOffset() -> String {
+        counter += 1
+        return "\(epoch)-\(counter)"
+    }
+
+    mutating func record(_ packet: Packet, limit: Int) {
+        packets.append(packet)
+        let now = ContinuousClock.now
+        while head < packets.count, packets.count - head > limit || packets[head].expires <= now { head += 1 }
+        if head > 1024, head * 2 > packets.count {
+            packets.removeFirst(head)
+            head = 0
+        }
+    }
+
+    mutating func save(_ session: Saved) {
+        let now = ContinuousClock.now
+        saved = saved.filter { $0.value.expires > now }
+        saved[session.pid] = session
+    }
+
+    /// The saved session of `pid` (removed) and the frames it missed after `offset`.
+    mutating func restore(pid: String, namespace: String, after offset: String, now: ContinuousClock.Instant)
+        -> (Saved?, [Packet])
+    {
+        guard let session = saved.removeValue(forKey: pid), session.expires > now, session.namespace == namespace
+        else { return (nil, []) }
+        let live = packets[head...]
+        guard let index = live.firstIndex(where: { $0.offset == offset }) else {
+            // The offset is too old (or unknown): recovery is impossible; start a fresh session.
+            return (nil, [])
+        }
+        let rooms = session.rooms.union([session.socketId])
+        let missed = live[(index + 1)...].filter { packet in
+            packet.namespace == namespace && packet.rooms.contains(where: rooms.contains)
+        }
+        return (session, Array(missed))
+    }
+}
