@@ -2,7 +2,7 @@
 // stops, the visit-event feed, alerts, and route playback.
 import type { Customer, DashboardConfig, EnrichedPosition, PlannedVisit } from "./types.ts";
 import { api, ApiError, todayUTC, tokenClaims } from "./api.ts";
-import { FleetStore, countRows } from "./store.ts";
+import { FleetStore } from "./store.ts";
 import { FleetMap } from "./map.ts";
 import { BatchMetrics, type ConnectionState, LiveConnection } from "./live.ts";
 import {
@@ -10,11 +10,10 @@ import {
   DriverDetail,
   DriverList,
   type FeedItem,
-  FleetCounts,
+  LiveCounts,
   SignIn,
   type Toast,
   Toasts,
-  useFleetVersion,
   VisitFeed,
 } from "./components.tsx";
 import { Playback, type PlaybackSource } from "./playback.tsx";
@@ -23,7 +22,7 @@ const { useState, useEffect, useRef, useMemo, useCallback } = React;
 
 const TOKEN_KEY = "tracker.dashboard.token";
 const FEED_LIMIT = 200;
-const TOAST_LIMIT = 4;
+const TOAST_LIMIT = 3;
 
 declare global {
   interface Window {
@@ -104,9 +103,16 @@ function Dashboard(props: { token: string; config: DashboardConfig; onSignOut(re
   const seq = useRef(0);
   const selectedRef = useRef<string | null>(null);
   selectedRef.current = selected;
-  const version = useFleetVersion(store);
-  const counts = useMemo(() => countRows(store.rows.values()), [version]);
 
+  const customersRef = useRef<Map<string, Customer>>(new Map());
+  const customersLoadedAt = useRef(0);
+  const loadCustomers = useRef<() => void>(() => {});
+  /** Customers reach the read model asynchronously (change events): reload when one is still unknown. */
+  const ensureCustomers = (ids: string[]) => {
+    if (ids.some((id) => !customersRef.current.has(id)) && Date.now() - customersLoadedAt.current > 15000) {
+      loadCustomers.current();
+    }
+  };
   const names = useCallback((id: string) => store.rows.get(id)?.name ?? id, [store]);
 
   const authFailed = (e: unknown) => {
@@ -122,10 +128,16 @@ function Dashboard(props: { token: string; config: DashboardConfig; onSignOut(re
     });
     setFleetMap(map);
     api.drivers(props.token).then((d) => store.setDrivers(d)).catch(authFailed);
-    api.customers(props.token).then((list) => {
-      setCustomers(new Map(list.map((c) => [c.id, c])));
-      map.setCustomers(list);
-    }).catch(authFailed);
+    loadCustomers.current = () => {
+      customersLoadedAt.current = Date.now();
+      api.customers(props.token).then((list) => {
+        const byId = new Map(list.map((c) => [c.id, c]));
+        customersRef.current = byId;
+        setCustomers(byId);
+        map.setCustomers(list);
+      }).catch(authFailed);
+    };
+    loadCustomers.current();
     if (props.config.basemap) api.basemap(props.token).then((b) => map.setBasemap(b)).catch(() => {});
 
     const connection = new LiveConnection(props.token, store, {
@@ -140,6 +152,7 @@ function Dashboard(props: { token: string; config: DashboardConfig; onSignOut(re
       },
       visit: (e) => {
         setFeed((items) => [{ key: ++seq.current, event: e }, ...items].slice(0, FEED_LIMIT));
+        ensureCustomers([e.customerId]);
         if (e.driverId === selectedRef.current) {
           setVisits((vs) => vs && vs.map((v) => v.id === e.visitId ? { ...v, status: e.status, ...(e.kind === "arrived" ? { arrivedAt: e.at } : e.kind === "departed" ? { departedAt: e.at } : {}) } : v));
         }
@@ -205,7 +218,11 @@ function Dashboard(props: { token: string; config: DashboardConfig; onSignOut(re
     if (!selected) return;
     let cancelled = false;
     loadVisits(props.token, selected, todayUTC())
-      .then((v) => !cancelled && setVisits(v))
+      .then((v) => {
+        if (cancelled) return;
+        setVisits(v);
+        ensureCustomers(v.map((x) => x.customerId));
+      })
       .catch((e: Error) => !cancelled && setVisitsError(`Could not load stops: ${e.message}`));
     return () => {
       cancelled = true;
@@ -242,9 +259,10 @@ function Dashboard(props: { token: string; config: DashboardConfig; onSignOut(re
     visits: (driverId, day) => loadVisits(props.token, driverId, day),
   }), [live, props.token]);
 
+  // Recomputed when the playback tab opens or the fleet's size changes, not on every batch.
   const driverOptions = useMemo(
     () => [...store.rows.values()].map((r) => ({ id: r.id, name: r.name })).sort((a, b) => a.name.localeCompare(b.name)),
-    [Math.floor(version / 60), store.rows.size],
+    [tab === "playback", store.rows.size],
   );
 
   return (
@@ -252,7 +270,7 @@ function Dashboard(props: { token: string; config: DashboardConfig; onSignOut(re
       <header className="top">
         <h1>Distribution Tracker</h1>
         <span className="tenant" title="Tenant of your token">Tenant <strong>{claims?.tenant ?? "?"}</strong> · {claims?.role}</span>
-        <FleetCounts counts={counts} />
+        <LiveCounts store={store} />
         <ConnectionIndicator state={connection} onReconnect={() => live?.reconnect()} />
         <button type="button" onClick={() => props.onSignOut()}>Sign out</button>
       </header>
@@ -292,7 +310,8 @@ function Dashboard(props: { token: string; config: DashboardConfig; onSignOut(re
         <div className="panel" role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
           {tab === "driver" && (
             <DriverDetail
-              row={selected ? store.rows.get(selected) : undefined}
+              store={store}
+              selected={selected}
               detail={detail}
               visits={visits}
               visitsError={visitsError}

@@ -125,6 +125,8 @@ declare namespace L {
     getPane(name: string): HTMLElement | undefined;
     createPane(name: string): HTMLElement;
     latLngToContainerPoint(latlng: LatLngExpression): Point;
+    containerPointToLatLng(p: Point | [number, number]): LatLng;
+    project(latlng: LatLngExpression, zoom?: number): Point;
     containerPointToLayerPoint(p: Point | [number, number]): Point;
     invalidateSize(): this;
     remove(): this;

@@ -222,33 +222,70 @@ export class FleetMap {
   private drawFleet(ctx: CanvasRenderingContext2D, map: L.Map, w: number, h: number): void {
     const zoom = map.getZoom();
     const scale = zoom >= 15 ? 1.25 : zoom >= 13 ? 1 : 0.75;
+    const project = projector(map);
+    // One path per status colour and one for the late rings: a handful of fill/stroke calls per frame instead
+    // of two per driver.
+    const paths = { offline: new Path2D(), stopped: new Path2D(), at_customer: new Path2D(), moving: new Path2D() };
+    const late = new Path2D();
+    const radius = 5.5 * scale, ring = 10 * scale;
     let drawn = 0;
     let selected: DriverRow | null = null;
-    ctx.lineWidth = 1.5;
-    ctx.strokeStyle = "#ffffff";
+    const xy: [number, number] = [0, 0];
     for (const row of this.store.rows.values()) {
       if (!row.hasPosition) continue;
-      const p = map.latLngToContainerPoint([row.lat, row.lng]);
-      if (p.x < -20 || p.y < -20 || p.x > w + 20 || p.y > h + 20) continue;
+      project(row.lat, row.lng, xy);
+      const x = xy[0], y = xy[1];
+      if (x < -20 || y < -20 || x > w + 20 || y > h + 20) continue;
       drawn++;
       if (row.id === this.selected) {
         selected = row;
         continue; // drawn last, on top
       }
-      drawArrow(ctx, p.x, p.y, row, scale);
+      const path = paths[row.activity];
+      if (row.activity === "moving") addDart(path, x, y, row.heading, scale);
+      else {
+        path.moveTo(x + radius, y);
+        path.arc(x, y, radius, 0, Math.PI * 2);
+      }
+      if (row.late) {
+        late.moveTo(x + ring, y);
+        late.arc(x, y, ring, 0, Math.PI * 2);
+      }
     }
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = "#ffffff";
+    for (const activity of ["offline", "stopped", "at_customer", "moving"] as const) {
+      ctx.fillStyle = activityColor[activity];
+      ctx.fill(paths[activity]);
+      ctx.stroke(paths[activity]);
+    }
+    ctx.strokeStyle = "#d62728";
+    ctx.lineWidth = scale < 1 ? 1.25 : 2;
+    ctx.stroke(late);
     if (selected) {
-      const p = map.latLngToContainerPoint([selected.lat, selected.lng]);
+      project(selected.lat, selected.lng, xy);
+      const [x, y] = xy;
       ctx.beginPath();
-      ctx.arc(p.x, p.y, 16, 0, Math.PI * 2);
+      ctx.arc(x, y, 16, 0, Math.PI * 2);
       ctx.fillStyle = "rgba(17, 24, 39, 0.15)";
       ctx.fill();
       ctx.lineWidth = 2.5;
       ctx.strokeStyle = "#111827";
       ctx.stroke();
+      const path = new Path2D();
+      if (selected.activity === "moving") addDart(path, x, y, selected.heading, scale * 1.5);
+      else path.arc(x, y, radius * 1.5, 0, Math.PI * 2);
+      ctx.fillStyle = activityColor[selected.activity];
+      ctx.fill(path);
       ctx.lineWidth = 2;
       ctx.strokeStyle = "#ffffff";
-      drawArrow(ctx, p.x, p.y, selected, scale * 1.5);
+      ctx.stroke(path);
+      if (selected.late) {
+        ctx.beginPath();
+        ctx.arc(x, y, 20, 0, Math.PI * 2);
+        ctx.strokeStyle = "#d62728";
+        ctx.stroke();
+      }
     }
     this.drawn = drawn;
   }
@@ -273,7 +310,7 @@ export class FleetMap {
         fillOpacity: 1,
         interactive: false,
       }).addTo(this.map);
-      this.map.fitBounds(this.track.getBounds(), { padding: [40, 40] });
+      this.map.fitBounds(this.track.getBounds(), { padding: [40, 40], maxZoom: 16 });
     }
   }
 
@@ -301,39 +338,31 @@ export class FleetMap {
   }
 }
 
-function drawArrow(ctx: CanvasRenderingContext2D, x: number, y: number, row: DriverRow, scale: number): void {
-  const color = activityColor[row.activity];
-  const moving = row.activity === "moving";
-  ctx.fillStyle = color;
-  if (moving) {
-    const a = (row.heading * Math.PI) / 180;
-    const sin = Math.sin(a), cos = Math.cos(a);
-    // A dart pointing along the heading (0° = north, clockwise).
-    const pts: [number, number][] = [[0, -9], [6, 6], [0, 3], [-6, 6]];
-    ctx.beginPath();
-    for (let i = 0; i < pts.length; i++) {
-      const [px, py] = pts[i];
-      const rx = x + (px * cos - py * sin) * scale;
-      const ry = y + (px * sin + py * cos) * scale;
-      if (i === 0) ctx.moveTo(rx, ry);
-      else ctx.lineTo(rx, ry);
-    }
-    ctx.closePath();
-  } else {
-    ctx.beginPath();
-    ctx.arc(x, y, 5.5 * scale, 0, Math.PI * 2);
-  }
-  ctx.fill();
-  ctx.stroke();
-  if (row.late) {
-    ctx.save();
-    ctx.strokeStyle = "#d62728";
-    ctx.lineWidth = 2;
-    ctx.beginPath();
-    ctx.arc(x, y, 10 * scale, 0, Math.PI * 2);
-    ctx.stroke();
-    ctx.restore();
-  }
+/** A dart pointing along `heading` (0° = north, clockwise), added to `path`. */
+function addDart(path: Path2D, x: number, y: number, heading: number, scale: number): void {
+  const a = (heading * Math.PI) / 180;
+  const sin = Math.sin(a) * scale, cos = Math.cos(a) * scale;
+  path.moveTo(x - 9 * -sin, y - 9 * cos);
+  path.lineTo(x + 6 * cos - 6 * sin, y + 6 * sin + 6 * cos);
+  path.lineTo(x - 3 * sin, y + 3 * cos);
+  path.lineTo(x - 6 * cos - 6 * sin, y - 6 * sin + 6 * cos);
+  path.closePath();
+}
+
+/**
+ * Web Mercator (EPSG:3857, Leaflet's default CRS) from lat/lng to container pixels, without allocating: the
+ * same numbers as `map.latLngToContainerPoint`, computed once per frame for the origin only.
+ */
+function projector(map: L.Map): (lat: number, lng: number, out: [number, number]) => void {
+  const zoom = map.getZoom();
+  const scale = 256 * Math.pow(2, zoom);
+  const origin = map.project(map.containerPointToLatLng([0, 0]), zoom);
+  const maxLat = 85.0511287798;
+  return (lat, lng, out) => {
+    const phi = (Math.max(-maxLat, Math.min(maxLat, lat)) * Math.PI) / 180;
+    out[0] = ((lng + 180) / 360) * scale - origin.x;
+    out[1] = (0.5 - Math.log(Math.tan(Math.PI / 4 + phi / 2)) / (2 * Math.PI)) * scale - origin.y;
+  };
 }
 
 export { toMillis };

@@ -7,6 +7,8 @@ import { toMillis } from "./types.ts";
 export interface DriverRow {
   id: string;
   name: string;
+  /** Lower-cased `name id`, for sorting and search without locale-aware comparisons per batch. */
+  sortKey: string;
   plate: string;
   lat: number;
   lng: number;
@@ -40,6 +42,7 @@ export class FleetStore {
       row = {
         id,
         name: id,
+        sortKey: id,
         plate: "",
         lat: NaN,
         lng: NaN,
@@ -62,7 +65,7 @@ export class FleetStore {
     for (const d of drivers) {
       if (d.status !== "active") continue;
       const row = this.row(d.id);
-      row.name = d.name;
+      this.rename(row, d.name);
       row.plate = d.vehiclePlate ?? "";
     }
     this.bump();
@@ -76,7 +79,7 @@ export class FleetStore {
 
   applyEnriched(p: EnrichedPosition, notify = true): void {
     const row = this.row(p.driverId);
-    if (p.driverName) row.name = p.driverName;
+    if (p.driverName && p.driverName !== row.name) this.rename(row, p.driverName);
     row.lat = p.latitude;
     row.lng = p.longitude;
     row.heading = p.heading;
@@ -110,6 +113,21 @@ export class FleetStore {
       applied++;
     }
     return applied;
+  }
+
+  private rename(row: DriverRow, name: string): void {
+    row.name = name;
+    row.sortKey = `${name.toLowerCase()} ${row.id}`;
+  }
+
+  private countsCache: { version: number; counts: Counts } | null = null;
+
+  /** Counts per status, computed at most once per version. */
+  counts(): Counts {
+    if (this.countsCache?.version !== this.version) {
+      this.countsCache = { version: this.version, counts: countRows(this.rows.values()) };
+    }
+    return this.countsCache.counts;
   }
 
   setActivity(driverId: string, activity: Activity): void {

@@ -69,7 +69,9 @@ class Page:
             options.add_argument(arg)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
         self.driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-        self.driver.set_window_size(1280, 900)
+        # The smallest supported screen: a 1280×800 viewport.
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
         self.base = base
         self.console: list[dict] = []
         self.network: list[str] = []
@@ -195,6 +197,31 @@ def test_a_visit_event_appears_in_the_feed(page):
     items = wait_for(lambda: page.driver.find_elements(By.CSS_SELECTOR, "#visit-feed li"), 5, message="feed items")
     assert items[0].get_attribute("data-kind") in ("arrived", "departed", "started", "completed")
     page.shot("05-visit-feed")
+
+
+def test_alerts_are_dismissible_toasts(page):
+    # The demo raises alerts (late for a time window, low battery) within its first minutes.
+    toasts = wait_for(lambda: page.driver.find_elements(By.CSS_SELECTOR, "#toasts .toast"), 120, interval=1,
+                      message="an alert toast")
+    page.shot("06-alert-toast")
+    count = len(toasts)
+    first = toasts[0].text
+    toasts[0].find_element(By.CSS_SELECTOR, "button[aria-label='Dismiss alert']").click()
+    wait_for(lambda: first not in [t.text for t in page.driver.find_elements(By.CSS_SELECTOR, "#toasts .toast")]
+             or len(page.driver.find_elements(By.CSS_SELECTOR, "#toasts .toast")) < count, 5,
+             message="the toast to go away")
+
+
+def test_reconnects_with_state_recovery_after_a_blip(page):
+    batches = page.state("d.metrics.batches")
+    # Drop the underlying connection as a network blip would; the client reconnects by itself.
+    page.js("window.__dashboard.live.socket.io.engine.close()")
+    wait_for(lambda: page.state("d.connection.kind") != "connected", 5, interval=0.05, message="the disconnect")
+    state = wait_for(lambda: (lambda s: s if s and s["kind"] == "connected" else None)(page.state("d.connection")),
+                     30, message="the reconnection")
+    assert state["recovered"] is True, state  # the gateway's connection state recovery
+    wait_for(lambda: page.state("d.metrics.batches") > batches + 1, 10, message="positions after the reconnect")
+    assert "Live" in page.driver.find_element(By.ID, "connection").text
 
 
 def test_no_console_errors(page):
