@@ -6,7 +6,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark and print its figures.",
-        subcommands: [EnrichBench.self, IngestBench.self, CodecBench.self, HistoryBench.self, BusBench.self]
+        subcommands: [EnrichBench.self, IngestBench.self, CodecBench.self, HistoryBench.self, BusBench.self, PushBench.self]
     )
 }
 

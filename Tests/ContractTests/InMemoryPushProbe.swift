@@ -41,7 +41,7 @@ private struct InMemoryProbeConnection: PushProbeConnection {
 }
 
 /// Records received messages and wakes waiters whose condition a message satisfies.
-private actor Collector {
+actor Collector {
     private var received: [PushMessage] = []
     private var waiters:
         [Int: (isLast: @Sendable (PushMessage) -> Bool, continuation: CheckedContinuation<[PushMessage], Never>)] = [:]

@@ -41,7 +41,7 @@ public final class EngineServer: Sendable {
 
         public init(pingInterval: Duration = .seconds(25), pingTimeout: Duration = .seconds(20),
                     upgradeTimeout: Duration = .seconds(10), maxPayload: Int = 1_000_000,
-                    coalesceAbove: Int = 256, maxQueuedFrames: Int = 4_096, maxQueuedBytes: Int = 16 << 20,
+                    coalesceAbove: Int = 256, maxQueuedFrames: Int = 65_536, maxQueuedBytes: Int = 8 << 20,
                     maxPacketsPerPoll: Int = 16) {
             self.pingInterval = pingInterval
             self.pingTimeout = pingTimeout
@@ -427,7 +427,8 @@ extension EngineServer {
                 }
             } catch {}
             session.close(reason: "transport close", notifyClient: false)
-            group.cancelAll()
+            // The writer ends on the closed session; close the WebSocket here too, whichever finishes first.
+            try? await outbound.close(.normalClosure, reason: nil)
         }
     }
 }

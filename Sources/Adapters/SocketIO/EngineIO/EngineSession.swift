@@ -24,6 +24,8 @@ public final class EngineSession: Sendable {
         var probing = false
         var queue: [EngineFrame] = []
         var queuedBytes = 0
+        /// Coalescing runs again only once the queue doubled since the last pass (amortised O(1) per frame).
+        var coalesceMark = 0
         /// The transport waiting for frames (a pending GET or the WebSocket writer).
         var waiter: CheckedContinuation<Void, Never>?
         var getPending = false
@@ -57,21 +59,27 @@ public final class EngineSession: Sendable {
     @discardableResult
     public func send(_ frames: some Sequence<EngineFrame>) -> Bool {
         var overflow = false
+        var closed = false
         let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
-            guard !state.closed else { return nil }
+            guard !state.closed else {
+                closed = true
+                return nil
+            }
             for frame in frames {
                 state.queue.append(frame)
                 state.queuedBytes += frame.byteCount
             }
-            if state.queue.count > limits.coalesceAbove || state.queuedBytes > limits.maxQueuedBytes / 2 {
+            if state.queue.count > max(limits.coalesceAbove, state.coalesceMark) {
                 Self.coalesce(&state)
-                overflow = state.queue.count > limits.maxQueuedFrames || state.queuedBytes > limits.maxQueuedBytes
+                state.coalesceMark = state.queue.count * 2
             }
+            overflow = state.queue.count > limits.maxQueuedFrames || state.queuedBytes > limits.maxQueuedBytes
             let waiter = state.waiter
             state.waiter = nil
             return waiter
         }
         waiter?.resume()
+        if closed { return false }
         if overflow {
             close(reason: "transport error: client too slow", notifyClient: true)
             return false
@@ -118,6 +126,7 @@ public final class EngineSession: Sendable {
                     let frames = Array(state.queue.prefix(count))
                     state.queue.removeFirst(count)
                     state.queuedBytes -= frames.reduce(0) { $0 + $1.byteCount }
+                    if state.queue.isEmpty { state.coalesceMark = 0 }
                     return .frames(frames)
                 }
                 return .wait

@@ -54,6 +54,9 @@ public final class SocketIOGateway: PushGateway {
     let routes: RoutePlanning
     let logger: Logger
     let batches = Mutex<[BatchKey: Batch]>([:])
+    /// `initial-state` payloads per tenant, reused for a second: a reconnect storm of 500 dashboards costs
+    /// one read and one encoding, not 500 (positions change every second anyway and live updates follow).
+    let initialStates = Mutex<[TenantID: (expires: ContinuousClock.Instant, json: [UInt8])]>([:])
 
     struct BatchKey: Hashable { var tenant: TenantID; var intervalMs: Int }
     struct Batch {
@@ -109,6 +112,18 @@ public final class SocketIOGateway: PushGateway {
 
     /// Open Engine.IO sessions.
     public var connectionCount: Int { engine.sessionCount }
+
+    /// A server-side subscription (Socket.IO's `io.in(socketId).socketsJoin(room)`): joins the socket to
+    /// `room` within its own tenant. `false` for an unknown socket or another tenant's tenant room.
+    public func join(socketId: String, room: Room) -> Bool {
+        guard let socket = io.sockets(in: [socketId]).first, let client = socket.context as? Client else { return false }
+        let tenant = client.principal.tenantId
+        if case .tenant(let owner) = room {
+            return owner == tenant  // joined on connect
+        }
+        socket.join(Self.key(tenant, room.name))
+        return true
+    }
 
     // MARK: Room keys
 
@@ -241,17 +256,26 @@ public final class SocketIOGateway: PushGateway {
         }
         // Joined first, read second: a position published meanwhile is in one or the other (or both).
         do {
-            let state = try await positions.initialState(as: client.principal)
-            var writer = JSONBytesWriter(capacity: 256 * state.count + 32)
-            writer.beginObject()
-            writer.key("positions")
-            writer.raw(try JSONPayload.encode(state))
-            writer.endObject()
-            socket.emit("initial-state", [writer.bytes])
+            socket.emit("initial-state", [try await initialState(for: client.principal)])
         } catch {
             logger.warning("initial-state failed", metadata: ["error": "\(error)"])
             socket.emit("initial-state", [Array(#"{"positions":[],"error":"initial state unavailable"}"#.utf8)])
         }
+    }
+
+    /// `{"positions":[...]}` for the principal's tenant, at most a second old.
+    func initialState(for principal: Principal) async throws -> [UInt8] {
+        let tenant = principal.tenantId
+        if let cached = initialStates.withLock({ $0[tenant] }), cached.expires > .now { return cached.json }
+        let state = try await positions.initialState(as: principal)
+        var writer = JSONBytesWriter(capacity: 512 * state.count + 32)
+        writer.beginObject()
+        writer.key("positions")
+        writer.raw(try JSONPayload.encode(state))
+        writer.endObject()
+        let json = writer.bytes
+        initialStates.withLock { $0[tenant] = (.now + .seconds(1), json) }
+        return json
     }
 
     func disconnected(_ socket: SocketIOSocket) {

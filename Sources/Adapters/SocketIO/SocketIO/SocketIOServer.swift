@@ -153,6 +153,7 @@ package final class SocketIOServer: EngineHandler {
         var sockets: [String: SocketIOSocket] = [:]
         var partial: SocketPacket?
         var connecting: Set<String> = []
+        var everConnected = false
     }
 
     /// Room membership per namespace.
@@ -183,7 +184,8 @@ package final class SocketIOServer: EngineHandler {
         Task { [weak self] in
             try? await Task.sleep(for: timeout)
             guard let self, let client = self.clients.withLock({ $0[session.id] }) else { return }
-            if client.state.withLock({ $0.sockets.isEmpty }) { session.close(reason: "connect timeout") }
+            // Only a client that never joined a namespace times out; leaving the last one keeps the engine.
+            if !client.state.withLock({ $0.everConnected }) { session.close(reason: "connect timeout") }
         }
     }
 
@@ -304,7 +306,10 @@ package final class SocketIOServer: EngineHandler {
         let socket = SocketIOSocket(id: restored?.socketId ?? SocketIds.make(), namespace: name,
                                     engine: client.engine, context: context, recovered: restored != nil,
                                     server: self)
-        client.state.withLock { $0.sockets[name] = socket }
+        client.state.withLock { state in
+            state.sockets[name] = socket
+            state.everConnected = true
+        }
         let pid = restored?.pid ?? (options.recoveryWindow != nil ? SocketIds.make() : nil)
         recovery.withLock { if let pid { $0.pids[socket.id] = pid } }
         var reply = #"{"sid":"\#(socket.id)""#

@@ -83,7 +83,26 @@ package enum SocketCodec {
             }
         }
         guard isValid(packet) else { throw SocketPacketError("invalid payload for packet type \(type)") }
+        if let data = packet.data, !placeholdersValid(data, attachments: packet.expectedAttachments) {
+            throw SocketPacketError("illegal attachments")
+        }
         return packet
+    }
+
+    /// Every `{"_placeholder":true,"num":n}` refers to an announced attachment (0 ≤ n < attachments).
+    static func placeholdersValid(_ tree: JSONTree, attachments: Int) -> Bool {
+        switch tree {
+        case .array(let elements):
+            return elements.allSatisfy { placeholdersValid($0, attachments: attachments) }
+        case .object(let members):
+            if members["_placeholder"] == .bool(true) {
+                guard let num = members["num"]?.int64 else { return false }
+                return num >= 0 && num < attachments
+            }
+            return members.values.allSatisfy { placeholdersValid($0, attachments: attachments) }
+        default:
+            return true
+        }
     }
 
     static func isValid(_ packet: SocketPacket) -> Bool {
