@@ -87,6 +87,8 @@ export class FleetMap {
       keyboard: true,
       minZoom: 3,
       maxZoom: 19,
+      zoomSnap: 0.25,
+      zoomDelta: 0.5,
     });
     this.map.attributionControl.setPrefix(false);
     this.map.setView([52.52, 13.405], 13);
@@ -227,7 +229,8 @@ export class FleetMap {
     // of two per driver.
     const paths = { offline: new Path2D(), stopped: new Path2D(), at_customer: new Path2D(), moving: new Path2D() };
     const late = new Path2D();
-    const radius = 5.5 * scale, ring = 10 * scale;
+    // Late: a ring around the marker; tight when zoomed out, where most of a city's drivers share the screen.
+    const radius = 5.5 * scale, ring = zoom >= 14 ? 10 * scale : radius + 2.5;
     let drawn = 0;
     let selected: DriverRow | null = null;
     const xy: [number, number] = [0, 0];

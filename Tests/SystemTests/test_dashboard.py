@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, Demo
 
 OUTPUT = Path(__file__).resolve().parent / "output"
 DIST = ROOT / "Dashboard" / "dist"
@@ -100,8 +100,16 @@ class Page:
 
 
 @pytest.fixture(scope="module")
-def page(demo):
-    p = Page(demo.base)
+def dashboard_demo():
+    """A demo of its own, stopped when this module ends: the shared session demo's tests time its first 30 s."""
+    d = Demo(drivers=DRIVERS)
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="module")
+def page(dashboard_demo):
+    p = Page(dashboard_demo.base)
     yield p
     p.drain_logs()
     p.shot("final")
