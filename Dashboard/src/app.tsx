@@ -292,7 +292,20 @@ function Dashboard(props: { token: string; config: DashboardConfig; onSignOut(re
         )}
       </main>
       <aside className="side" aria-label="Details">
-        <div className="tabs" role="tablist" aria-label="Panels">
+        <div
+          className="tabs"
+          role="tablist"
+          aria-label="Panels"
+          onKeyDown={(e: KeyboardEvent) => {
+            // Arrow keys move between tabs (WAI-ARIA tabs pattern).
+            const order: Tab[] = ["driver", "feed", "playback"];
+            const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+            if (!step) return;
+            const next = order[(order.indexOf(tab) + step + order.length) % order.length];
+            setTab(next);
+            document.getElementById(`tab-${next}`)?.focus();
+          }}
+        >
           {([["driver", "Driver"], ["feed", `Visit feed (${feed.length})`], ["playback", "Playback"]] as [Tab, string][]).map(([key, label]) => (
             <button
               type="button"
@@ -301,6 +314,7 @@ function Dashboard(props: { token: string; config: DashboardConfig; onSignOut(re
               id={`tab-${key}`}
               aria-selected={tab === key}
               aria-controls={`panel-${key}`}
+              tabIndex={tab === key ? 0 : -1}
               onClick={() => setTab(key)}
             >
               {label}

@@ -442,7 +442,7 @@ export function Toasts(props: { toasts: Toast[]; names: (id: string) => string; 
   return (
     <div className="toasts" role="region" aria-label="Alerts" aria-live="polite" id="toasts">
       {props.toasts.map(({ key, alert: a }) => (
-        <div className={`toast ${a.kind}`} key={key} role="alert">
+        <div className={`toast ${a.kind}`} key={key} role="alert" data-key={key}>
           <div className="toast-body">
             <strong>{a.kind.replace(/_/g, " ")}</strong>{" "}
             <button type="button" className="link" onClick={() => props.onSelect(a.driverId)}>{props.names(a.driverId)}</button>
