@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SQLiteAdapters
 import ServiceLifecycle
+import SocketIOAdapters
 import UnixSignals
 
 /// `tracker serve`: runs the tracking service (local mode).
@@ -56,7 +57,10 @@ struct TrackerRuntime {
     /// Runs until SIGTERM/SIGINT. `extra` services start after the HTTP server (e.g. the demo simulator).
     func run(extra: [any Service] = [], onListening: (@Sendable (Int) async -> Void)? = nil) async throws {
         let http = makeHTTPApplication(system: system, onListening: onListening)
-        let services: [any Service] = [system.backgroundService(), http] + extra
+        // Shutdown runs in reverse order: the Socket.IO gateway disconnects its clients (ending pending
+        // polls) before the HTTP server waits for in-flight requests.
+        let socketIO = GracefulService { [gateway = system.socketIO] in await gateway.run() }
+        let services: [any Service] = [system.backgroundService(), http, socketIO] + extra
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -24,7 +24,7 @@ struct SocketIOConformanceCommand: AsyncParsableCommand {
             configuration: .init(address: .hostname(host, port: port), serverName: "socketio-conformance"),
             onServerRunning: { _ in logger.info("socket.io conformance server listening", metadata: ["url": "http://\(host):\(port)"]) },
             logger: logger)
-        let heartbeats = HeartbeatService { await servers.runHeartbeats() }
+        let heartbeats = GracefulService { await servers.runHeartbeats() }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: app), .init(service: heartbeats)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -32,8 +32,8 @@ struct SocketIOConformanceCommand: AsyncParsableCommand {
     }
 }
 
-/// Runs a heartbeat loop until the service group shuts down.
-struct HeartbeatService: Service {
+/// Runs a loop until the service group shuts down gracefully (the loop is cancelled then).
+struct GracefulService: Service {
     let body: @Sendable () async -> Void
 
     func run() async throws {

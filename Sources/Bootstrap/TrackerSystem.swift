@@ -118,9 +118,7 @@ struct TrackerSystem: Sendable {
                 if removed > 0 { logger.info("history pruned", metadata: ["rows": "\(removed)"]) }
             },
         ]
-        let socketIO = socketIO
-        return BackgroundFlows(loops: consumerLoops(), periodic: periodic,
-                               extra: adapterFlows + [{ await socketIO.run() }], logger: logger)
+        return BackgroundFlows(loops: consumerLoops(), periodic: periodic, extra: adapterFlows, logger: logger)
     }
 }
 

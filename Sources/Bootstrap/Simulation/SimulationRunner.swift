@@ -15,9 +15,13 @@ struct SimulationRunner: Sendable {
         var duration: Duration?
         var maxInFlight = 64
         var progressEvery: Duration = .seconds(5)
+        /// Post each tick's fixes in this many slices spread over the interval, each fix stamped when its
+        /// slice is sent (as Traccar forwards positions as they arrive); 1 posts every fix at the tick.
+        var slices = 1
 
         init(url: String, secret: String, interval: Duration = .seconds(1), duration: Duration? = nil,
-             maxInFlight: Int = 64, progressEvery: Duration = .seconds(5)) {
+             maxInFlight: Int = 64, progressEvery: Duration = .seconds(5), slices: Int = 1) {
+            self.slices = slices
             self.url = url
             self.secret = secret
             self.interval = interval
@@ -75,13 +79,25 @@ struct SimulationRunner: Sendable {
         log("sim: \(scenario.drivers.count) drivers, one fix each every \(Self.format(configuration.interval)) to \(poster.endpoint)")
         while !Task.isCancelled {
             let fixes = simulator.tick(now: previous, interval: step)
-            var bodies: [[UInt8]] = []
-            bodies.reserveCapacity(fixes.count)
-            for (fix, device) in zip(fixes, devices) {
-                bodies.append(TraccarWebhookBody.encode(fix, deviceNumericId: device.id, name: device.name,
-                                                        category: device.category))
+            let slices = max(1, min(configuration.slices, fixes.count))
+            let tickStart = clock.now
+            for slice in 0..<slices {
+                let range = (fixes.count * slice / slices)..<(fixes.count * (slice + 1) / slices)
+                if slice > 0 {
+                    try? await Task.sleep(until: tickStart + configuration.interval * slice / slices, clock: clock)
+                }
+                let stamp = slices > 1 ? wallClock() : previous
+                var bodies: [[UInt8]] = []
+                bodies.reserveCapacity(range.count)
+                for index in range {
+                    var fix = fixes[index]
+                    fix.fixTime = stamp
+                    let device = devices[index]
+                    bodies.append(TraccarWebhookBody.encode(fix, deviceNumericId: device.id, name: device.name,
+                                                            category: device.category))
+                }
+                await poster.post(all: bodies)
             }
-            await poster.post(all: bodies)
             ticks += 1
 
             let stats = poster.stats()

@@ -83,8 +83,8 @@ public final class EngineServer: Sendable {
     }
 
     /// Closes every session (server shutdown).
-    public func closeAll(reason: String = "server shutting down") {
-        for session in sessions.withLock({ Array($0.values) }) { session.close(reason: reason) }
+    public func closeAll(reason: String = "server shutting down", notifyClient: Bool = true) {
+        for session in sessions.withLock({ Array($0.values) }) { session.close(reason: reason, notifyClient: notifyClient) }
     }
 
     // MARK: Sessions

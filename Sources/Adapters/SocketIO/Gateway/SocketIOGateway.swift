@@ -77,12 +77,16 @@ public final class SocketIOGateway: PushGateway {
         self.routes = routes
         self.logger = logger
         let holder = GatewayHolder()
-        let namespace = SocketNamespace(
+        var namespace = SocketNamespace(
             name: "/",
             authorize: { auth, _ in await holder.gateway?.authorize(auth) ?? .reject(message: "server starting") },
             connected: { socket in await holder.gateway?.connected(socket) },
             events: { socket, event, ack in await holder.gateway?.handle(event, from: socket, ack: ack) },
             disconnected: { socket, _ in holder.gateway?.disconnected(socket) })
+        // A recovered session belongs to the same tenant and subject only.
+        namespace.owner = { context in
+            (context as? Client).map { "\($0.principal.tenantId.rawValue)|\($0.principal.subject)" }
+        }
         var limits = configuration.limits
         limits.pingInterval = configuration.pingInterval
         limits.pingTimeout = configuration.pingTimeout
@@ -100,15 +104,18 @@ public final class SocketIOGateway: PushGateway {
 
     public var webSocketRoutes: EngineWebSocketRoutes { EngineWebSocketRoutes([("/socket.io", engine)]) }
 
-    /// Heartbeats and batch flushing, until cancelled.
+    /// Heartbeats and batch flushing until cancelled; then disconnects every client so that pending polls
+    /// end at once (shutdown) and clients reconnect to the next instance.
     public func run() async {
         async let heartbeat: Void = engine.runHeartbeat()
         async let flushing: Void = runBatches()
         _ = await (heartbeat, flushing)
+        closeAll()
     }
 
-    /// Disconnects every client (shutdown).
-    public func closeAll() { engine.closeAll() }
+    /// Disconnects every client without a close packet, so both the JS and the python client reconnect
+    /// (python-engineio does not reconnect after a server `1`).
+    public func closeAll() { engine.closeAll(notifyClient: false) }
 
     /// Open Engine.IO sessions.
     public var connectionCount: Int { engine.sessionCount }

@@ -37,6 +37,10 @@ package struct SocketNamespace: Sendable {
     package var connected: @Sendable (SocketIOSocket) async -> Void
     package var events: @Sendable (SocketIOSocket, SocketEvent, SocketAck?) async -> Void
     package var disconnected: @Sendable (SocketIOSocket, String) -> Void
+    /// Who owns a socket's context (for the tracker: tenant and subject). A recovery `pid` is honoured only
+    /// for a CONNECT whose context has the same owner, so a session can never be taken over with another
+    /// tenant's token. `nil` owners match each other (no authentication).
+    package var owner: @Sendable ((any Sendable)?) -> String? = { _ in nil }
 
     package init(name: String,
                  authorize: @escaping @Sendable (JSONTree, EngineSession) async -> ConnectDecision = { _, _ in .accept(context: nil) },
@@ -301,7 +305,10 @@ package final class SocketIOServer: EngineHandler {
         var restored: RecoveryStore.Saved?
         var missed: [RecoveryStore.Packet] = []
         if options.recoveryWindow != nil, let pid = auth["pid"]?.string, let offset = auth["offset"]?.string {
-            (restored, missed) = recovery.withLock { $0.restore(pid: pid, namespace: name, after: offset, now: .now) }
+            let owner = namespace.owner(context)
+            (restored, missed) = recovery.withLock {
+                $0.restore(pid: pid, namespace: name, owner: owner, after: offset, now: .now)
+            }
         }
         let socket = SocketIOSocket(id: restored?.socketId ?? SocketIds.make(), namespace: name,
                                     engine: client.engine, context: context, recovered: restored != nil,
@@ -338,9 +345,9 @@ package final class SocketIOServer: EngineHandler {
         recovery.withLock { store in
             guard let pid = store.pids.removeValue(forKey: socket.id) else { return }
             if recoverable, let window = options.recoveryWindow {
+                let owner = namespaces.withLock { $0[socket.namespace] }?.owner(socket.context)
                 store.save(.init(pid: pid, socketId: socket.id, namespace: socket.namespace,
-                                 rooms: rooms.subtracting([socket.id]), context: socket.context,
-                                 expires: .now + window))
+                                 rooms: rooms.subtracting([socket.id]), owner: owner, expires: .now + window))
             }
         }
         namespaces.withLock { $0[socket.namespace] }?.disconnected(socket, reason)
@@ -429,7 +436,7 @@ struct RecoveryStore {
         var socketId: String
         var namespace: String
         var rooms: Set<String>
-        var context: (any Sendable)?
+        var owner: String?
         var expires: ContinuousClock.Instant
     }
 
@@ -471,9 +478,10 @@ struct RecoveryStore {
     }
 
     /// The saved session of `pid` (removed) and the frames it missed after `offset`.
-    mutating func restore(pid: String, namespace: String, after offset: String, now: ContinuousClock.Instant)
-        -> (Saved?, [Packet])
-    {
+    mutating func restore(pid: String, namespace: String, owner: String?, after offset: String,
+                          now: ContinuousClock.Instant) -> (Saved?, [Packet]) {
+        // Another owner's pid is ignored and left in place (it is not theirs to consume).
+        guard let candidate = saved[pid], candidate.owner == owner else { return (nil, []) }
         guard let session = saved.removeValue(forKey: pid), session.expires > now, session.namespace == namespace
         else { return (nil, []) }
         let live = packets[head...]
