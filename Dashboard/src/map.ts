@@ -76,6 +76,7 @@ export class FleetMap {
   private track: L.Polyline | null = null;
   private trackMarker: L.CircleMarker | null = null;
   private trackStops: L.LayerGroup | null = null;
+  private readonly playbackRenderer: L.Renderer;
   /** Drivers drawn in the last frame (for tests and the status line). */
   drawn = 0;
 
@@ -95,6 +96,9 @@ export class FleetMap {
     this.map.createPane("dtBasemap").style.zIndex = "150";
     this.map.createPane("dtCustomers").style.zIndex = "420";
     this.map.createPane("dtFleet").style.zIndex = "450";
+    // Playback draws above the live fleet, with Leaflet's own canvas renderer.
+    this.map.createPane("dtPlayback").style.zIndex = "460";
+    this.playbackRenderer = L.canvas({ pane: "dtPlayback" });
     const fleetPane = this.map.getPane("dtFleet")!;
     fleetPane.style.pointerEvents = "none";
     this.map.getPane("dtCustomers")!.style.pointerEvents = "none";
@@ -298,10 +302,23 @@ export class FleetMap {
   showTrack(points: HistoryPoint[], stops: { lat: number; lng: number; label: string }[]): void {
     this.clearTrack();
     const latlngs: L.LatLngTuple[] = points.map((p) => [p.latitude, p.longitude]);
-    this.track = L.polyline(latlngs, { color: "#d62728", weight: 4, opacity: 0.8, interactive: false }).addTo(this.map);
+    this.track = L.polyline(latlngs, {
+      color: "#d62728",
+      weight: 4,
+      opacity: 0.8,
+      interactive: false,
+      renderer: this.playbackRenderer,
+    }).addTo(this.map);
     this.trackStops = L.layerGroup().addTo(this.map);
     for (const s of stops) {
-      L.circleMarker([s.lat, s.lng], { radius: 7, color: "#111827", weight: 2, fillColor: "#fde047", fillOpacity: 1 })
+      L.circleMarker([s.lat, s.lng], {
+        radius: 7,
+        color: "#111827",
+        weight: 2,
+        fillColor: "#fde047",
+        fillOpacity: 1,
+        renderer: this.playbackRenderer,
+      })
         .bindTooltip(s.label).addTo(this.trackStops);
     }
     if (latlngs.length > 0) {
@@ -312,6 +329,7 @@ export class FleetMap {
         fillColor: "#d62728",
         fillOpacity: 1,
         interactive: false,
+        renderer: this.playbackRenderer,
       }).addTo(this.map);
       this.map.fitBounds(this.track.getBounds(), { padding: [40, 40], maxZoom: 16 });
     }
