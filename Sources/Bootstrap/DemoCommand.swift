@@ -33,7 +33,8 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = options.makeConfiguration()
+        var configuration = options.makeConfiguration()
+        configuration.dashboard.demoBasemap = DemoBasemapSlot()
         let logger = makeLogger(level: configuration.logLevel)
         try await reportingStartupFailures {
             try await runDemo(configuration: configuration, logger: logger)
@@ -45,6 +46,7 @@ struct DemoCommand: AsyncParsableCommand {
         let now = runtime.system.adapters.clock.now()
         let scenario = DemoScenario.make(drivers: drivers, date: CalendarDate(containing: now), now: now, seed: seed)
         try await DemoSeeder.seed(scenario, into: runtime.system, logger: logger)
+        configuration.dashboard.demoBasemap?.set(scenario)
 
         let port = PortSignal()
         let step = SimulateCommand.parseDuration(interval) ?? .seconds(1)
@@ -59,6 +61,7 @@ struct DemoCommand: AsyncParsableCommand {
             let banner = """
                 Distribution Tracker demo: \(scenario.drivers.count) drivers, \(scenario.customers.count) customers, \
                 tenant '\(scenario.tenantId)'
+                  Dashboard: \(base)/   (open in a browser; "Sign in (development)")
                   API:    \(base)/api/drivers   (OpenAPI: \(base)/openapi.yaml)
                   token:  \(token)
                   try:    curl -H "Authorization: Bearer $TOKEN" \(base)/api/drivers/\(scenario.drivers.first?.id?.rawValue ?? "drv-0001")/position

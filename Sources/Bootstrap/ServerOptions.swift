@@ -28,6 +28,15 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "A librdkafka property name=value, repeatable (also KAFKA_<NAME> environment variables).")
     var kafkaProperty: [String] = []
 
+    @Option(help: "Folder of the built dashboard served at / (dashboard.dir / DASHBOARD_DIR).")
+    var dashboardDir: String?
+
+    @Option(help: "Map tiles: a URL template, 'osm' or 'none' (dashboard.tiles.url / DASHBOARD_TILES_URL).")
+    var tileUrl: String?
+
+    @Flag(inversion: .prefixedNo, help: "Development sign-in at POST /api/dev/token (tracker.dev.signin).")
+    var devSignIn: Bool?
+
     func validate() throws {
         if let broker, broker != "local", broker != "kafka" { throw ValidationError("--broker must be local or kafka") }
         if let bad = kafkaProperty.first(where: { !$0.contains("=") || $0.hasPrefix("=") }) {
@@ -51,6 +60,9 @@ struct ServerOptions: ParsableArguments {
         if !kafkaProperty.isEmpty {
             values["tracker.kafka.flag.properties"] = .init(.string(kafkaProperty.joined(separator: "\n")), isSecret: true)
         }
+        if let dashboardDir { values["dashboard.dir"] = .init(.string(dashboardDir), isSecret: false) }
+        if let tileUrl { values["dashboard.tiles.url"] = .init(.string(tileUrl), isSecret: false) }
+        if let devSignIn { values["tracker.dev.signin"] = .init(.bool(devSignIn), isSecret: false) }
         return values
     }
 

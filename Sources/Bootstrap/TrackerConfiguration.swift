@@ -59,6 +59,8 @@ struct TrackerConfiguration: Sendable {
     /// The consumer group applying change events to the reference read model: shared by all instances when
     /// they share the read model; one per instance when each keeps its own (SQLite stores on a shared Kafka).
     var cdcGroup = "tracker-cdc"
+    /// `dashboard.*`, `tracker.dev.*`: the dispatcher dashboard (see `DashboardConfiguration`).
+    var dashboard: DashboardConfiguration
 
     static let developmentWebhookSecret = "dev-webhook-secret"
     static let developmentJWTSecret = "dev-jwt-secret-change-me-0123456789"
@@ -94,6 +96,7 @@ struct TrackerConfiguration: Sendable {
         let recovery = config.int(forKey: "socketio.recovery.seconds", default: 120)
         socketIORecovery = recovery > 0 ? .seconds(recovery) : nil
         kafka = KafkaSettings(config: config, environment: environment)
+        dashboard = DashboardConfiguration(config: config)
     }
 }
 

@@ -8,7 +8,7 @@ extension TrackerSystem {
     /// The HTTP adapter's view of the system.
     func httpServices() -> HTTPServices {
         let adapters = adapters
-        return HTTPServices(
+        var services = HTTPServices(
             ingest: ingest, drivers: drivers, positions: positions, routes: routes, visits: visits,
             customers: customerAdmin, tokens: tokens,
             webhookSecret: configuration.webhookSecret, clock: adapters.clock,
@@ -19,6 +19,8 @@ extension TrackerSystem {
             },
             metrics: { PrometheusExport.render() },
             bodyLimit: configuration.bodyLimit, logger: logger)
+        services.dashboard = dashboardSettings()
+        return services
     }
 }
 

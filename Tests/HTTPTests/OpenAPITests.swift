@@ -55,6 +55,7 @@ struct OpenAPITests {
                 switch route.auth {
                 case .jwt, .webhookSecret: #expect(response.status == .unauthorized, "\(route)")
                 case .none: #expect(response.status.code < 400, "\(route)")
+                case .development: #expect(response.status == .forbidden, "\(route): disabled by default")
                 }
             }
         }

@@ -37,6 +37,8 @@ class Demo:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = dict(os.environ, TRACKER_WEBHOOK_SECRET=WEBHOOK_SECRET, TRACKER_JWT_SECRET=JWT_SECRET)
+        # The dashboard served at / (built by scripts/build-dashboard; test_dashboard.py drives it).
+        self.env.setdefault("DASHBOARD_DIR", str(ROOT / "Dashboard" / "dist"))
         out_dir = ROOT / "test-output"
         out_dir.mkdir(exist_ok=True)
         self.log_path = out_dir / "system-demo.log"

@@ -20,6 +20,8 @@ struct APIHandlers: Sendable {
         switch endpoint.route.auth {
         case .none:
             return try await handlePublic(endpoint, request: request)
+        case .development:
+            return try await devToken(request)
         case .webhookSecret:
             guard services.webhook.isAuthorized(request.headers[.authorization]) else {
                 throw Problem(.unauthorized, detail: "missing or wrong webhook secret",
@@ -77,6 +79,8 @@ struct APIHandlers: Sendable {
             }
             return Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        case .dashboardConfig:
+            return try dashboardConfig()
         default:
             throw Problem(.notFound, detail: "no such route")
         }
@@ -272,6 +276,10 @@ struct APIHandlers: Sendable {
                 default: .fail(reason: input.reason)
                 }
             return try json(try await services.visits.perform(action, on: VisitID(try id(context)), as: principal))
+        case .listCustomers:
+            return try await listCustomers(principal: principal)
+        case .demoBasemap:
+            return try await demoBasemap(principal: principal)
         default:
             throw Problem(.notFound, detail: "no such route")
         }

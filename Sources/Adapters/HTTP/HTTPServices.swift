@@ -31,6 +31,8 @@ public struct HTTPServices: Sendable {
     public var bodyLimit: Int
     /// Logs unexpected (500) errors with the request id; everything else at debug.
     public var logger: Logger
+    /// The dispatcher dashboard: files, tiles, development sign-in, demo basemap. Default: none of them.
+    public var dashboard = DashboardSettings()
 
     /// - Parameter webhookSecret: `TRACKER_WEBHOOK_SECRET`; an empty secret refuses every webhook call.
     public init(ingest: IngestTraccar, drivers: DriverManagement, positions: PositionQueries, routes: RoutePlanning,

@@ -10,6 +10,8 @@ public struct APIRoute: Hashable, Sendable, CustomStringConvertible {
         case webhookSecret
         /// `Authorization: Bearer <JWT>`.
         case jwt
+        /// Public, but only enabled in local/demo mode (development sign-in); 403 otherwise.
+        case development
     }
 
     /// Upper-case HTTP method (`GET`).
@@ -53,6 +55,7 @@ enum Endpoint: CaseIterable, Sendable {
     case createRoute, listRoutes, getRoute
     case visitArrive, visitStart, visitComplete, visitSkip, visitFail
     case healthLive, healthReady, metrics, openAPI
+    case dashboardConfig, devToken, listCustomers, demoBasemap
 
     var route: APIRoute {
         switch self {
@@ -78,6 +81,10 @@ enum Endpoint: CaseIterable, Sendable {
         case .healthReady: APIRoute("GET", "/health/ready", auth: .none)
         case .metrics: APIRoute("GET", "/metrics", auth: .none)
         case .openAPI: APIRoute("GET", "/openapi.yaml", auth: .none)
+        case .dashboardConfig: APIRoute("GET", "/api/dashboard/config", auth: .none)
+        case .devToken: APIRoute("POST", "/api/dev/token", auth: .development)
+        case .listCustomers: APIRoute("GET", "/api/customers", auth: .jwt)
+        case .demoBasemap: APIRoute("GET", "/api/demo/basemap", auth: .jwt)
         }
     }
 }
@@ -104,6 +111,11 @@ public enum TrackerAPI {
                 request, context in
                 try await handlers.handle(endpoint, request: request, context: context)
             }
+        }
+        // The dashboard's files, for GETs no route matched (added last: it only wraps the not-found responder).
+        if let directory = services.dashboard.directory {
+            router.add(middleware: DashboardFiles(directory: directory, tileOrigin: services.dashboard.tileOrigin,
+                                                  logger: services.logger))
         }
         return router
     }
