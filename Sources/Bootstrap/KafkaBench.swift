@@ -174,8 +174,10 @@ struct KafkaBench: AsyncParsableCommand {
             print("webhook → enriched: \(drivers) drivers × 1 Hz for \(seconds) s through the HTTP webhook")
             let result = await SimulationRunner(
                 scenario: scenario,
+                // Spread over each second, as Traccar forwards positions as they arrive.
                 configuration: .init(url: "http://127.0.0.1:\(listening)", secret: secret,
-                                     duration: .seconds(seconds), progressEvery: .seconds(3600)),
+                                     duration: .seconds(seconds), progressEvery: .seconds(3600),
+                                     slices: min(20, drivers)),
                 log: { _ in }
             ).run()
             try await Task.sleep(for: .seconds(3))
