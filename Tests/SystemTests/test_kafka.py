@@ -3,7 +3,9 @@
 Two tracker instances share the cluster. Webhooks are posted over HTTP; what reached Kafka is read back with
 kcat (keys, headers, JSON, partitions); how the two instances shared the work is read from their Prometheus
 metrics: the enrichment consumer group splits the partitions, each instance's push group receives every
-enriched position."""
+enriched position. Finally a python-socketio client on each instance proves that both push every enriched
+position, whichever instance enriched it, to their own sockets."""
+import asyncio
 import json
 import os
 import re
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import socketio
 
 from conftest import JWT_SECRET, WEBHOOK_SECRET, free_port, tracker_binary
 
@@ -222,3 +225,114 @@ def test_two_instances_split_enrichment_and_both_push_everything(kafka_pair):
     total, pushed = wait_until(pushed_everything, 30, "both push groups to receive every enriched position")
     print(f"enriched positions {total}; received by push groups {pushed}")
     assert total > 0
+
+
+# --------------------------------------------------------------------------------------------- Socket.IO
+
+CONNECT_TIMEOUT = 15  # python-socketio's wait_timeout; generous for slow CI
+
+
+class FeedClient:
+    """An unmodified python-socketio `AsyncClient` that records the events it receives."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, tuple]] = []
+        self.disconnects: list = []
+
+        async def on_any(event, *args):
+            self.events.append((event, args))
+
+        async def on_disconnect(*reason):
+            self.disconnects.append(reason)
+
+        self.sio.on("*", on_any)
+        self.sio.on("disconnect", on_disconnect)
+
+    def named(self, name: str) -> list[tuple]:
+        return [args for e, args in self.events if e == name]
+
+    async def wait_for(self, condition, timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            assert not self.disconnects, f"socket on instance {self.name} disconnected: {self.disconnects}"
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"timed out after {timeout} s waiting for {what} on instance {self.name}")
+
+
+def test_both_instances_push_every_enriched_position_to_their_sockets(kafka_pair):
+    """Issue 6: "both push every enriched position to their own sockets", with real sockets.
+
+    A dispatcher socket (no `batchMs`: one `driver-position` per fix) is connected to each instance before the
+    positions are posted to instance b only; enrichment is split between a and b (shared group), and each
+    socket must receive a `driver-position` for every position either instance enriched."""
+    cluster, a, b, _, _ = kafka_pair
+    token = subprocess.run([tracker_binary(), "token", "--tenant", "demo", "--role", "dispatcher"], env=ENV,
+                           check=True, capture_output=True, text=True, timeout=30).stdout.strip()
+
+    def enriched_by(instance) -> float:
+        return instance.metric("tracker_kafka_delivered_messages_total", group="tracker-enrichment",
+                               topic="gps.positions")
+
+    async def scenario():
+        # Different transports on purpose: websocket only on a, python's default (polling, then upgrade) on b.
+        clients = {"a": FeedClient("a"), "b": FeedClient("b")}
+        try:
+            await clients["a"].sio.connect(a.base, auth={"token": token}, transports=["websocket"],
+                                           wait_timeout=CONNECT_TIMEOUT)
+            await clients["b"].sio.connect(b.base, auth={"token": token}, wait_timeout=CONNECT_TIMEOUT)
+            # initial-state is the gateway's last step of a connect: the socket is in the tenant's live room.
+            for c in clients.values():
+                await c.wait_for(lambda c=c: c.named("initial-state"), 15, "initial-state")
+
+            enriched_before = {i.name: enriched_by(i) for i in (a, b)}
+            started_ms = int(time.time() * 1000)
+            posted = await asyncio.to_thread(b.simulate, "--no-seed", "--duration", "5s")
+            ok = int(re.search(r"(\d+) ok", posted).group(1))
+            assert ok >= DRIVERS * 4, posted
+
+            # Every position of this run is on gps.positions and has been enriched (kcat, as the tests above).
+            raw = {(m["key"], json.loads(m["payload"])["fixTime"])
+                   for m in await asyncio.to_thread(cluster.consume, "gps.positions")}
+            measured = {r for r in raw if r[1] >= started_ms}
+            assert len(measured) >= ok, f"{len(measured)} raw positions on Kafka for {ok} accepted webhooks"
+            expected: set = set()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                enriched = await asyncio.to_thread(cluster.consume, "gps.positions.enriched")
+                expected = {(m["key"], json.loads(m["payload"])["fixTime"]) for m in enriched}
+                expected = {e for e in expected if e[1] >= started_ms}
+                if measured <= expected:
+                    break
+                await asyncio.sleep(0.5)
+            assert measured <= expected, f"{len(measured - expected)} raw positions of this run never enriched"
+            enriched_delta = {i.name: enriched_by(i) - enriched_before[i.name] for i in (a, b)}
+            assert min(enriched_delta.values()) > 0, f"enrichment not split in this run: {enriched_delta}"
+
+            def received(c: FeedClient) -> set:
+                return {(p["driverId"], p["fixTime"]) for (p, *_) in c.named("driver-position")
+                        if p["fixTime"] >= started_ms}
+            for c in clients.values():
+                await c.wait_for(lambda c=c: received(c) >= expected, 30,
+                                 f"a driver-position for each of the {len(expected)} enriched positions")
+            await asyncio.sleep(1)  # anything still in flight: a socket must not get positions Kafka never had
+            for name, c in clients.items():
+                got = received(c)
+                assert got == expected, (f"instance {name}: {len(expected - got)} enriched positions not pushed, "
+                                         f"{len(got - expected)} pushed that were never enriched; e.g. "
+                                         f"{sorted(expected - got)[:3]} {sorted(got - expected)[:3]}")
+                assert not c.named("driver-positions"), "a client without batchMs got driver-positions batches"
+                assert not c.disconnects, c.disconnects
+            counts = {n: len([p for (p, *_) in c.named("driver-position") if p["fixTime"] >= started_ms])
+                      for n, c in clients.items()}
+            print(f"{ok} webhooks to b, {len(expected)} enriched positions (enriched by a/b: {enriched_delta}); "
+                  f"driver-position events per socket {counts}, each covering all {len(expected)}")
+        finally:
+            for c in clients.values():
+                if c.sio.connected:
+                    await c.sio.disconnect()
+
+    asyncio.run(asyncio.wait_for(scenario(), 120))
