@@ -29,11 +29,16 @@ public struct PushMessage: Hashable, Sendable {
     /// The tenant the payload belongs to. Gateways deliver only to connections of this tenant,
     /// whatever the room, so a wrong room name can never leak data across tenants.
     public var tenantId: TenantID
+    /// What a state update is about (a driver id for positions). A newer message with the same event and key
+    /// supersedes an older one: a gateway may drop the older for a receiver that fell behind, and need not
+    /// replay it after a reconnect. `nil` for events (visit events, alerts), each of which matters.
+    public var key: String?
 
-    public init(event: String, json: [UInt8], tenantId: TenantID) {
+    public init(event: String, json: [UInt8], tenantId: TenantID, key: String? = nil) {
         self.event = event
         self.json = json
         self.tenantId = tenantId
+        self.key = key
     }
 }
 

@@ -62,11 +62,14 @@ public struct PushFanout: Sendable {
             case .enrichedPositions:
                 let position = try JSONPayload.decode(EnrichedPosition.self, from: message.value)
                 let compact = try JSONPayload.encode(CompactPosition(position))
+                let driver = position.driverId
                 await gateway.broadcast(PushMessage(event: "driver-position", json: compact,
-                                                    tenantId: position.tenantId), to: .tenant(position.tenantId))
+                                                    tenantId: position.tenantId, key: driver.rawValue),
+                                        to: .tenant(position.tenantId))
                 // The detailed payload is the message as published: no second encoding.
                 await gateway.broadcast(PushMessage(event: "driver-position-detailed", json: message.value ?? [],
-                                                    tenantId: position.tenantId), to: .driver(position.driverId))
+                                                    tenantId: position.tenantId, key: driver.rawValue),
+                                        to: .driver(driver))
             default:
                 let event = try JSONPayload.decode(DomainEvent.self, from: message.value)
                 try await push(event)

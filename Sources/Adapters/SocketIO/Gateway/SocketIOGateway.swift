@@ -60,8 +60,10 @@ public final class SocketIOGateway: PushGateway {
 
     struct BatchKey: Hashable { var tenant: TenantID; var intervalMs: Int }
     struct Batch {
-        var latest: [DriverID: [UInt8]] = [:]
-        var order: [DriverID] = []
+        /// Latest payload per message key, in first-arrival order.
+        var latest: [String: [UInt8]] = [:]
+        var order: [String] = []
+        var unkeyed = 0
         var due: ContinuousClock.Instant
         var members = 0
     }
@@ -151,45 +153,31 @@ public final class SocketIOGateway: PushGateway {
             return
         }
         let keys = rooms.map { Self.key(tenant, $0.name) }
-        switch message.event {
-        case "visit-event", "alert", "driver-event":
+        if let key = message.key {
+            // A state update: latest wins for a congested receiver, nothing to replay after a reconnect.
+            io.broadcast(message.event, [message.json], to: keys, coalesceKey: "\(message.event):\(key)")
+        } else {
             io.broadcast(message.event, [message.json], to: keys, recoverable: true)
-        case "driver-position-detailed":
-            let driver = rooms.first.map { "\($0)" } ?? ""
-            io.broadcast(message.event, [message.json], to: keys, coalesceKey: "detail:\(driver)")
-        default:
-            io.broadcast(message.event, [message.json], to: keys)
         }
     }
 
     /// A compact position: now to live sockets (coalescing per driver), later in batches to the others.
     private func publishPosition(_ message: PushMessage) {
-        let driver = Self.driverId(in: message.json)
         io.broadcast("driver-position", [message.json], to: [Self.livePositionsKey(message.tenantId)],
-                     coalesceKey: driver.map { "pos:\($0)" })
+                     coalesceKey: message.key.map { "driver-position:\($0)" })
         batches.withLock { batches in
             for (key, var batch) in batches where key.tenant == message.tenantId {
-                let id = driver ?? DriverID("?")
+                let id: String
+                if let key = message.key {
+                    id = key
+                } else {
+                    batch.unkeyed += 1
+                    id = "#\(batch.unkeyed)"  // no key: nothing supersedes it
+                }
                 if batch.latest.updateValue(message.json, forKey: id) == nil { batch.order.append(id) }
                 batches[key] = batch
             }
         }
-    }
-
-    /// The `driverId` of a compact position, without parsing the whole payload.
-    static func driverId(in json: [UInt8]) -> DriverID? {
-        let marker = Array(#""driverId":""#.utf8)
-        guard json.count > marker.count else { return nil }
-        var i = 0
-        while i + marker.count <= json.count {
-            if json[i] == marker[0], Array(json[i..<(i + marker.count)]) == marker {
-                let start = i + marker.count
-                guard let end = json[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
-                return DriverID(String(decoding: json[start..<end], as: UTF8.self))
-            }
-            i += 1
-        }
-        return nil
     }
 
     private func runBatches() async {
