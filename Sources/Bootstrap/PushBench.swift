@@ -114,7 +114,7 @@ struct PushBench: AsyncParsableCommand {
             rssPeak = max(rssPeak, Self.rssKiB(pid: pid))
         }
         let windowEnd = Int64(Date().timeIntervalSince1970 * 1000)
-        let cpu = (Self.cpuSeconds(pid: pid) - cpuStart) / Self.seconds(clock.now - wallStart)
+        let cpu = (Self.cpuSeconds(pid: pid) - cpuStart) / (clock.now - wallStart).secondsValue
         recorder.stop(at: windowEnd)
         try await Task.sleep(for: .seconds(2))  // in-flight deliveries of the window's last fixes
         let result = await simulationTask.value
@@ -202,10 +202,7 @@ struct PushBench: AsyncParsableCommand {
         return 0
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-    static func ms(_ duration: Duration) -> Int { Int(seconds(duration) * 1000) }
+    static func ms(_ duration: Duration) -> Int { Int(duration.milliseconds) }
     static func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
 }
 

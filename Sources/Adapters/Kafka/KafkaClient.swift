@@ -1,5 +1,6 @@
 import Application
 import CRdKafka
+import Domain
 import Dispatch
 import Foundation
 import Logging
@@ -71,10 +72,7 @@ func takeKafkaError(_ error: OpaquePointer?) -> String? {
 
 /// Milliseconds of a duration, for librdkafka timeouts.
 extension Duration {
-    var kafkaMilliseconds: Int32 {
-        let (seconds, attoseconds) = components
-        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
-    }
+    var kafkaMilliseconds: Int32 { Int32(clamping: milliseconds) }
 }
 
 /// Starts `body` on its own thread (not Swift's cooperative pool, not Dispatch's): librdkafka's blocking

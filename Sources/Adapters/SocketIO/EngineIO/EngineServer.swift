@@ -9,6 +9,7 @@ public import Logging
 import HummingbirdCore
 import NIOCore
 import NIOWebSocket
+import Domain
 import Synchronization
 
 /// Receives what happens on Engine.IO sessions (the Socket.IO layer, or the conformance echo).
@@ -146,13 +147,6 @@ public final class EngineServer: Sendable {
             return false
         }
         return true
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }
 
