@@ -83,16 +83,6 @@ func startDedicatedThread(name: String, _ body: @escaping @Sendable () -> Void) 
     thread.start()
 }
 
-/// Runs a blocking librdkafka call (metadata, admin, commit) on a Dispatch thread rather than Swift's
-/// cooperative pool, and awaits its result.
-func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try body() })
-        }
-    }
-}
-
 /// A librdkafka handle that may cross threads (librdkafka's API is thread-safe for these uses).
 struct KafkaHandle: @unchecked Sendable {
     let pointer: OpaquePointer
