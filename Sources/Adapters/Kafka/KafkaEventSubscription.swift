@@ -178,6 +178,8 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
     private(set) var handle: KafkaHandle?
     /// The subscribed topics' names (set by `start`).
     private var topics: [String] = []
+    /// `tracker_kafka_delivered_messages_total{group,topic}` per subscribed topic (made once by `start`).
+    private var deliveredCounters: [String: Counter] = [:]
     /// Thread-only: the end offsets at subscribe time of a `startAtEnd` subscription.
     private var startOffsets: [TopicPartition: Int64] = [:]
 
@@ -193,6 +195,9 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
     func start(handle: KafkaHandle, topics: [String], partitionCounts: [String: Int]) {
         self.handle = handle
         self.topics = topics
+        deliveredCounters = Dictionary(uniqueKeysWithValues: topics.map { topic in
+            (topic, Counter(label: "tracker_kafka_delivered_messages_total", dimensions: [("group", group), ("topic", topic)]))
+        })
         let queue = rd_kafka_queue_get_consumer(handle.pointer).map(KafkaHandle.init(pointer:))
         state.withLock { $0.queue = queue }
         startDedicatedThread(name: "kafka-consumer-\(group)") { [self] in
@@ -340,10 +345,7 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
         guard !messages.isEmpty else { return }
         var perTopic: [String: Int64] = [:]
         for message in messages { perTopic[message.topic.name, default: 0] += 1 }
-        for (topic, count) in perTopic {
-            Counter(label: "tracker_kafka_delivered_messages_total", dimensions: [("group", group), ("topic", topic)])
-                .increment(by: count)
-        }
+        for (topic, count) in perTopic { deliveredCounters[topic]?.increment(by: count) }
     }
 
     /// `tracker_kafka_assigned_partitions{group,topic}`: partitions this member owns.
