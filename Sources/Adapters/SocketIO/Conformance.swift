@@ -18,6 +18,8 @@ public struct ConformanceServers: Sendable {
         let handlers: @Sendable (String) -> SocketNamespace = { name in
             SocketNamespace(
                 name: name,
+                // The handshake's auth is the socket's context, echoed on connect.
+                authorize: { auth, _ in .accept(context: auth) },
                 connected: { socket in
                     let auth = socket.context as? JSONTree ?? .object(JSONObject())
                     socket.emit("auth", [SocketCodec.json(auth)])
@@ -31,12 +33,8 @@ public struct ConformanceServers: Sendable {
                     }
                 })
         }
-        var authEcho = [handlers("/"), handlers("/custom")]
-        for index in authEcho.indices {
-            authEcho[index].authorize = { auth, _ in .accept(context: auth) }
-        }
         let io = SocketIOServer(options: .init(connectTimeout: .seconds(1), recoveryWindow: nil),
-                                namespaces: authEcho, logger: logger)
+                                namespaces: [handlers("/"), handlers("/custom")], logger: logger)
         socketIO = EngineServer(limits: limits, corsOrigin: "*", handler: io, logger: logger)
     }
 

@@ -233,7 +233,7 @@ package final class SocketIOServer: EngineHandler {
         if let complete { await dispatch(complete, client: client) }
     }
 
-    private func dispatch(_ packet: SocketPacket, client: SocketIOClientRef) async {
+    private func dispatch(_ packet: SocketPacket, client: Client) async {
         let socket = client.state.withLock { $0.sockets[packet.namespace] }
         switch packet.type {
         case .connect:
@@ -417,8 +417,6 @@ package final class SocketIOServer: EngineHandler {
         return delivered
     }
 }
-
-typealias SocketIOClientRef = SocketIOServer.Client
 
 /// New 20-character ids for sockets and recovery sessions.
 enum SocketIds {
