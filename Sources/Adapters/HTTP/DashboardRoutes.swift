@@ -118,22 +118,19 @@ struct DashboardFiles: RouterMiddleware {
     typealias Context = BasicRequestContext
 
     let directory: String
-    let tileOrigin: String?
+    /// Only the page is guarded by the policy; `connect-src 'self'` covers same-origin WebSocket in Chromium
+    /// and Firefox. Built once: it depends only on the configured tile origin.
+    let contentSecurityPolicy: String
     let files: FileMiddleware<BasicRequestContext, LocalFileSystem>
 
     init(directory: String, tileOrigin: String?, logger: Logger) {
         self.directory = directory
-        self.tileOrigin = tileOrigin
+        let images = ["'self'", "data:", "blob:"] + (tileOrigin.map { [$0] } ?? [])
+        self.contentSecurityPolicy = "default-src 'self'; img-src \(images.joined(separator: " ")); "
+            + "style-src 'self' 'unsafe-inline'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+            + "frame-ancestors 'none'"
         self.files = FileMiddleware(directory, cacheControl: CacheControl([(MediaType(type: .any), [CacheControl.CacheControlValue.noCache])]),
                                     searchForIndexHtml: true, logger: logger)
-    }
-
-    /// Only the page is guarded by the policy; `connect-src 'self'` covers same-origin WebSocket in Chromium
-    /// and Firefox.
-    var contentSecurityPolicy: String {
-        let images = ["'self'", "data:", "blob:"] + (tileOrigin.map { [$0] } ?? [])
-        return "default-src 'self'; img-src \(images.joined(separator: " ")); style-src 'self' 'unsafe-inline'; "
-            + "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
     }
 
     func handle(_ request: Request, context: Context,
