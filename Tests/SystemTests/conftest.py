@@ -33,24 +33,37 @@ def free_port() -> int:
 
 
 class Demo:
-    def __init__(self, drivers: int):
+    """`tracker demo --drivers N` on a free port with fresh SQLite files; restartable on the same port and data
+    directory (`terminate()` then `start()`)."""
+
+    def __init__(self, drivers: int, log_name: str = "system-demo.log", extra_env: dict | None = None):
+        self.drivers = drivers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = dict(os.environ, TRACKER_WEBHOOK_SECRET=WEBHOOK_SECRET, TRACKER_JWT_SECRET=JWT_SECRET)
+        self.env = dict(os.environ, TRACKER_WEBHOOK_SECRET=WEBHOOK_SECRET, TRACKER_JWT_SECRET=JWT_SECRET,
+                        **(extra_env or {}))
         # The dashboard served at / (built by scripts/build-dashboard; test_dashboard.py drives it).
         self.env.setdefault("DASHBOARD_DIR", str(ROOT / "Dashboard" / "dist"))
         out_dir = ROOT / "test-output"
         out_dir.mkdir(exist_ok=True)
-        self.log_path = out_dir / "system-demo.log"
+        self.log_path = out_dir / log_name
         self.log = open(self.log_path, "w")
         self.started = time.monotonic()
         # Local mode's default: SQLite files in a fresh data directory.
         self.data_dir = tempfile.mkdtemp(prefix="tracker-demo-")
+        self.binary = tracker_binary()
+        self.process = None
+        self.start()
+        self.token = self.mint("dispatcher")
+
+    def start(self) -> None:
+        self.log.write(f"\n===== starting tracker demo at {time.strftime('%H:%M:%S')}\n")
+        self.log.flush()
         self.process = subprocess.Popen(
-            [tracker_binary(), "demo", "--drivers", str(drivers), "--port", str(self.port), "--data-dir", self.data_dir],
+            [self.binary, "demo", "--drivers", str(self.drivers), "--port", str(self.port),
+             "--data-dir", self.data_dir],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         self.wait_ready()
-        self.token = self.mint("dispatcher")
 
     def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -62,25 +75,34 @@ class Demo:
                     return
             except requests.RequestException:
                 pass
-            time.sleep(0.5)
+            time.sleep(0.2)
         raise RuntimeError(f"tracker demo not ready after {timeout} s; see {self.log_path}")
 
     def mint(self, role: str, tenant: str = "demo", subject: str | None = None) -> str:
-        args = [tracker_binary(), "token", "--tenant", tenant, "--role", role]
+        args = [self.binary, "token", "--tenant", tenant, "--role", role]
         if subject:
             args += ["--subject", subject]
-        return subprocess.run(args, env=self.env, check=True, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(args, env=self.env, check=True, capture_output=True, text=True,
+                              timeout=30).stdout.strip()
 
     def get(self, path: str, token: str | None = None, **kwargs):
         headers = {"Authorization": f"Bearer {token or self.token}"}
         return requests.get(self.base + path, headers=headers, timeout=10, **kwargs)
 
-    def stop(self) -> None:
+    def post(self, path: str, body=None, token: str | None = None):
+        return requests.post(self.base + path, json=body if body is not None else {}, timeout=10,
+                             headers={"Authorization": f"Bearer {token or self.token}"})
+
+    def terminate(self) -> None:
         self.process.terminate()
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.terminate()
         self.log.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 

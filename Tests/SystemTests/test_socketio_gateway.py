@@ -14,10 +14,7 @@ import datetime
 import hashlib
 import hmac
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +22,7 @@ import pytest
 import requests
 import socketio
 
-from conftest import JWT_SECRET, ROOT, WEBHOOK_SECRET, free_port, tracker_binary
+from conftest import JWT_SECRET, WEBHOOK_SECRET, Demo, tracker_binary
 
 DRIVERS = 20
 DEMO_DRIVERS = {f"drv-{n:04d}" for n in range(1, DRIVERS + 1)}
@@ -42,77 +39,15 @@ TEST_TIMEOUT = 60  # per test, asyncio.wait_for around the whole body
 # --------------------------------------------------------------------------------------------- server
 
 
-class GatewayDemo:
-    """`tracker demo --drivers 20` on a free port, restartable on the same port and data directory."""
+class GatewayDemo(Demo):
+    """The shared `Demo` (restartable on the same port and data), waiting for a binary a concurrent build may be
+    relinking, with a raw webhook helper."""
 
     def __init__(self, drivers: int, log_name: str, extra_env: dict | None = None):
-        self.drivers = drivers
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = dict(os.environ, TRACKER_WEBHOOK_SECRET=WEBHOOK_SECRET, TRACKER_JWT_SECRET=JWT_SECRET,
-                        **(extra_env or {}))
-        out_dir = ROOT / "test-output"
-        out_dir.mkdir(exist_ok=True)
-        self.log_path = out_dir / log_name
-        self.log = open(self.log_path, "w")
-        self.data_dir = tempfile.mkdtemp(prefix="tracker-socketio-")
-        self.binary = tracker_binary()
-        deadline = time.monotonic() + 120  # the binary may be relinked by a concurrent build
-        while not Path(self.binary).exists() and time.monotonic() < deadline:
+        deadline = time.monotonic() + 120
+        while not Path(tracker_binary()).exists() and time.monotonic() < deadline:
             time.sleep(2)
-        self.process = None
-        self.start()
-        self.token = self.mint("dispatcher")
-
-    def start(self) -> None:
-        self.log.write(f"\n===== starting tracker demo at {time.strftime('%H:%M:%S')}\n")
-        self.log.flush()
-        self.process = subprocess.Popen(
-            [self.binary, "demo", "--drivers", str(self.drivers), "--port", str(self.port),
-             "--data-dir", self.data_dir],
-            env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.wait_ready()
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"tracker demo exited with {self.process.returncode}; see {self.log_path}")
-            try:
-                if requests.get(self.base + "/health/ready", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"tracker demo not ready after {timeout} s; see {self.log_path}")
-
-    def terminate(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        self.terminate()
-        self.log.close()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def mint(self, role: str, tenant: str = "demo", subject: str | None = None) -> str:
-        args = [self.binary, "token", "--tenant", tenant, "--role", role]
-        if subject:
-            args += ["--subject", subject]
-        return subprocess.run(args, env=self.env, check=True, capture_output=True, text=True,
-                              timeout=30).stdout.strip()
-
-    def get(self, path: str, token: str | None = None, **kwargs):
-        return requests.get(self.base + path, headers={"Authorization": f"Bearer {token or self.token}"},
-                            timeout=10, **kwargs)
-
-    def post(self, path: str, body=None, token: str | None = None):
-        return requests.post(self.base + path, json=body if body is not None else {}, timeout=10,
-                             headers={"Authorization": f"Bearer {token or self.token}"})
+        super().__init__(drivers, log_name, extra_env)
 
     def post_position(self, device: str, lat: float, lng: float) -> None:
         """A Traccar webhook fix for `device`, stamped now."""
