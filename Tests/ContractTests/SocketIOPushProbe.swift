@@ -69,6 +69,9 @@ struct SocketIOPushProbe: PushProbe {
 
     func connect(tenantId: TenantID, consuming: Bool) async throws -> any PushProbeConnection {
         let collector = Collector()
+        // One ordered stream into the collector: a task per message could reorder them.
+        let (received, feed) = AsyncStream<PushMessage>.makeStream()
+        Task { for await message in received { await collector.add(message) } }
         let client = try await SocketIOClient.connect(
             url: server.url, auth: #"{"token":"tenant:\#(tenantId.rawValue)"}"#, reading: consuming,
             logger: Logger(label: "probe")
@@ -76,9 +79,9 @@ struct SocketIOPushProbe: PushProbe {
             guard event != "initial-state",
                   let message = Self.message(event: event, packet: Array(packet.utf8.dropFirst(2)), tenant: tenantId)
             else { return }
-            Task { await collector.add(message) }
+            feed.yield(message)
         }
-        return SocketIOProbeConnection(server: server, client: client, collector: collector)
+        return SocketIOProbeConnection(server: server, client: client, collector: collector, feed: feed)
     }
 
     /// The push message carried by `["event", payload, (offset)]`.
@@ -94,6 +97,7 @@ private struct SocketIOProbeConnection: PushProbeConnection {
     let server: SocketIOTestServer
     let client: SocketIOClient
     let collector: Collector
+    let feed: AsyncStream<PushMessage>.Continuation
 
     func join(_ room: Room) async throws -> Bool {
         server.gateway.join(socketId: client.socketId, room: room)
@@ -105,6 +109,7 @@ private struct SocketIOProbeConnection: PushProbeConnection {
 
     func disconnect() async {
         await client.close()
+        feed.finish()
     }
 }
 
