@@ -15,7 +15,8 @@ let package = Package(
         .library(name: "Domain", targets: ["Domain"]),
         .library(name: "Application", targets: ["Application"]),
         .library(name: "AdapterContracts", targets: ["AdapterContracts"]),
-        .executable(name: "tracker", targets: ["Bootstrap"]),
+        .executable(name: "tracker", targets: ["Tracker"]),
+        .executable(name: "tracker-dev", targets: ["TrackerDev"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -33,16 +34,26 @@ let package = Package(
     targets: [
         // MARK: Core
         .target(name: "Domain", swiftSettings: swiftSettings),
+        /// JSON reader/writer and ISO-8601: standard library only, shared by Application and the adapters.
+        .target(name: "WireFormat", dependencies: ["Domain"], path: "Sources/Support/WireFormat",
+                swiftSettings: swiftSettings),
         .target(
             name: "Application",
-            dependencies: ["Domain", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Domain", "WireFormat", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
 
         // MARK: Adapters (one target per technology)
+        /// Package-internal helpers of the adapters: clocks, off-pool calls, consumer-group assignment.
+        .target(
+            name: "AdapterSupport",
+            dependencies: ["Domain", "Application"],
+            path: "Sources/Adapters/Support",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "InMemoryAdapters",
-            dependencies: ["Domain", "Application"],
+            dependencies: ["Domain", "Application", "AdapterSupport"],
             path: "Sources/Adapters/InMemory",
             swiftSettings: swiftSettings
         ),
@@ -52,7 +63,7 @@ let package = Package(
         ),
         .target(
             name: "SQLiteAdapters",
-            dependencies: ["Domain", "Application", "CSQLite3", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Domain", "Application", "AdapterSupport", "CSQLite3", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Adapters/SQLite",
             swiftSettings: swiftSettings
         ),
@@ -63,7 +74,7 @@ let package = Package(
         .target(
             name: "KafkaAdapters",
             dependencies: [
-                "Domain", "Application", "CRdKafka", .product(name: "Logging", package: "swift-log"),
+                "Domain", "Application", "AdapterSupport", "CRdKafka", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Sources/Adapters/Kafka",
@@ -72,7 +83,7 @@ let package = Package(
         .target(
             name: "HTTPAdapters",
             dependencies: [
-                "Domain", "Application",
+                "Domain", "Application", "WireFormat",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -85,7 +96,7 @@ let package = Package(
         .target(
             name: "SocketIOAdapters",
             dependencies: [
-                "Domain", "Application",
+                "Domain", "Application", "WireFormat",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -94,6 +105,16 @@ let package = Package(
             path: "Sources/Adapters/SocketIO",
             swiftSettings: swiftSettings
         ),
+
+        // MARK: Test tooling (never linked into the production `tracker`)
+        /// librdkafka's in-process mock cluster: contract and fault tests, `tracker-dev kafka-mock`, benchmarks.
+        .target(
+            name: "KafkaMock",
+            dependencies: ["KafkaAdapters", "CRdKafka"],
+            path: "Sources/Adapters/Testing/KafkaMock",
+            swiftSettings: swiftSettings
+        ),
+
         .target(
             name: "AdapterContracts",
             dependencies: ["Domain", "Application"],
@@ -102,22 +123,66 @@ let package = Package(
         ),
 
         // MARK: Composition root
-        .executableTarget(
-            name: "Bootstrap",
+        /// Configuration, wiring per port and technology, the service group: a library tests import.
+        .target(
+            name: "Composition",
             dependencies: [
-                "Domain", "Application", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters", "SocketIOAdapters", "KafkaAdapters",
+                "Domain", "Application", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters",
+                "SocketIOAdapters", "KafkaAdapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            path: "Sources/Bootstrap",
+            swiftSettings: swiftSettings
+        ),
+        /// The simulated fleet: demo scenario, driver simulator, webhook poster (`tracker-dev demo|simulate`).
+        .target(
+            name: "Simulation",
+            dependencies: [
+                "Domain", "Application", "WireFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// `tracker-dev bench …`: figures for enrichment, ingest, codecs, history, buses, Kafka and push.
+        .target(
+            name: "Benchmarks",
+            dependencies: [
+                "Domain", "Application", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters",
+                "KafkaAdapters", "KafkaMock", "Simulation", "Composition",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// `tracker`: the production binary (serve, migrate, token).
+        .executableTarget(
+            name: "Tracker",
+            dependencies: ["Composition", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        /// `tracker-dev`: everything `tracker` does plus the demo, simulator, benchmarks and test servers.
+        .executableTarget(
+            name: "TrackerDev",
+            dependencies: [
+                "Domain", "Application", "Composition", "Simulation", "Benchmarks", "KafkaMock",
+                "HTTPAdapters",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -126,7 +191,8 @@ let package = Package(
         .testTarget(
             name: "ContractTests",
             dependencies: [
-                "Domain", "Application", "AdapterContracts", "InMemoryAdapters", "SQLiteAdapters", "SocketIOAdapters", "KafkaAdapters",
+                "Domain", "Application", "AdapterContracts", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters",
+                "SocketIOAdapters", "KafkaAdapters", "KafkaMock", "WireFormat",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -134,13 +200,16 @@ let package = Package(
         ),
         .testTarget(
             name: "ApplicationTests",
-            dependencies: ["Domain", "Application", "InMemoryAdapters", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Domain", "Application", "AdapterSupport", "InMemoryAdapters",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SocketIOTests",
             dependencies: [
-                "Domain", "Application", "InMemoryAdapters", "SocketIOAdapters",
+                "Domain", "Application", "AdapterSupport", "InMemoryAdapters", "SocketIOAdapters", "WireFormat",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -149,7 +218,9 @@ let package = Package(
         .testTarget(
             name: "HTTPTests",
             dependencies: [
-                "Domain", "Application", "InMemoryAdapters", "HTTPAdapters", "Bootstrap",
+                "Domain", "Application", "AdapterSupport", "InMemoryAdapters", "HTTPAdapters", "WireFormat",
+                "Composition", "Simulation", "Benchmarks",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),

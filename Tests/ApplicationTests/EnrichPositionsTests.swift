@@ -1,3 +1,4 @@
+import AdapterSupport
 import Application
 import Domain
 import InMemoryAdapters

@@ -1,3 +1,4 @@
+import KafkaMock
 import Application
 import Domain
 import KafkaAdapters

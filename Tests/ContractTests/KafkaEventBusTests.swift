@@ -1,3 +1,4 @@
+import KafkaMock
 import AdapterContracts
 import Application
 import KafkaAdapters

@@ -1,3 +1,5 @@
+import KafkaMock
+import AdapterSupport
 import Application
 import Domain
 import InMemoryAdapters

@@ -1,3 +1,5 @@
+import AdapterSupport
+import WireFormat
 import AdapterContracts
 import Application
 import Domain

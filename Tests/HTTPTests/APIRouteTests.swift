@@ -1,4 +1,7 @@
-@testable import Bootstrap
+@testable import Benchmarks
+import ServiceLifecycle
+@testable import Composition
+@testable import Simulation
 import Domain
 import Foundation
 import HTTPAdapters

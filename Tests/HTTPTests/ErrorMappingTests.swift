@@ -1,5 +1,7 @@
 import Application
-@testable import Bootstrap
+@testable import Benchmarks
+@testable import Composition
+@testable import Simulation
 import Domain
 import HTTPAdapters
 import Hummingbird

@@ -1,3 +1,4 @@
+import WireFormat
 import Domain
 import HTTPAdapters
 import Testing

@@ -1,4 +1,6 @@
-@testable import Bootstrap
+@testable import Benchmarks
+@testable import Composition
+@testable import Simulation
 import HTTPAdapters
 import Hummingbird
 import HummingbirdTesting

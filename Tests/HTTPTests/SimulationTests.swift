@@ -1,6 +1,8 @@
 import Application
 import ArgumentParser
-@testable import Bootstrap
+@testable import Benchmarks
+@testable import Composition
+@testable import Simulation
 import Domain
 import Foundation
 import HTTPTypes

@@ -1,5 +1,8 @@
+import AdapterSupport
 import Application
-@testable import Bootstrap
+@testable import Benchmarks
+@testable import Composition
+@testable import Simulation
 import Domain
 import Foundation
 import HTTPAdapters
@@ -89,7 +92,7 @@ struct TestAPI {
     init(bodyLimit: Int? = nil) {
         var environment: [String: String] = [:]
         if let bodyLimit { environment["HTTP_BODY_LIMIT"] = String(bodyLimit) }
-        let configuration = TrackerConfiguration(environment: environment)
+        let configuration = TrackerConfiguration.inMemory(environment: environment)
         var logger = Logger(label: "http-tests")
         logger.logLevel = .critical
         clock = ManualWallClock(Fixtures.now)

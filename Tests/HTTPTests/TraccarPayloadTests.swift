@@ -1,3 +1,4 @@
+import WireFormat
 import Application
 import Domain
 import HTTPAdapters

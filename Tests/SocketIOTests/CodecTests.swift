@@ -1,3 +1,4 @@
+import WireFormat
 import Application
 @testable import SocketIOAdapters
 import NIOCore

@@ -15,15 +15,25 @@ WEBHOOK_SECRET = "system-test-webhook-secret"
 JWT_SECRET = "system-test-jwt-secret-0123456789abcdef"
 
 
-def tracker_binary() -> str:
-    configured = os.environ.get("TRACKER_BIN")
+def _binary(variable: str, name: str) -> str:
+    configured = os.environ.get(variable)
     if configured:
         return configured
     for config in ("release", "debug"):
-        candidate = ROOT / ".build" / config / "tracker"
+        candidate = ROOT / ".build" / config / name
         if candidate.exists():
             return str(candidate)
-    raise RuntimeError("build the tracker first: swift build --product tracker")
+    raise RuntimeError(f"build it first: swift build --product {name}")
+
+
+def tracker_binary() -> str:
+    """`tracker-dev`: the production commands plus demo, simulate, kafka-mock, socketio-conformance."""
+    return _binary("TRACKER_BIN", "tracker-dev")
+
+
+def production_binary() -> str:
+    """`tracker`: the production binary (serve, migrate, token)."""
+    return _binary("TRACKER_PROD_BIN", "tracker")
 
 
 def free_port() -> int:

@@ -1,3 +1,4 @@
+package import WireFormat
 import Application
 import Domain
 import Hummingbird

@@ -1,3 +1,4 @@
+package import WireFormat
 import Domain
 
 /// The one JSON encoder of every API response.

@@ -1,3 +1,4 @@
+package import WireFormat
 public import Application
 import Domain
 

@@ -1,3 +1,4 @@
+public import AdapterSupport
 public import Application
 import Domain
 import Synchronization
@@ -232,15 +233,6 @@ private final class BusCore: Sendable {
     }
 }
 
-private struct TopicPartition: Hashable, Comparable {
-    var topic: Topic
-    var partition: Int
-
-    static func < (lhs: Self, rhs: Self) -> Bool {
-        (lhs.topic.name, lhs.partition) < (rhs.topic.name, rhs.partition)
-    }
-}
-
 /// The retained messages of one partition: a queue trimmed from the front.
 private struct PartitionLog {
     private struct Entry {
@@ -306,8 +298,8 @@ private struct TopicLog {
 private struct Group {
     /// The next offset to consume per partition; absent means the earliest retained message.
     var committed: [TopicPartition: Int64] = [:]
-    /// Live members in join order.
-    var members: [UInt64] = []
+    /// Which live member owns which partition.
+    var assignment = GroupAssignment()
     /// Topics whose starting offsets were set (where `startAtEnd` no longer applies).
     var knownTopics: Set<Topic> = []
 }
@@ -423,10 +415,9 @@ private struct BusState {
             }
         }
         let memberID = makeID()
-        group.members.append(memberID)
-        groups[name] = group
         members[memberID] = Member(group: name, topics: requested)
-        rebalance(name)
+        apply(group.assignment.join(memberID, topics: requested, partitions: partitionCount))
+        groups[name] = group
         return memberID
     }
 
@@ -437,35 +428,25 @@ private struct BusState {
             waiters[id] = nil
             ready.append(ReadyWaiter(continuation: waiter.continuation, messages: []))
         }
-        groups[member.group]?.members.removeAll { $0 == memberID }
-        rebalance(member.group)
+        if var group = groups[member.group] {
+            let changes = group.assignment.leave(memberID, partitions: partitionCount)
+            groups[member.group] = group
+            apply(changes)
+        }
         return ready + wakeWaiters()
     }
 
-    /// Splits the group's partitions among its live members: per topic, partition `p` goes to the
-    /// `p mod n`-th of the `n` members subscribed to it, in join order.
-    private mutating func rebalance(_ name: String) {
-        guard let group = groups[name] else { return }
-        var owners: [TopicPartition: UInt64] = [:]
-        var seen: Set<Topic> = []
-        for memberID in group.members {
-            for topic in members[memberID]?.topics ?? [] where seen.insert(topic).inserted {
-                let eligible = group.members.filter { members[$0]?.topics.contains(topic) == true }
-                let count = topics[topic]?.partitions.count ?? 0
-                for partition in 0..<count {
-                    owners[TopicPartition(topic: topic, partition: partition)] = eligible[partition % eligible.count]
-                }
-            }
-        }
-        for memberID in group.members {
-            guard var member = members[memberID] else { continue }
-            let assigned = owners.filter { $0.value == memberID }.map(\.key).sorted()
-            let kept = Set(assigned).intersection(member.assigned)
-            // A partition kept continues where it was; one taken over starts at the committed offset.
-            member.positions = member.positions.filter { kept.contains($0.key) }
-            member.assigned = assigned
+    private func partitionCount(_ topic: Topic) -> Int { topics[topic]?.partitions.count ?? 0 }
+
+    /// Applies a rebalance: a partition kept continues where it was; one taken over starts at the committed
+    /// offset.
+    private mutating func apply(_ changes: [GroupAssignment.Change]) {
+        for change in changes {
+            guard var member = members[change.member] else { continue }
+            member.positions = member.positions.filter { change.kept.contains($0.key) }
+            member.assigned = change.assigned
             member.cursor = 0
-            members[memberID] = member
+            members[change.member] = member
         }
     }
 

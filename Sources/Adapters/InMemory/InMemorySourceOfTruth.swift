@@ -1,3 +1,4 @@
+public import AdapterSupport
 public import Application
 public import Domain
 

@@ -1,5 +1,6 @@
+import AdapterSupport
 import Application
-import CRdKafka
+package import CRdKafka
 import Domain
 import Dispatch
 import Foundation
@@ -8,7 +9,7 @@ import Logging
 /// Creates a librdkafka client (`rd_kafka_t`), setting every property and naming the one librdkafka refuses.
 ///
 /// `opaque` is handed to the callbacks installed by `configure` (delivery reports, rebalances).
-func makeKafkaClient(
+package func makeKafkaClient(
     type: rd_kafka_type_t, properties: [(String, String)], opaque: UnsafeMutableRawPointer?,
     configure: (OpaquePointer) -> Void = { _ in }
 ) throws -> OpaquePointer {
@@ -59,7 +60,7 @@ func cString(_ buffer: [CChar]) -> String {
 }
 
 /// The text of a librdkafka error code.
-func kafkaErrorText(_ error: rd_kafka_resp_err_t) -> String {
+package func kafkaErrorText(_ error: rd_kafka_resp_err_t) -> String {
     "\(String(cString: rd_kafka_err2name(error))): \(String(cString: rd_kafka_err2str(error)))"
 }
 
@@ -84,8 +85,9 @@ func startDedicatedThread(name: String, _ body: @escaping @Sendable () -> Void) 
 }
 
 /// A librdkafka handle that may cross threads (librdkafka's API is thread-safe for these uses).
-struct KafkaHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
+package struct KafkaHandle: @unchecked Sendable {
+    package let pointer: OpaquePointer
+    package init(pointer: OpaquePointer) { self.pointer = pointer }
 }
 
 /// Where a message is: topic and partition.

@@ -84,5 +84,5 @@ public struct KafkaConfiguration: Sendable {
 /// librdkafka refused a property or could not create a client: the message names the property.
 public struct KafkaConfigurationError: Error, CustomStringConvertible, Sendable {
     public var description: String
-    init(_ description: String) { self.description = description }
+    package init(_ description: String) { self.description = description }
 }

@@ -1,5 +1,7 @@
+import AdapterSupport
 public import Application
 import CRdKafka
+import Dispatch
 import Domain
 import Foundation
 public import Logging
@@ -25,6 +27,8 @@ public final class KafkaEventBus: EventBus {
     let logger: Logger
     private let producer: KafkaHandle
     private let stopPolling = StopFlag()
+    /// Signalled by the poll thread once it flushed and destroyed the producer.
+    private let producerDestroyed = DispatchSemaphore(value: 0)
     /// Partition count of every topic seen, from the cluster's metadata.
     private let partitionCounts = Mutex<[String: Int]>([:])
     /// Set once the cluster refused `CreateTopics` as unsupported: rely on auto-creation from then on.
@@ -51,6 +55,7 @@ public final class KafkaEventBus: EventBus {
         // the producer.
         let handle = producer
         let stop = stopPolling
+        let destroyed = producerDestroyed
         startDedicatedThread(name: "kafka-producer-poll") {
             while !stop.isSet {
                 rd_kafka_poll(handle.pointer, 100)
@@ -58,10 +63,22 @@ public final class KafkaEventBus: EventBus {
             _ = rd_kafka_flush(handle.pointer, 10_000)
             rd_kafka_destroy(handle.pointer)
             withExtendedLifetime(context) {}  // the log callback's opaque lives as long as the client
+            destroyed.signal()
         }
     }
 
+    /// Flushes the messages in flight (at most 10 s), then destroys the producer; `publish` throws
+    /// `StoreError.closed` afterwards. Called by the composition root's shutdown after every flow that publishes
+    /// has stopped. Subscriptions are closed by their consumer loops.
+    public func close() async {
+        guard !stopPolling.isSet else { return }
+        stopPolling.set()
+        let destroyed = producerDestroyed
+        await offCooperativePool { destroyed.wait() }
+    }
+
     deinit {
+        // Only a leak guard for buses never closed (tests): the process's shutdown path is `close()`.
         stopPolling.set()
     }
 
@@ -73,6 +90,7 @@ public final class KafkaEventBus: EventBus {
     ///   (30 s by default) or the producer refuses it; any subset of the batch may have been written.
     public func publish(_ messages: [OutgoingMessage], to topic: Topic) async throws {
         guard !messages.isEmpty else { return }
+        guard !stopPolling.isSet else { throw StoreError.closed() }
         let partitions = try await partitionCount(of: topic)
         let batch = DeliveryBatch(count: messages.count)
         for message in messages {

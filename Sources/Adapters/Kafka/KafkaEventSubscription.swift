@@ -1,3 +1,4 @@
+import AdapterSupport
 public import Application
 import CRdKafka
 import Domain

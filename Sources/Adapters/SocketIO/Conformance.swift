@@ -1,3 +1,4 @@
+import WireFormat
 public import Hummingbird
 public import Logging
 import Application

@@ -95,29 +95,3 @@ public protocol ReferenceStore: Sendable {
     func product(_ id: ProductID, tenantId: TenantID) async throws -> Product?
     func order(_ id: OrderID, tenantId: TenantID) async throws -> Order?
 }
-
-/// Level 2 of the three-level customer cache (Redis in production): shared by all instances.
-///
-/// - **TTL:** an entry put with `ttl` is not returned once `ttl` has passed on the adapter's clock.
-/// - **Invalidation:** `invalidate` removes the entry at once, for every instance.
-/// - Best effort: callers treat `StoreError.unavailable` as a miss.
-public protocol CustomerCache: Sendable {
-    func customer(_ id: CustomerID, tenantId: TenantID) async throws -> Customer?
-    func put(_ customer: Customer, ttl: Duration) async throws
-    func invalidate(_ id: CustomerID, tenantId: TenantID) async throws
-}
-
-/// The system of record for customers, accounts, products and orders (SQL Server in production,
-/// read-only there). Used as the last fallback of the customer cache and, in local mode, written by
-/// the API and the demo seeding; every write then comes back as a change event on `cdc.<Table>`.
-public protocol SourceOfTruth: Sendable {
-    /// Direct read; should rarely happen (the cache levels answer first).
-    func customer(_ id: CustomerID, tenantId: TenantID) async throws -> Customer?
-    /// Whether `upsert`/`delete` are supported (local mode); production SQL Server is read-only.
-    var isWritable: Bool { get }
-    /// Writes a record; its change event is published on `cdc.<Table>` before this returns.
-    /// Throws `StoreError.unavailable` when `isWritable` is false.
-    func upsert(_ record: ReferenceRecord) async throws
-    /// Deletes a record; returns false when it did not exist.
-    func delete(_ key: ReferenceKey, tenantId: TenantID) async throws -> Bool
-}

@@ -1,4 +1,5 @@
 #if canImport(FoundationEssentials)
+package import WireFormat
 import FoundationEssentials
 #else
 import Foundation

@@ -1,15 +1,6 @@
+import AdapterSupport
 import Application
 import Synchronization
-
-/// A partition of a topic.
-struct TopicPartition: Hashable, Comparable, Sendable {
-    var topic: Topic
-    var partition: Int
-
-    static func < (lhs: Self, rhs: Self) -> Bool {
-        (lhs.topic.name, lhs.partition) < (rhs.topic.name, rhs.partition)
-    }
-}
 
 /// The in-process half of `SQLiteEventBus`: which partitions are visible up to which offset, which live
 /// subscription owns which partition, each member's read position, the groups' committed offsets (a
@@ -52,8 +43,8 @@ struct FetchRange: Sendable {
 struct GroupState {
     /// The next offset to consume per partition (`bus_offsets`); absent means the earliest retained message.
     var committed: [TopicPartition: Int64] = [:]
-    /// Live members in join order.
-    var members: [UInt64] = []
+    /// Which live member owns which partition.
+    var assignment = GroupAssignment()
 }
 
 struct MemberState {
@@ -124,10 +115,10 @@ struct CoordinatorState {
     mutating func join(topics: [Topic], group name: String) -> (UInt64, [CheckedContinuation<Void, Never>]) {
         let memberID = makeID()
         var group = groups[name] ?? GroupState()
-        group.members.append(memberID)
-        groups[name] = group
         members[memberID] = MemberState(group: name, topics: topics)
-        return (memberID, rebalance(name))
+        let changes = group.assignment.join(memberID, topics: topics, partitions: { [partitions] _ in partitions })
+        groups[name] = group
+        return (memberID, rebalance(name, changes))
     }
 
     mutating func leave(_ memberID: UInt64) -> [CheckedContinuation<Void, Never>] {
@@ -137,8 +128,8 @@ struct CoordinatorState {
             waiters[id] = nil
             ready.append(waiter.continuation)
         }
-        groups[member.group]?.members.removeAll { $0 == memberID }
-        return ready + rebalance(member.group)
+        let changes = groups[member.group]?.assignment.leave(memberID, partitions: { [partitions] _ in partitions })
+        return ready + rebalance(member.group, changes ?? [])
     }
 
     mutating func close() -> [CheckedContinuation<Void, Never>] {
@@ -148,36 +139,22 @@ struct CoordinatorState {
         return ready
     }
 
-    /// Splits the group's partitions among its live members: per topic, partition `p` goes to the
-    /// `p mod n`-th of the `n` members subscribed to it, in join order. Returns the group's waiters, whose
-    /// assignment may have changed.
-    private mutating func rebalance(_ name: String) -> [CheckedContinuation<Void, Never>] {
+    /// Applies a rebalance of group `name` (a partition kept continues where it was; one taken over starts at
+    /// the committed offset) and returns the group's waiters, whose assignment may have changed.
+    private mutating func rebalance(_ name: String, _ changes: [GroupAssignment.Change])
+        -> [CheckedContinuation<Void, Never>]
+    {
         guard let group = groups[name] else { return [] }
-        var owners: [TopicPartition: UInt64] = [:]
-        var seen: Set<Topic> = []
-        for memberID in group.members {
-            for topic in members[memberID]?.topics ?? [] where seen.insert(topic).inserted {
-                let eligible = group.members.filter { members[$0]?.topics.contains(topic) == true }
-                for partition in 0..<partitions {
-                    owners[TopicPartition(topic: topic, partition: partition)] = eligible[partition % eligible.count]
-                }
-            }
+        for change in changes {
+            guard var member = members[change.member] else { continue }
+            member.positions = member.positions.filter { change.kept.contains($0.key) }
+            member.assigned = change.assigned
+            member.cursor = 0
+            member.generation += 1
+            members[change.member] = member
         }
         var ready: [CheckedContinuation<Void, Never>] = []
-        for memberID in group.members {
-            guard var member = members[memberID] else { continue }
-            let assigned = owners.filter { $0.value == memberID }.map(\.key).sorted()
-            if assigned != member.assigned {
-                let kept = Set(assigned).intersection(member.assigned)
-                // A partition kept continues where it was; one taken over starts at the committed offset.
-                member.positions = member.positions.filter { kept.contains($0.key) }
-                member.assigned = assigned
-                member.cursor = 0
-                member.generation += 1
-                members[memberID] = member
-            }
-        }
-        for (id, waiter) in waiters where group.members.contains(waiter.memberID) {
+        for (id, waiter) in waiters where group.assignment.assignments[waiter.memberID] != nil {
             waiters[id] = nil
             ready.append(waiter.continuation)
         }

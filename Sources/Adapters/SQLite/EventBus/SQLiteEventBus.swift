@@ -1,3 +1,4 @@
+import AdapterSupport
 public import Application
 import Domain
 public import Logging
@@ -120,7 +121,7 @@ public final class SQLiteEventBus: EventBus {
         self.database = database
         self.ownsDatabase = ownsDatabase
         self.configuration = configuration
-        self.clock = clock ?? BusSystemClock()
+        self.clock = clock ?? SystemWallClock()
         self.logger = logger
         self.pruning = Mutex(PruneState())
         try await offCooperativePool { try database.migrate(BusSchema.migrations) }

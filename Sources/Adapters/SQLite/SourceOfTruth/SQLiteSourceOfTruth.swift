@@ -1,3 +1,4 @@
+import AdapterSupport
 public import Application
 public import Domain
 public import Logging

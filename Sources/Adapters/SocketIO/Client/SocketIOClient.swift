@@ -1,3 +1,4 @@
+import WireFormat
 public import Application
 import HummingbirdWSClient
 public import Logging

@@ -1,3 +1,4 @@
+import WireFormat
 public import Application
 public import Domain
 public import Hummingbird

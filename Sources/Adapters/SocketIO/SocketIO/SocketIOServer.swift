@@ -1,4 +1,5 @@
-package import Application
+package import WireFormat
+import Application
 package import Logging
 import Synchronization
 

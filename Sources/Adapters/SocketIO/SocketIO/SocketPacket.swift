@@ -1,4 +1,5 @@
-package import Application
+package import WireFormat
+import Application
 
 /// Socket.IO v5 packet types.
 package enum SocketPacketType: UInt8, Sendable {

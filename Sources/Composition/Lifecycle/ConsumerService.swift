@@ -1,0 +1,99 @@
+package import Application
+package import Domain
+package import Logging
+package import ServiceLifecycle
+
+/// One consumer loop as a `Service`: consumes until graceful shutdown, then drains (the batch in hand finishes
+/// and is committed, the subscription is closed). An outage (`StoreError.unavailable`/`.closed`) is retried
+/// with backoff; any other error ends the service, and with it the process, with the reason in the log.
+package struct ConsumerService: Service, CustomStringConvertible {
+    package let loop: ConsumerLoop
+    package let group: String
+    package let logger: Logger
+
+    package var description: String { "consumer \(group)" }
+
+    package func run() async throws {
+        let drain = DrainSignal()
+        try await withGracefulShutdownHandler {
+            var backoff: Duration = .milliseconds(200)
+            while !drain.isRequested, !Task.isCancelled {
+                do {
+                    try await loop.run(drain: drain)
+                    backoff = .milliseconds(200)
+                } catch let error as StoreError where error.code == .unavailable || error.code == .closed {
+                    if drain.isRequested { return }
+                    logger.warning("consumer waiting for its bus", metadata: [
+                        "consumer.group": "\(group)", "error": "\(error)", "retry.ms": "\(backoff.milliseconds)",
+                    ])
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(5))
+                } catch is CancellationError {
+                    return
+                }
+            }
+        } onGracefulShutdown: {
+            drain.request()
+        }
+    }
+}
+
+/// Work repeated at a fixed interval (first run one interval after start) until graceful shutdown. A failed
+/// run is logged and tried again at the next tick (the work is idempotent: stale sweep, retention).
+package struct PeriodicService: Service, CustomStringConvertible {
+    package let name: String
+    package let every: Duration
+    package let logger: Logger
+    package let work: @Sendable () async throws -> Void
+
+    package var description: String { name }
+
+    package func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: every)
+                do {
+                    try await work()
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("\(name) failed; trying again in \(every)", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+}
+
+/// Keeps an adapter open for the life of the group: waits for graceful shutdown, then closes it. Placed
+/// before the flows that use the adapter, so the group closes it only after they stopped.
+package struct ClosingService: Service, CustomStringConvertible {
+    package let name: String
+    package let close: @Sendable () async -> Void
+
+    package var description: String { name }
+
+    package func run() async throws {
+        try? await gracefulShutdown()
+        await close()
+    }
+}
+
+/// Runs `body` until graceful shutdown (cancelled then), e.g. an adapter's own background loop, then `close`.
+package struct BackgroundService: Service, CustomStringConvertible {
+    package let name: String
+    package let body: @Sendable () async -> Void
+    package var close: @Sendable () async -> Void = {}
+
+    package var description: String { name }
+
+    package init(name: String, body: @escaping @Sendable () async -> Void, close: @escaping @Sendable () async -> Void = {}) {
+        self.name = name
+        self.body = body
+        self.close = close
+    }
+
+    package func run() async throws {
+        try? await cancelWhenGracefulShutdown { await body() }
+        await close()
+    }
+}

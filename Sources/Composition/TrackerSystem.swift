@@ -1,0 +1,131 @@
+package import Application
+package import Domain
+package import HTTPAdapters
+package import Logging
+package import ServiceLifecycle
+package import SocketIOAdapters
+
+/// The composition root's object graph: adapters chosen by configuration, the use cases over them, and the
+/// background services (consumer loops, stale sweep) that run the data flows of spec §4.
+///
+/// Which adapter serves each port is decided in `Wiring/` (one file per technology, chosen by `AdapterPlan`);
+/// this type only builds the use cases over the ports and lists the services the process runs.
+package struct TrackerSystem: Sendable {
+    package struct Adapters: Sendable {
+        package var bus: any EventBus
+        package var fleet: any FleetStore
+        package var reference: any ReferenceStore
+        package var customerCache: any CustomerCache
+        package var history: any HistoryStore
+        package var latest: any LatestPositionCache
+        package var sourceOfTruth: any SourceOfTruth
+        package var clock: any WallClock
+    }
+
+    package let adapters: Adapters
+    package let configuration: TrackerConfiguration
+    package let logger: Logger
+    /// The services that keep the adapters open (databases, the bus's producer, the core relay), in start
+    /// order: the service group starts them before the flows and stops them after, in reverse.
+    package var adapterServices: [any Service] = []
+
+    package let customers: CustomerDirectory
+    package let ingest: IngestTraccar
+    package let enrich: EnrichPositions
+    package let applyChanges: ApplyChangeEvent
+    package let fanout: PushFanout
+    package let drivers: DriverManagement
+    package let positions: PositionQueries
+    package let routes: RoutePlanning
+    package let visits: VisitLifecycle
+    package let customerAdmin: CustomerAdministration
+    package let staleSweep: StaleDeviceSweep
+    /// JWTs of the REST API and the Socket.io gateway.
+    package let tokens: TokenAuthority
+    /// The dashboards' live feed (the push gateway of every mode).
+    package let socketIO: SocketIOGateway
+
+    package init(adapters: Adapters, configuration: TrackerConfiguration, logger: Logger) {
+        self.adapters = adapters
+        self.configuration = configuration
+        self.logger = logger
+        let a = adapters
+        customers = CustomerDirectory(shared: a.customerCache, store: a.reference, sourceOfTruth: a.sourceOfTruth,
+                                      clock: a.clock, logger: logger)
+        ingest = IngestTraccar(fleet: a.fleet, bus: a.bus, clock: a.clock, routing: configuration.flows.routing,
+                               logger: logger)
+        enrich = EnrichPositions(fleet: a.fleet, history: a.history, latest: a.latest, customers: customers,
+                                 bus: a.bus, logger: logger)
+        applyChanges = ApplyChangeEvent(store: a.reference, fleet: a.fleet, customers: customers, clock: a.clock,
+                                        logger: logger)
+        drivers = DriverManagement(fleet: a.fleet)
+        positions = PositionQueries(fleet: a.fleet, latest: a.latest, history: a.history)
+        routes = RoutePlanning(fleet: a.fleet, customers: customers)
+        let tokens = TokenAuthority(secret: configuration.secrets.jwt)
+        self.tokens = tokens
+        var gateway = SocketIOGateway.Configuration()
+        gateway.pingInterval = configuration.socketIO.pingInterval
+        gateway.pingTimeout = configuration.socketIO.pingTimeout
+        gateway.corsOrigin = configuration.socketIO.corsOrigin
+        gateway.recoveryWindow = configuration.socketIO.recovery
+        socketIO = SocketIOGateway(configuration: gateway, authenticate: { try await tokens.verify($0) },
+                                   positions: positions, drivers: drivers, routes: routes, logger: logger)
+        fanout = PushFanout(gateway: socketIO)
+        visits = VisitLifecycle(fleet: a.fleet, history: a.history, bus: a.bus, clock: a.clock)
+        customerAdmin = CustomerAdministration(sourceOfTruth: a.sourceOfTruth)
+        staleSweep = StaleDeviceSweep(fleet: a.fleet, bus: a.bus, clock: a.clock)
+    }
+
+    /// The consumer loops of this instance. The enrichment group is shared by all instances, the CDC group is
+    /// `configuration.cdcGroup`; the push group is per instance so each one sees every event for its own sockets.
+    package func consumerLoops() -> [ConsumerLoop] {
+        let bus = adapters.bus
+        return [
+            ConsumerLoop(bus: bus, configuration: .init(topics: configuration.flows.routing.allPositionTopics,
+                                                        group: "tracker-enrichment"),
+                         logger: logger, handler: enrich.handle),
+            ConsumerLoop(bus: bus, configuration: .init(topics: ApplyChangeEvent.topics, group: configuration.cdcGroup),
+                         logger: logger, handler: applyChanges.handle),
+            ConsumerLoop(bus: bus, configuration: .init(topics: PushFanout.topics,
+                                                        group: "tracker-push-\(configuration.instanceId)",
+                                                        startAtEnd: true),
+                         logger: logger, handler: fanout.handle),
+        ]
+    }
+
+    /// The data flows as services: every consumer loop, the stale sweep and history retention.
+    package func flowServices() -> [any Service] {
+        let history = adapters.history, clock = adapters.clock, retention = configuration.flows.historyRetention
+        let logger = logger
+        let consumers: [any Service] = consumerLoops().map {
+            ConsumerService(loop: $0, group: $0.configuration.group, logger: logger)
+        }
+        return consumers + [
+            PeriodicService(name: "stale sweep", every: configuration.flows.staleSweepInterval, logger: logger) {
+                try await staleSweep.run()
+            },
+            // Retention (spec §5.2: 365 days), pruned in batches by the store.
+            PeriodicService(name: "history retention", every: .seconds(3600), logger: logger) {
+                let removed = try await history.prune(olderThan: clock.now() - retention)
+                if removed > 0 { logger.info("history pruned", metadata: ["rows": "\(removed)"]) }
+            },
+        ]
+    }
+
+    /// The flows as one service (benchmarks and tests that run them next to their own server).
+    package func backgroundService() -> some Service {
+        FlowGroup(services: flowServices())
+    }
+}
+
+/// Runs services side by side until graceful shutdown, which reaches each of them.
+package struct FlowGroup: Service {
+    package let services: [any Service]
+
+    package func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for service in services { group.addTask { try await service.run() } }
+            try await group.waitForAll()
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package import AdapterSupport
+import SQLiteAdapters
+package import Application
+package import Logging
+package import ServiceLifecycle
+
+extension TrackerSystem {
+    /// Builds the system the configuration's `AdapterPlan` describes: each port from its own technology's
+    /// wiring, in dependency order (bus, stores, caches, source of truth). An impossible combination is
+    /// refused before anything is opened.
+    package static func build(configuration: TrackerConfiguration, logger: Logger,
+                      clock: any WallClock = SystemWallClock()) async throws -> TrackerSystem {
+        let plan = configuration.plan
+        if let refusal = plan.refusal { throw StartupFailure(message: refusal) }
+        logger.info("adapters", metadata: [
+            "plan": "\(plan)", "instance.id": "\(configuration.instanceId)", "cdc.group": "\(configuration.cdcGroup)",
+        ])
+        // Services in start order; the group stops them in reverse, after the flows that use them.
+        var services: [any Service] = []
+
+        let bus: any EventBus
+        switch plan.broker {
+        case .memory:
+            let wired = InMemoryWiring.bus()
+            (bus, services) = (wired.bus, services + [wired.service])
+        case .local:
+            let wired = try await opening { try await SQLiteWiring.bus(configuration.sqlite, clock: clock, logger: logger) }
+            (bus, services) = (wired.bus, services + [wired.service])
+        case .kafka:
+            let wired = try KafkaWiring.bus(configuration.kafka, instanceId: configuration.instanceId, logger: logger)
+            (bus, services) = (wired.bus, services + [wired.service])
+        }
+
+        let fleet: any FleetStore, reference: any ReferenceStore, history: any HistoryStore
+        switch plan.store {
+        case .memory:
+            (fleet, reference, history) = InMemoryWiring.stores()
+        case .sqlite:
+            let stores = try await opening { try await SQLiteWiring.stores(configuration.sqlite, logger: logger) }
+            (fleet, reference, history) = (stores.fleet, stores.reference, stores.history)
+            services.append(stores.service)
+        case .postgres:
+            preconditionFailure("refused by AdapterPlan.refusal")
+        }
+
+        let customerCache: any CustomerCache, latest: any LatestPositionCache
+        switch plan.cache {
+        case .memory: (customerCache, latest) = InMemoryWiring.caches(clock: clock)
+        case .redis: preconditionFailure("refused by AdapterPlan.refusal")
+        }
+
+        let source: any SourceOfTruth
+        switch plan.source {
+        case .memory:
+            source = InMemoryWiring.source(bus: bus)
+        case .local:
+            let wired = try await opening { try await SQLiteWiring.source(configuration.sqlite, bus: bus, logger: logger) }
+            source = wired.source
+            services.append(wired.service)
+        case .sqlserver:
+            preconditionFailure("refused by AdapterPlan.refusal")
+        }
+
+        let adapters = Adapters(bus: bus, fleet: fleet, reference: reference, customerCache: customerCache,
+                                history: history, latest: latest, sourceOfTruth: source, clock: clock)
+        var system = TrackerSystem(adapters: adapters, configuration: configuration, logger: logger)
+        system.adapterServices = services
+        return system
+    }
+
+    /// The whole system on in-memory adapters, without opening anything (tests).
+    package static func inMemory(configuration: TrackerConfiguration, logger: Logger,
+                         clock: any WallClock = SystemWallClock()) -> TrackerSystem {
+        let bus = InMemoryWiring.bus()
+        let (fleet, reference, history) = InMemoryWiring.stores()
+        let (customerCache, latest) = InMemoryWiring.caches(clock: clock)
+        let adapters = Adapters(bus: bus.bus, fleet: fleet, reference: reference, customerCache: customerCache,
+                                history: history, latest: latest, sourceOfTruth: InMemoryWiring.source(bus: bus.bus),
+                                clock: clock)
+        var system = TrackerSystem(adapters: adapters, configuration: configuration, logger: logger)
+        system.adapterServices = [bus.service]
+        return system
+    }
+
+    /// Maps a data file the operator must fix (foreign, corrupt, newer) to a one-line start-up failure.
+    private static func opening<T>(_ open: () async throws -> T) async throws -> T {
+        do {
+            return try await open()
+        } catch let error as SQLiteOpenError {
+            throw StartupFailure(message: error.description)
+        }
+    }
+}
