@@ -188,6 +188,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
+        .testTarget(name: "AdapterSupportTests", dependencies: ["Application", "AdapterSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ContractTests",
             dependencies: [

@@ -13,6 +13,12 @@ package struct GroupAssignment: Sendable, Equatable {
         package var assigned: [TopicPartition]
         /// Partitions the member owned before and still owns (its read positions stay valid).
         package var kept: Set<TopicPartition>
+
+        package init(member: UInt64, assigned: [TopicPartition], kept: Set<TopicPartition>) {
+            self.member = member
+            self.assigned = assigned
+            self.kept = kept
+        }
     }
 
     /// Live members in join order, with their topics.
