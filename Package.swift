@@ -69,6 +69,19 @@ let package = Package(
             path: "Sources/Adapters/Kafka",
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CLibpq", path: "Sources/Adapters/System/CLibpq", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        .target(
+            name: "PostgresAdapters",
+            dependencies: [
+                "Domain", "Application", "CLibpq", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Adapters/Postgres",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HTTPAdapters",
             dependencies: [
@@ -106,6 +119,7 @@ let package = Package(
             name: "Bootstrap",
             dependencies: [
                 "Domain", "Application", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters", "SocketIOAdapters", "KafkaAdapters",
+                "PostgresAdapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -127,6 +141,7 @@ let package = Package(
             name: "ContractTests",
             dependencies: [
                 "Domain", "Application", "AdapterContracts", "InMemoryAdapters", "SQLiteAdapters", "SocketIOAdapters", "KafkaAdapters",
+                "PostgresAdapters", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
