@@ -4,7 +4,7 @@ import Domain
 /// Text encodings of domain values for bound parameters, and the SQL that reads them back.
 enum PG {
     /// `2024-03-15 00:00:00.123+00`: exact to the millisecond (timestamptz keeps microseconds).
-    static func time(_ timestamp: Timestamp) -> String {
+    static func timeText(_ timestamp: Timestamp) -> String {
         let millis = timestamp.millisecondsSinceEpoch
         let date = CalendarDate(containing: timestamp)
         let ofDay = millis - date.startOfDay.millisecondsSinceEpoch
@@ -15,17 +15,15 @@ enum PG {
         return "\(date) \(pad(hours, 2)):\(pad(minutes, 2)):\(pad(seconds, 2)).\(pad(fraction, 3))+00"
     }
 
-    static func time(_ timestamp: Timestamp?) -> String? { timestamp.map { time($0) } }
+    static func time(_ timestamp: Timestamp?) -> String? { timestamp.map { timeText($0) } }
 
     private static func pad(_ value: Int64, _ width: Int) -> String {
         let text = String(value)
         return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 
-    static func double(_ value: Double) -> String { "\(value)" }
     static func double(_ value: Double?) -> String? { value.map { "\($0)" } }
     static func int(_ value: Int) -> String { "\(value)" }
-    static func bool(_ value: Bool) -> String { value ? "t" : "f" }
     static func bool(_ value: Bool?) -> String? { value.map { $0 ? "t" : "f" } }
 
     /// SQL reading a timestamptz column as milliseconds since the epoch.
