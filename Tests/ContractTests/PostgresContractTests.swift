@@ -20,6 +20,16 @@ struct PostgresContractTests {
         }
     }
 
+    /// `PostgresReferenceStore` keeps every rule of `ReferenceStore`.
+    @Test func referenceStore() async throws {
+        try await withTestSchema { url, options in
+            try await PostgresMigrations.migrateFleet(url: url, options: options, logger: logger)
+            let pool = try PostgresPool(url: url, options: options, logger: logger)
+            try await ReferenceStoreContract { PostgresReferenceStore(pool: pool) }.run()
+            await pool.shutdown()
+        }
+    }
+
     /// Two stores on separate pools race to move one visit from pending: exactly one wins, the other gets
     /// `.conflict`, and the route counters match the winner.
     @Test func compareAndSetAcrossPools() async throws {
