@@ -80,6 +80,19 @@ let package = Package(
             path: "Sources/Adapters/Kafka",
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CLibpq", path: "Sources/Adapters/System/CLibpq", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        .target(
+            name: "PostgresAdapters",
+            dependencies: [
+                "Domain", "Application", "CLibpq", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Adapters/Postgres",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HTTPAdapters",
             dependencies: [
@@ -193,7 +206,8 @@ let package = Package(
             name: "ContractTests",
             dependencies: [
                 "Domain", "Application", "AdapterContracts", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters",
-                "SocketIOAdapters", "KafkaAdapters", "KafkaMock", "WireFormat",
+                "SocketIOAdapters", "KafkaAdapters", "KafkaMock", "WireFormat", "PostgresAdapters",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

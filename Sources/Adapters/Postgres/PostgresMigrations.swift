@@ -1,0 +1,155 @@
+import Application
+public import Logging
+
+/// Thrown when the database holds a schema version this binary does not know (written by a newer release):
+/// the stores refuse it rather than write rows an older layout would misread.
+public struct PostgresSchemaTooNew: Error, Hashable, Sendable, CustomStringConvertible {
+    public let component: String
+    public let databaseVersion: Int
+    public let binaryVersion: Int
+    public init(component: String, databaseVersion: Int, binaryVersion: Int) {
+        self.component = component
+        self.databaseVersion = databaseVersion
+        self.binaryVersion = binaryVersion
+    }
+    public var description: String {
+        "the \(component) schema is at version \(databaseVersion), newer than this binary's \(binaryVersion)"
+    }
+}
+
+/// One versioned step of a component's schema.
+package struct PostgresMigration: Sendable {
+    package let component: String
+    package let version: Int
+    package let sql: String
+}
+
+/// Versioned migrations, shared by start-up and `tracker migrate`.
+///
+/// Runs under a session-level `pg_advisory_lock` keyed by the current schema, so several instances starting
+/// at once apply each step exactly once (the others wait, then find nothing to do). Each step runs in its own
+/// transaction with its `schema_migrations` row (DDL is transactional in PostgreSQL).
+public enum PostgresMigrations {
+    /// The fleet and reference tables (spec §5.1).
+    package static let fleet: [PostgresMigration] = [
+        PostgresMigration(
+            component: "fleet", version: 1,
+            sql: """
+                CREATE TABLE drivers (
+                    tenant_id text NOT NULL, id text NOT NULL, device_id text NOT NULL, name text NOT NULL,
+                    phone text, vehicle_plate text, vehicle_type text NOT NULL, status text NOT NULL,
+                    PRIMARY KEY (tenant_id, id));
+                CREATE UNIQUE INDEX drivers_device_id ON drivers (device_id);
+                CREATE TABLE routes (
+                    tenant_id text NOT NULL, id text NOT NULL, driver_id text NOT NULL, scheduled_date date NOT NULL,
+                    status text NOT NULL, total_stops integer NOT NULL, completed_stops integer NOT NULL,
+                    PRIMARY KEY (tenant_id, id));
+                CREATE INDEX routes_by_date_driver ON routes (tenant_id, scheduled_date, driver_id);
+                CREATE TABLE planned_visits (
+                    tenant_id text NOT NULL, id text NOT NULL, route_id text NOT NULL, driver_id text NOT NULL,
+                    customer_id text NOT NULL, sequence_number integer NOT NULL, visit_type text NOT NULL,
+                    scheduled_date date NOT NULL, window_start timestamptz, window_end timestamptz,
+                    service_duration_seconds integer NOT NULL, status text NOT NULL, arrived_at timestamptz,
+                    started_at timestamptz, departed_at timestamptz, completed_at timestamptz,
+                    out_of_sequence boolean NOT NULL, has_completion boolean NOT NULL, completion_notes text,
+                    completion_signed_by text, completion_failure_reason text,
+                    PRIMARY KEY (tenant_id, id),
+                    FOREIGN KEY (tenant_id, route_id) REFERENCES routes (tenant_id, id));
+                CREATE INDEX planned_visits_by_route ON planned_visits (tenant_id, route_id, sequence_number);
+                CREATE TABLE driver_positions (
+                    tenant_id text NOT NULL, driver_id text NOT NULL, device_id text NOT NULL,
+                    driver_name text NOT NULL, fix_time timestamptz NOT NULL, latitude float8 NOT NULL,
+                    longitude float8 NOT NULL, speed float8 NOT NULL, smoothed_speed float8 NOT NULL,
+                    heading float8 NOT NULL, battery_level float8, ignition boolean, activity text NOT NULL,
+                    current_route_id text, current_visit_id text, next_visit_id text, next_customer_id text,
+                    next_customer_name text, distance_to_next float8, eta_to_next timestamptz,
+                    late boolean NOT NULL, completed_stops integer NOT NULL, total_stops integer NOT NULL,
+                    remaining_stops jsonb NOT NULL, geofence_phase text NOT NULL, geofence_visit_id text,
+                    geofence_since timestamptz, active_alerts text[] NOT NULL,
+                    PRIMARY KEY (tenant_id, driver_id));
+                CREATE INDEX driver_positions_stale ON driver_positions (fix_time) WHERE activity <> 'offline';
+                CREATE TABLE sync_state (
+                    table_name text PRIMARY KEY, last_version text, last_synced_at timestamptz,
+                    status text NOT NULL);
+                """),
+        PostgresMigration(
+            component: "fleet", version: 2,
+            sql: """
+                CREATE TABLE customers_cache (
+                    id text PRIMARY KEY, tenant_id text, name text, phone text, address text, latitude float8,
+                    longitude float8, geofence_radius_meters float8, customer_type text, version text,
+                    deleted boolean NOT NULL DEFAULT false,
+                    CHECK (deleted OR tenant_id IS NOT NULL));
+                CREATE INDEX customers_cache_by_tenant ON customers_cache (tenant_id, id) WHERE NOT deleted;
+                CREATE TABLE accounts_cache (
+                    id text PRIMARY KEY, tenant_id text, name text, account_type text, settings jsonb,
+                    version text, deleted boolean NOT NULL DEFAULT false);
+                CREATE TABLE products_cache (
+                    id text PRIMARY KEY, tenant_id text, name text, sku text, category text, unit_price text,
+                    version text, deleted boolean NOT NULL DEFAULT false);
+                CREATE TABLE orders_cache (
+                    id text PRIMARY KEY, tenant_id text, customer_id text, status text, total_amount text,
+                    version text, deleted boolean NOT NULL DEFAULT false);
+                """),
+    ]
+
+    /// Applies the fleet and reference migrations to the database (and `options.schema`) at `url`.
+    ///
+    /// - Throws: `PostgresSchemaTooNew` when the database is ahead of this binary; `StoreError` otherwise.
+    public static func migrateFleet(url: String, options: PostgresOptions, logger: Logging.Logger) async throws {
+        let pool = try PostgresPool(url: url, options: PostgresOptions(
+            poolSize: 1, statementTimeout: .seconds(300), applicationName: options.applicationName,
+            connectTimeoutSeconds: options.connectTimeoutSeconds, schema: options.schema), logger: logger)
+        do {
+            try await migrate(pool: pool, fleet)
+            await pool.shutdown()
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+    }
+
+    /// Applies `migrations` (one component, ascending) up to `version` (all when nil) on `pool`.
+    package static func migrate(pool: PostgresPool, _ migrations: [PostgresMigration], upTo version: Int? = nil)
+        async throws
+    {
+        guard let component = migrations.first?.component else { return }
+        let known = migrations.map(\.version).max() ?? 0
+        let applied: [Int] = try await pool.withConnection { connection in
+            try connection.query("SELECT pg_advisory_lock(1953653099, hashtext(current_schema()))")
+            defer { _ = try? connection.query("SELECT pg_advisory_unlock(1953653099, hashtext(current_schema()))") }
+            try connection.execute(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    component text NOT NULL, version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (component, version))
+                """)
+            let current =
+                try connection.query(
+                    "SELECT coalesce(max(version), 0) FROM schema_migrations WHERE component = $1", [component]
+                ).int(0, 0) ?? 0
+            guard current <= known else {
+                throw PostgresSchemaTooNew(component: component, databaseVersion: current, binaryVersion: known)
+            }
+            var done: [Int] = []
+            for migration in migrations where migration.version > current && migration.version <= (version ?? known) {
+                try connection.execute("BEGIN")
+                do {
+                    try connection.execute(migration.sql)
+                    try connection.query(
+                        "INSERT INTO schema_migrations (component, version) VALUES ($1, $2)",
+                        [component, "\(migration.version)"])
+                    try connection.execute("COMMIT")
+                } catch {
+                    try? connection.execute("ROLLBACK")
+                    throw error
+                }
+                done.append(migration.version)
+            }
+            return done
+        }
+        if !applied.isEmpty {
+            pool.logger.debug("applied PostgreSQL migrations", metadata: ["postgres.migrations": "\(component) \(applied)"])
+        }
+    }
+}
