@@ -97,7 +97,9 @@ package struct TrackerSystem: Sendable {
     package func flowServices() -> [any Service] {
         let history = adapters.history, clock = adapters.clock, retention = configuration.flows.historyRetention
         let logger = logger
-        let consumers: [any Service] = consumerLoops().map {
+        // Push first and enrichment last: shutdown runs in reverse, so enrichment drains (and publishes its last
+        // enriched positions) before the push loop drains them to the sockets.
+        let consumers: [any Service] = consumerLoops().reversed().map {
             ConsumerService(loop: $0, group: $0.configuration.group, logger: logger)
         }
         return consumers + [

@@ -53,8 +53,18 @@ public struct ConsumerLoop: Sendable {
         let subscription = try await bus.subscribe(topics: configuration.topics, group: configuration.group,
                                                    startAtEnd: configuration.startAtEnd)
         do {
-            while !Task.isCancelled, !drain.isRequested {
-                let batch = try await drain.interrupting { try await subscription.next(maxCount: configuration.batchSize) }
+            while !Task.isCancelled {
+                let batch: [BusMessage]
+                if drain.isRequested {
+                    // Draining: take what is already there (nothing new arrives once the webhook stopped), and
+                    // stop at the first fetch that finds nothing within the catch-up wait.
+                    batch = try await Self.fetch(within: .milliseconds(250)) {
+                        try await subscription.next(maxCount: configuration.batchSize)
+                    }
+                } else {
+                    batch = try await drain.interrupting { try await subscription.next(maxCount: configuration.batchSize) }
+                    if batch.isEmpty, drain.isRequested { continue }
+                }
                 if batch.isEmpty { break }
                 try await process(batch)
                 try await subscription.commit(batch)
@@ -67,6 +77,21 @@ public struct ConsumerLoop: Sendable {
             throw error
         }
         await subscription.close()
+    }
+
+    /// Runs `fetch` for at most `timeout`; no messages when it took longer (they are delivered again).
+    static func fetch(within timeout: Duration, _ fetch: @escaping @Sendable () async throws -> [BusMessage])
+        async throws -> [BusMessage]
+    {
+        try await withThrowingTaskGroup(of: [BusMessage]?.self) { group in
+            group.addTask { try await fetch() }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next()! ?? []
+        }
     }
 
     /// Handles one batch: whole batch first; on failure, message by message so one poison message
