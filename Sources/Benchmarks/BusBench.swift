@@ -1,10 +1,10 @@
-package import Application
+import Application
 import Composition
 import Simulation
 package import ArgumentParser
-package import Domain
-package import Logging
-package import SQLiteAdapters
+import Domain
+import Logging
+import SQLiteAdapters
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

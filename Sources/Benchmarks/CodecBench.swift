@@ -1,9 +1,9 @@
-package import Application
+import Application
 import Composition
 import Simulation
 package import ArgumentParser
-package import Domain
-package import HTTPAdapters
+import Domain
+import HTTPAdapters
 
 /// Per-message cost of the JSON work on the position path (webhook decode, bus payloads).
 package struct CodecBench: AsyncParsableCommand {

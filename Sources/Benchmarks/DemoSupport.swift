@@ -1,6 +1,6 @@
-package import Application
+import Application
 package import Composition
-package import Domain
+import Domain
 package import Logging
 package import Simulation
 import Synchronization

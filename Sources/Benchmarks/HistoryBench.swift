@@ -1,11 +1,11 @@
-package import Application
+import Application
 import Composition
 import Simulation
 package import ArgumentParser
-package import Domain
-package import Foundation
-package import Logging
-package import SQLiteAdapters
+import Domain
+import Foundation
+import Logging
+import SQLiteAdapters
 
 /// SQLite history figures (issue 3): append throughput in batches (goal ≥ 50,000 positions/s) and route
 /// playback of one driver-day at 1 Hz downsampled to 2,000 points (goal ≤ 50 ms, median of several runs).

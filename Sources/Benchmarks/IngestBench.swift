@@ -1,15 +1,15 @@
-package import Application
+import Application
 import Composition
 import ServiceLifecycle
 import Simulation
 package import ArgumentParser
-package import AsyncHTTPClient
-package import Configuration
-package import Domain
-package import HTTPAdapters
-package import Hummingbird
-package import Logging
-package import NIOCore
+import AsyncHTTPClient
+import Configuration
+import Domain
+import HTTPAdapters
+import Hummingbird
+import Logging
+import NIOCore
 import NIOHTTP1
 
 /// Webhook ingest throughput next to a hello-world POST on the same server, in the same run (goal ≥ 0.5×).

@@ -4,13 +4,13 @@ import ServiceLifecycle
 import KafkaMock
 import Simulation
 package import ArgumentParser
-package import Configuration
-package import Domain
-package import Foundation
-package import Hummingbird
-package import KafkaAdapters
-package import Logging
-package import Synchronization
+import Configuration
+import Domain
+import Foundation
+import Hummingbird
+import KafkaAdapters
+import Logging
+import Synchronization
 
 /// `tracker bench kafka`: the Kafka event bus against a Kafka-protocol cluster (an in-process mock cluster
 /// unless `--bootstrap` names a real one).

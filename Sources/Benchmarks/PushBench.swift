@@ -1,16 +1,16 @@
-package import Application
+import Application
 import Composition
 import Simulation
 package import ArgumentParser
-package import AsyncHTTPClient
-package import Domain
+import AsyncHTTPClient
+import Domain
 package import Foundation
-package import HTTPAdapters
-package import Logging
-package import SocketIOAdapters
-package import NIOCore
+import HTTPAdapters
+import Logging
+import SocketIOAdapters
+import NIOCore
 import NIOHTTP1
-package import Synchronization
+import Synchronization
 
 /// End-to-end fan-out: simulated drivers post Traccar webhooks at 1 Hz to a tracker (or a peer server),
 /// `clients` Socket.IO dashboards of the tenant receive the positions; prints latency from fix to receipt,

@@ -1,6 +1,6 @@
 import CoreMetrics
 import Prometheus
-package import Synchronization
+import Synchronization
 
 /// The process's Prometheus registry behind swift-metrics (bootstrapped once per process).
 package enum PrometheusExport {

@@ -1,8 +1,8 @@
-package import Application
+import Application
 package import HTTPAdapters
 package import Hummingbird
-package import Logging
-package import SocketIOAdapters
+import Logging
+import SocketIOAdapters
 
 extension TrackerSystem {
     /// The HTTP adapter's view of the system.

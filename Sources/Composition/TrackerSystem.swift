@@ -1,5 +1,5 @@
 package import Application
-package import Domain
+import Domain
 package import HTTPAdapters
 package import Logging
 package import ServiceLifecycle

@@ -1,6 +1,6 @@
 package import Domain
-package import Foundation
-package import Synchronization
+import Foundation
+import Synchronization
 
 /// The demo scenario's geography as the dashboard's offline basemap (`GET /api/demo/basemap`): streets as
 /// `[lat1, lng1, lat2, lng2]` segments, depots, centre and bounds. Encoded once per scenario.

@@ -1,6 +1,6 @@
 package import Application
 package import Domain
-package import Foundation
+import Foundation
 
 /// A deterministic demo tenant: a Manhattan street grid around a city centre, customers on its streets,
 /// drivers with devices, and one route per driver for one day.

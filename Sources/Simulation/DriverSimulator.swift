@@ -1,5 +1,5 @@
 package import Domain
-package import Foundation
+import Foundation
 
 /// Drives every driver of a `DemoScenario` along the street grid from stop to stop. Pure and deterministic:
 /// no I/O, no clock; the caller passes the time and step.

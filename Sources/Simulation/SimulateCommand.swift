@@ -1,6 +1,6 @@
 package import ArgumentParser
 import Dispatch
-package import Domain
+import Domain
 package import Foundation
 #if canImport(Glibc)
 import Glibc

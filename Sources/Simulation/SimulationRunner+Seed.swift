@@ -1,8 +1,8 @@
-package import Application
-package import AsyncHTTPClient
-package import Domain
-package import Foundation
-package import NIOCore
+import Application
+import AsyncHTTPClient
+import Domain
+import Foundation
+import NIOCore
 import NIOHTTP1
 
 extension SimulationRunner {

@@ -1,6 +1,6 @@
 package import Application
 package import Domain
-package import Foundation
+import Foundation
 
 /// Runs a `DriverSimulator` in real time, posting every fix as a Traccar webhook, and prints progress.
 package struct SimulationRunner: Sendable {

@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 
 /// A tiny, fast, seedable generator (Steele, Lea & Flood 2014) so demo data and simulated tracks are
 /// reproducible: the same seed always yields the same scenario and the same fixes.

@@ -1,5 +1,5 @@
 package import Domain
-package import Foundation
+import Foundation
 
 /// A point in a local east/north frame, in metres from the scenario's centre.
 package struct LocalPoint: Hashable, Sendable {

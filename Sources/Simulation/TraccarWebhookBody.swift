@@ -1,5 +1,5 @@
-package import WireFormat
-package import Application
+import WireFormat
+import Application
 package import Domain
 
 /// Writes the JSON body Traccar 6.x's `forward.type=json` POSTs for one position (reference §1.3/§1.4):

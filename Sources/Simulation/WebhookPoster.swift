@@ -1,9 +1,9 @@
-package import AsyncHTTPClient
-package import Domain
-package import Foundation
-package import NIOCore
+import AsyncHTTPClient
+import Domain
+import Foundation
+import NIOCore
 import NIOHTTP1
-package import Synchronization
+import Synchronization
 
 /// Posts Traccar webhook bodies to `<baseURL>/api/traccar/positions` over keep-alive connections and keeps
 /// counts and a latency histogram. Never throws for a failed request: connection errors and non-2xx answers

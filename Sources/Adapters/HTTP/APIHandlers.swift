@@ -1,4 +1,4 @@
-package import WireFormat
+import WireFormat
 import Application
 import Domain
 import Hummingbird

@@ -1,4 +1,4 @@
-package import WireFormat
+import WireFormat
 import Domain
 
 /// The one JSON encoder of every API response.

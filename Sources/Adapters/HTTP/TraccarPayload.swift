@@ -1,4 +1,4 @@
-package import WireFormat
+import WireFormat
 public import Application
 import Domain
 

@@ -1,4 +1,4 @@
-package import WireFormat
+import WireFormat
 public import Domain
 
 /// The wire format of source-of-truth change events: Debezium 2.5's flattened `ExtractNewRecordState`

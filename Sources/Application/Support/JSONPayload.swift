@@ -1,5 +1,5 @@
 #if canImport(FoundationEssentials)
-package import WireFormat
+import WireFormat
 import FoundationEssentials
 #else
 import Foundation

@@ -1,4 +1,4 @@
-package import WireFormat
+import WireFormat
 import Domain
 
 /// A value with a hand-written JSON form identical to its `Codable` one (same keys, timestamps as epoch

@@ -1,4 +1,4 @@
-public import Domain
+import Domain
 public import Logging
 
 /// Spec §4.2 step 5: a change event from `cdc.<Table>` updates the local read model, invalidates the

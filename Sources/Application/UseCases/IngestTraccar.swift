@@ -1,4 +1,4 @@
-public import Domain
+import Domain
 public import Logging
 
 /// Spec §4.1 steps 3–4: a Traccar webhook report becomes a raw position on `gps.positions`.

@@ -1,4 +1,4 @@
-public import Domain
+import Domain
 
 /// Why a use case refused a request. The HTTP adapter maps each code to a status and an RFC 9457
 /// problem document; `reason` is safe to show to the caller (no other tenant's data).

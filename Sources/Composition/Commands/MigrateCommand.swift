@@ -1,5 +1,5 @@
 package import ArgumentParser
-package import Logging
+import Logging
 
 /// `tracker migrate`: opens the local-mode files, applying pending migrations, and exits. `serve` and `demo`
 /// migrate on start too; this is for upgrades done ahead of a restart and for checking a data directory.

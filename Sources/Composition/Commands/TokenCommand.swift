@@ -1,7 +1,7 @@
 package import ArgumentParser
-package import Configuration
-package import Domain
-package import HTTPAdapters
+import Configuration
+import Domain
+import HTTPAdapters
 
 /// `tracker token`: mints a development JWT for the REST API and the Socket.io gateway.
 package struct TokenCommand: AsyncParsableCommand {

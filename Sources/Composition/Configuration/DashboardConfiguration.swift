@@ -1,7 +1,7 @@
-package import Application
+import Application
 package import Configuration
 package import Domain
-package import Foundation
+import Foundation
 package import HTTPAdapters
 
 /// The dispatcher dashboard's settings (`dashboard.*`, `tracker.dev.*`), read with the rest of

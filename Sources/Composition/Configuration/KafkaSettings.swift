@@ -1,5 +1,5 @@
 package import Configuration
-package import Foundation
+import Foundation
 package import KafkaAdapters
 
 /// The event-bus choice and the Kafka connection (issue 6, ADR 0005).

@@ -1,6 +1,6 @@
 package import Application
 package import Configuration
-package import Domain
+import Domain
 
 /// Every setting of the `tracker` process, read once at start-up, by concern: each section reads its keys
 /// from a reader scoped to its prefix.

@@ -1,7 +1,7 @@
 package import Application
-package import Domain
+import Domain
 package import Logging
-package import ServiceLifecycle
+import ServiceLifecycle
 
 /// One consumer loop as a `Service`: consumes until graceful shutdown, then drains (the batch in hand finishes
 /// and is committed, the subscription is closed). An outage (`StoreError.unavailable`/`.closed`) is retried
@@ -93,7 +93,7 @@ package struct BackgroundService: Service, CustomStringConvertible {
     }
 
     package func run() async throws {
-        try? await cancelWhenGracefulShutdown { await body() }
+        await cancelWhenGracefulShutdown { await body() }
         await close()
     }
 }

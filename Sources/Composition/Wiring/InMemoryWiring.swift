@@ -1,4 +1,4 @@
-package import AdapterSupport
+import AdapterSupport
 package import Application
 package import InMemoryAdapters
 package import ServiceLifecycle

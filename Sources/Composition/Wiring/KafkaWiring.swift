@@ -1,5 +1,5 @@
 package import Application
-package import KafkaAdapters
+import KafkaAdapters
 package import Logging
 package import ServiceLifecycle
 

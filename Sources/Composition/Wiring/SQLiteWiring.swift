@@ -1,8 +1,8 @@
-package import AdapterSupport
+import AdapterSupport
 package import Application
-package import Foundation
+import Foundation
 package import Logging
-package import SQLiteAdapters
+import SQLiteAdapters
 package import ServiceLifecycle
 
 /// Local mode's SQLite adapters: the stores (`tracker.store=sqlite`), the event log (`tracker.broker=local`)

@@ -1,8 +1,8 @@
-package import AdapterSupport
+import AdapterSupport
 import SQLiteAdapters
 package import Application
 package import Logging
-package import ServiceLifecycle
+import ServiceLifecycle
 
 extension TrackerSystem {
     /// Builds the system the configuration's `AdapterPlan` describes: each port from its own technology's

@@ -1,4 +1,4 @@
-package import WireFormat
+import WireFormat
 import Application
 
 /// The `headers` column: a JSON object of strings, keys sorted; no headers is SQL NULL (most messages).

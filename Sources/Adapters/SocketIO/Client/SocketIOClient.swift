@@ -1,5 +1,5 @@
 import WireFormat
-public import Application
+import Application
 import HummingbirdWSClient
 public import Logging
 import NIOCore

@@ -3,7 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-public import NIOCore
+import NIOCore
 
 /// Engine.IO v4 packet types (`0`…`6` on the wire).
 enum EnginePacketType: UInt8 {

@@ -1,5 +1,5 @@
 public import Hummingbird
-public import HummingbirdWebSocket
+import HummingbirdWebSocket
 public import HummingbirdCore
 import NIOCore
 
