@@ -46,25 +46,14 @@ public struct ConsumerLoop: Sendable {
         self.handler = handler
     }
 
-    /// Consumes until the task is cancelled, the subscription closes, or `drain` is requested. A drain stops
-    /// waiting for new messages, lets the batch in hand finish and be committed, then closes the subscription
-    /// (its partitions go to the group's other members at once), so a graceful stop reprocesses nothing.
+    /// Consumes until the task is cancelled, the subscription closes, or `drain` is requested (checked between
+    /// batches). The subscription is closed on the way out, so its partitions go to the group's other members.
     public func run(drain: DrainSignal = DrainSignal()) async throws {
         let subscription = try await bus.subscribe(topics: configuration.topics, group: configuration.group,
                                                    startAtEnd: configuration.startAtEnd)
         do {
-            while !Task.isCancelled {
-                let batch: [BusMessage]
-                if drain.isRequested {
-                    // Draining: take what is already there (nothing new arrives once the webhook stopped), and
-                    // stop at the first fetch that finds nothing within the catch-up wait.
-                    batch = try await Self.fetch(within: .milliseconds(250)) {
-                        try await subscription.next(maxCount: configuration.batchSize)
-                    }
-                } else {
-                    batch = try await drain.interrupting { try await subscription.next(maxCount: configuration.batchSize) }
-                    if batch.isEmpty, drain.isRequested { continue }
-                }
+            while !Task.isCancelled, !drain.isRequested {
+                let batch = try await subscription.next(maxCount: configuration.batchSize)
                 if batch.isEmpty { break }
                 try await process(batch)
                 try await subscription.commit(batch)

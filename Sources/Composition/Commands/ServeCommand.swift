@@ -44,15 +44,16 @@ package struct TrackerRuntime {
         return TrackerRuntime(system: system, configuration: configuration, logger: logger)
     }
 
-    /// Runs until SIGTERM/SIGINT. Start order: adapters, flows, the Socket.IO gateway, the HTTP server, then
+    /// Runs until SIGTERM/SIGINT. Start order: adapters, flows, the HTTP server, the Socket.IO gateway, then
     /// `extra` (e.g. the demo simulator). Shutdown runs in reverse, each service finishing before the previous
-    /// one is told: the HTTP server stops taking webhooks, the gateway disconnects its clients (ending pending
-    /// polls), the consumer loops drain and commit, then the bus flushes and the databases close. A service
+    /// one is told: the gateway disconnects its clients (ending pending polls), the HTTP server stops taking
+    /// webhooks, the consumer loops drain and commit, then the bus flushes and the databases close. A service
     /// that fails shuts the group down and the process exits non-zero with the reason in the log.
     package func run(extra: [any Service] = [], onListening: (@Sendable (Int) async -> Void)? = nil) async throws {
         let http = makeHTTPApplication(system: system, onListening: onListening)
         let socketIO = BackgroundService(name: "socket.io gateway", body: { [gateway = system.socketIO] in await gateway.run() })
-        let services: [any Service] = system.adapterServices + system.flowServices() + [socketIO, http] + extra
+        // The gateway after HTTP: shutdown reaches it first, so pending long-polls end before HTTP waits for them.
+        let services: [any Service] = system.adapterServices + system.flowServices() + [http, socketIO] + extra
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -3,8 +3,8 @@ import Domain
 package import Logging
 import ServiceLifecycle
 
-/// One consumer loop as a `Service`: consumes until graceful shutdown, then drains (the batch in hand finishes
-/// and is committed, the subscription is closed). An outage (`StoreError.unavailable`/`.closed`) is retried
+/// One consumer loop as a `Service`: consumes until graceful shutdown, which cancels it (uncommitted messages
+/// are delivered again after a restart). An outage (`StoreError.unavailable`/`.closed`) is retried
 /// with backoff; any other error ends the service, and with it the process, with the reason in the log.
 package struct ConsumerService: Service, CustomStringConvertible {
     package let loop: ConsumerLoop
@@ -14,15 +14,16 @@ package struct ConsumerService: Service, CustomStringConvertible {
     package var description: String { "consumer \(group)" }
 
     package func run() async throws {
-        let drain = DrainSignal()
-        try await withGracefulShutdownHandler {
+        // Graceful shutdown cancels the loop: a batch in hand that is interrupted is not committed and is
+        // delivered again after the restart (handlers are idempotent).
+        try await cancelWhenGracefulShutdown {
             var backoff: Duration = .milliseconds(200)
-            while !drain.isRequested, !Task.isCancelled {
+            while !Task.isCancelled {
                 do {
-                    try await loop.run(drain: drain)
+                    try await loop.run()
                     backoff = .milliseconds(200)
                 } catch let error as StoreError where error.code == .unavailable || error.code == .closed {
-                    if drain.isRequested { return }
+                    if Task.isCancelled { return }
                     logger.warning("consumer waiting for its bus", metadata: [
                         "consumer.group": "\(group)", "error": "\(error)", "retry.ms": "\(backoff.milliseconds)",
                     ])
@@ -32,8 +33,6 @@ package struct ConsumerService: Service, CustomStringConvertible {
                     return
                 }
             }
-        } onGracefulShutdown: {
-            drain.request()
         }
     }
 }
