@@ -49,6 +49,9 @@ package struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Webhook requests in flight at most.")
     package var concurrency: Int = 64
 
+    @Option(help: "Positions per webhook request: 1 (default) as Traccar forwards them, more as JSON arrays.")
+    package var batch: Int = 1
+
     package func validate() throws {
         guard (1...100_000).contains(drivers) else {
             throw ValidationError("--drivers must be between 1 and 100000, got \(drivers)")
@@ -80,6 +83,9 @@ package struct SimulateCommand: AsyncParsableCommand {
         guard (1...4_096).contains(concurrency) else {
             throw ValidationError("--concurrency must be between 1 and 4096, got \(concurrency)")
         }
+        guard (1...1_000).contains(batch) else {
+            throw ValidationError("--batch must be between 1 and 1000, got \(batch)")
+        }
     }
 
     package var resolvedSecret: String? {
@@ -103,7 +109,7 @@ package struct SimulateCommand: AsyncParsableCommand {
 
         let configuration = SimulationRunner.Configuration(
             url: url, secret: resolvedSecret ?? "", interval: Self.parseDuration(interval) ?? .seconds(1),
-            duration: duration.flatMap(Self.parseDuration), maxInFlight: concurrency)
+            duration: duration.flatMap(Self.parseDuration), maxInFlight: concurrency, batch: batch)
         let runner = SimulationRunner(scenario: scenario, configuration: configuration, log: log)
         let task = Task { await runner.run() }
         let signals = Self.cancelOnSignals([SIGINT, SIGTERM], task: task)

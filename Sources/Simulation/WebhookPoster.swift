@@ -55,23 +55,43 @@ package final class WebhookPoster: Sendable {
     }
 
     /// Posts every body, at most `maxInFlight` at a time; returns when all have been answered or failed.
-    package func post(all bodies: [[UInt8]]) async {
+    /// With `batch` > 1, up to `batch` bodies go in one request as a JSON array (the webhook's batch form).
+    package func post(all bodies: [[UInt8]], batch: Int = 1) async {
+        let batch = max(1, batch)
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
-            for body in bodies {
+            var start = 0
+            while start < bodies.count {
+                let end = min(bodies.count, start + batch)
+                let body = batch == 1 ? bodies[start] : Self.array(bodies[start..<end])
+                let positions = end - start
                 if inFlight >= maxInFlight {
                     await group.next()
                     inFlight -= 1
                 }
-                group.addTask { await self.post(body) }
+                group.addTask { await self.post(body, positions: positions) }
                 inFlight += 1
+                start = end
             }
             await group.waitForAll()
         }
     }
 
-    /// Posts one body (no concurrency bound of its own).
-    package func post(_ body: [UInt8]) async {
+    /// `[body,body,...]`.
+    static func array(_ bodies: ArraySlice<[UInt8]>) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(bodies.reduce(2) { $0 + $1.count + 1 })
+        for (i, body) in bodies.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: body)
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    /// Posts one body holding `positions` positions (no concurrency bound of its own); the counts are per
+    /// position, the latencies per request.
+    package func post(_ body: [UInt8], positions: Int = 1) async {
         var request = HTTPClientRequest(url: endpoint)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -84,7 +104,7 @@ package final class WebhookPoster: Sendable {
             let status = Int(response.status.code)
             if (200..<300).contains(status) {
                 for try await _ in response.body {}  // drain so the connection is reused
-                record(status: status, latency: clock.now - started, body: nil)
+                record(status: status, latency: clock.now - started, body: nil, positions: positions)
             } else {
                 let wantBody = state.withLock { $0.stats.firstRejection == nil }
                 var text = ""
@@ -94,25 +114,25 @@ package final class WebhookPoster: Sendable {
                 } else {
                     for try await _ in response.body {}
                 }
-                record(status: status, latency: clock.now - started, body: text)
+                record(status: status, latency: clock.now - started, body: text, positions: positions)
             }
         } catch {
             state.withLock { s in
-                s.stats.sent += 1
-                s.stats.errors += 1
+                s.stats.sent += positions
+                s.stats.errors += positions
                 if s.stats.firstError == nil { s.stats.firstError = String(describing: error) }
             }
         }
     }
 
-    private func record(status: Int, latency: Duration, body: String?) {
+    private func record(status: Int, latency: Duration, body: String?, positions: Int) {
         state.withLock { s in
-            s.stats.sent += 1
+            s.stats.sent += positions
             s.histogram.add(milliseconds: latency.secondsValue * 1_000)
             if (200..<300).contains(status) {
-                s.stats.ok += 1
+                s.stats.ok += positions
             } else {
-                s.stats.rejected += 1
+                s.stats.rejected += positions
                 if s.stats.firstRejection == nil {
                     s.stats.firstRejection = "HTTP \(status): \(String((body ?? "").prefix(500)))"
                 }

@@ -28,8 +28,12 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Seed of the generated scenario.")
     var seed: UInt64 = 42
 
+    @Option(help: "Positions per webhook request: 1 (default) as Traccar forwards them, more as JSON arrays.")
+    var batch: Int = 1
+
     func validate() throws {
         guard (1...20_000).contains(drivers) else { throw ValidationError("--drivers must be within 1–20000") }
+        guard (1...1_000).contains(batch) else { throw ValidationError("--batch must be within 1–1000") }
         guard let step = SimulateCommand.parseDuration(interval), step >= .milliseconds(100) else {
             throw ValidationError("--interval must be a duration of at least 100ms, e.g. 1s or 500ms")
         }
@@ -55,7 +59,7 @@ struct DemoCommand: AsyncParsableCommand {
         let port = PortSignal()
         let step = SimulateCommand.parseDuration(interval) ?? .seconds(1)
         let simulator = DemoSimulatorService(scenario: scenario, port: port, secret: configuration.secrets.webhook,
-                                             host: configuration.http.host, interval: step)
+                                             host: configuration.http.host, interval: step, batch: batch)
         let token = try await TokenAuthority(secret: configuration.secrets.jwt)
             .mint(principal: Principal(tenantId: scenario.tenantId, role: .dispatcher, subject: "demo-dispatcher"),
                   ttl: .seconds(12 * 3600))
@@ -84,13 +88,14 @@ struct DemoSimulatorService: Service {
     let secret: String
     let host: String
     let interval: Duration
+    let batch: Int
 
     func run() async throws {
         try await cancelWhenGracefulShutdown {
             let port = try await port.wait()
             let target = host == "0.0.0.0" ? "127.0.0.1" : host
             let runner = SimulationRunner(scenario: scenario, configuration: .init(
-                url: "http://\(target):\(port)", secret: secret, interval: interval))
+                url: "http://\(target):\(port)", secret: secret, interval: interval, batch: batch))
             _ = await runner.run()
         }
     }
