@@ -72,7 +72,7 @@ package struct TrackerSystem: Sendable {
                                    positions: positions, drivers: drivers, routes: routes, logger: logger)
         fanout = PushFanout(gateway: socketIO)
         visits = VisitLifecycle(fleet: a.fleet, history: a.history, bus: a.bus, clock: a.clock)
-        customerAdmin = CustomerAdministration(sourceOfTruth: a.sourceOfTruth)
+        customerAdmin = CustomerAdministration(sourceOfTruth: a.sourceOfTruth, reference: a.reference)
         staleSweep = StaleDeviceSweep(fleet: a.fleet, bus: a.bus, clock: a.clock)
     }
 

@@ -1,4 +1,5 @@
 import Application
+import Composition
 import Domain
 import Foundation
 import HTTPAdapters
@@ -51,8 +52,8 @@ struct DashboardRouteTests {
         let customer = Customer(id: "c-1", tenantId: "acme", name: "Bäckerei", address: "Linden 1",
                                 location: Coordinate(latitude: 52.5, longitude: 13.4), geofenceRadiusMeters: 80)
         let api = Self.api(DashboardSettings(
-            basemap: { tenant in tenant == "acme" ? Array(#"{"streets":[]}"#.utf8) : nil },
-            customers: { tenant in tenant == "acme" ? [customer] : [] }))
+            basemap: { tenant in tenant == "acme" ? Array(#"{"streets":[]}"#.utf8) : nil }))
+        #expect(try await api.system.adapters.reference.apply(.upsert(.customer(customer))))
         try await api.test { client in
             #expect(try await client.api(.get, "/api/customers", token: nil).status == .unauthorized)
             let acme = try await api.token(.viewer)

@@ -113,23 +113,10 @@ struct APIHandlers: Sendable {
             throw Problem(.invalidInput, detail: "body: expected at least one position body")
         }
 
-        // Validate at the edge with the domain's rules, so an unmapped device's garbage is refused too and
-        // the error names Traccar's field.
-        let now = services.clock.now()
+        // The use case validates each report (before the device lookup); errors name Traccar's field.
         var results = [PositionResult?](repeating: nil, count: reports.count)
-        var valid: [DevicePositionReport] = []
-        var validIndices: [Int] = []
-        for (index, report) in reports.enumerated() {
-            let path = isBatch ? "[\(index)].position" : "position"
-            if let problem = Self.validationProblem(report, now: now, path: path) {
-                results[index] = PositionResult(outcome: "invalid", detail: problem.reason, field: problem.field)
-            } else {
-                valid.append(report)
-                validIndices.append(index)
-            }
-        }
-        let outcomes = valid.isEmpty ? [] : try await services.ingest.ingest(positions: valid)
-        for (index, outcome) in zip(validIndices, outcomes) {
+        let outcomes = try await services.ingest.ingest(positions: reports)
+        for (index, outcome) in outcomes.enumerated() {
             switch outcome {
             case .accepted(let driverId, _):
                 results[index] = PositionResult(outcome: "accepted", driverId: driverId.rawValue)
@@ -159,10 +146,6 @@ struct APIHandlers: Sendable {
         let event: DeviceEventReport
         do {
             event = try TraccarPayload.decodeEvent(body.readableBytesView)
-            if let position = event.position,
-               let problem = Self.validationProblem(position, now: services.clock.now(), path: "position") {
-                throw problem
-            }
         } catch {
             webhookEvents.invalid.increment()
             throw error
@@ -180,21 +163,6 @@ struct APIHandlers: Sendable {
             webhookEvents.count("invalid")
             let field = "position." + Self.traccarField(error.field)
             throw Problem(.invalidInput, detail: "\(field): \(error.reason)", field: field)
-        }
-    }
-
-    /// The domain's position rules applied to a report; nil when it passes.
-    static func validationProblem(_ report: DevicePositionReport, now: Timestamp,
-                                  path: String) -> TraccarDecodingError? {
-        let raw = RawPosition(
-            tenantId: "-", driverId: "-", deviceId: report.deviceId, fixTime: report.fixTime,
-            latitude: report.latitude, longitude: report.longitude, speedKmh: Speed.kmh(fromKnots: report.speedKnots),
-            course: report.course, batteryLevel: report.batteryLevel)
-        do {
-            try PositionValidator.validate(raw, now: now)
-            return nil
-        } catch {
-            return .invalid("\(path).\(traccarField(error.field))", error.reason)
         }
     }
 

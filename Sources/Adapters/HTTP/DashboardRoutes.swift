@@ -47,7 +47,7 @@ extension APIHandlers {
 
     /// `GET /api/customers`: every customer of the caller's tenant (map markers and geofences).
     func listCustomers(principal: Principal) async throws -> Response {
-        let customers = try await services.dashboard.customers(principal.tenantId)
+        let customers = try await services.customers.list(as: principal)
         return try json(customers.map(CustomerBody.init))
     }
 

@@ -30,18 +30,14 @@ public struct DashboardSettings: Sendable {
     public var devSignIn: DevSignIn?
     /// The demo's offline basemap as JSON for a tenant (nil for any other tenant); nil outside the demo.
     public var basemap: (@Sendable (TenantID) async -> [UInt8]?)?
-    /// The customers of a tenant, for `GET /api/customers`; the default lists none.
-    public var customers: @Sendable (TenantID) async throws -> [Customer]
 
     public init(directory: String? = nil, tileURL: String? = nil, tileAttribution: String? = nil,
-                devSignIn: DevSignIn? = nil, basemap: (@Sendable (TenantID) async -> [UInt8]?)? = nil,
-                customers: @escaping @Sendable (TenantID) async throws -> [Customer] = { _ in [] }) {
+                devSignIn: DevSignIn? = nil, basemap: (@Sendable (TenantID) async -> [UInt8]?)? = nil) {
         self.directory = directory
         self.tileURL = tileURL
         self.tileAttribution = tileAttribution
         self.devSignIn = devSignIn
         self.basemap = basemap
-        self.customers = customers
     }
 
     /// The origin images may come from besides the server itself (`https://*.tile.example.org`), for the

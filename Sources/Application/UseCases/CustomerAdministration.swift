@@ -27,9 +27,17 @@ public struct NewCustomer: Hashable, Sendable, Codable {
 /// is therefore updated asynchronously (normally within milliseconds).
 public struct CustomerAdministration: Sendable {
     let sourceOfTruth: any SourceOfTruth
+    let reference: any ReferenceStore
 
-    public init(sourceOfTruth: any SourceOfTruth) {
+    public init(sourceOfTruth: any SourceOfTruth, reference: any ReferenceStore) {
         self.sourceOfTruth = sourceOfTruth
+        self.reference = reference
+    }
+
+    /// Every customer of the caller's tenant from the read model (the dashboard's markers and geofences).
+    public func list(as principal: Principal) async throws -> [Customer] {
+        try authorize { () throws(AccessDenied) in try AccessPolicy.read(principal, tenant: principal.tenantId) }
+        return try await reference.customers(tenantId: principal.tenantId)
     }
 
     public func upsert(_ input: NewCustomer, id: CustomerID, as principal: Principal) async throws -> Customer {

@@ -28,24 +28,16 @@ public struct IngestTraccar: Sendable {
         outcomes.reserveCapacity(reports.count)
         var batches: [Topic: [OutgoingMessage]] = [:]
         for report in reports {
+            // Validated before the device lookup, so an unmapped device's garbage is refused too.
+            if let error = Self.validationError(report, now: now) {
+                outcomes.append(.invalid(error))
+                continue
+            }
             guard let driver = try await devices.driver(for: report.deviceId) else {
                 outcomes.append(.unmappedDevice)
                 continue
             }
-            let raw = RawPosition(
-                tenantId: driver.tenantId, driverId: driver.id, deviceId: report.deviceId,
-                fixTime: report.fixTime, serverTime: report.serverTime, latitude: report.latitude,
-                longitude: report.longitude, altitude: report.altitude,
-                speedKmh: Speed.kmh(fromKnots: report.speedKnots), course: report.course,
-                accuracy: report.accuracy, valid: report.valid, batteryLevel: report.batteryLevel,
-                ignition: report.ignition, motion: report.motion, alarm: report.alarm,
-                protocolName: report.protocolName)
-            do {
-                try PositionValidator.validate(raw, now: now)
-            } catch {
-                outcomes.append(.invalid(error))
-                continue
-            }
+            let raw = Self.rawPosition(report, tenantId: driver.tenantId, driverId: driver.id)
             let message = OutgoingMessage(key: driver.id.rawValue, value: try JSONPayload.encode(raw),
                                           headers: Headers.make(tenant: driver.tenantId, type: "position"))
             batches[routing.positions(for: driver.tenantId), default: []].append(message)
@@ -57,8 +49,34 @@ public struct IngestTraccar: Sendable {
         return outcomes
     }
 
-    /// Maps a Traccar event to a driver event or alert and publishes it on `gps.events`.
+    /// The domain's position rules (`PositionValidator`) applied to a report; nil when it passes. The one
+    /// place a webhook position is validated.
+    static func validationError(_ report: DevicePositionReport, now: Timestamp) -> PositionValidationError? {
+        do {
+            try PositionValidator.validate(Self.rawPosition(report, tenantId: "-", driverId: "-"), now: now)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    static func rawPosition(_ report: DevicePositionReport, tenantId: TenantID, driverId: DriverID) -> RawPosition {
+        RawPosition(
+            tenantId: tenantId, driverId: driverId, deviceId: report.deviceId,
+            fixTime: report.fixTime, serverTime: report.serverTime, latitude: report.latitude,
+            longitude: report.longitude, altitude: report.altitude,
+            speedKmh: Speed.kmh(fromKnots: report.speedKnots), course: report.course,
+            accuracy: report.accuracy, valid: report.valid, batteryLevel: report.batteryLevel,
+            ignition: report.ignition, motion: report.motion, alarm: report.alarm,
+            protocolName: report.protocolName)
+    }
+
+    /// Maps a Traccar event to a driver event or alert and publishes it on `gps.events`; an event whose
+    /// position breaks the position rules is refused (`.invalid`) and nothing is published.
     public func ingest(event report: DeviceEventReport) async throws -> IngestOutcome {
+        if let position = report.position, let error = Self.validationError(position, now: clock.now()) {
+            return .invalid(error)
+        }
         guard let driver = try await devices.driver(for: report.deviceId) else { return .unmappedDevice }
         let event = Self.domainEvent(for: report, driver: driver)
         let message = OutgoingMessage(key: driver.id.rawValue, value: try JSONPayload.encode(event),

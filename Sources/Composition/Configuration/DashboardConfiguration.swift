@@ -69,10 +69,8 @@ extension TrackerSystem {
         let demo = config.demoBasemap
         let isDemo = demo != nil
         let tiles = config.resolvedTiles(defaultTiles: isDemo ? "none" : "osm")
-        let reference = adapters.reference
         var settings = DashboardSettings(
-            directory: config.directory, tileURL: tiles?.url, tileAttribution: tiles?.attribution,
-            customers: { tenant in try await reference.customers(tenantId: tenant) })
+            directory: config.directory, tileURL: tiles?.url, tileAttribution: tiles?.attribution)
         if config.devSignIn ?? isDemo {
             settings.devSignIn = .init(tenantId: TenantID(config.devTenant))
         }
