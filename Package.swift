@@ -35,8 +35,12 @@ let package = Package(
         // MARK: Core
         .target(name: "Domain", swiftSettings: swiftSettings),
         /// JSON reader/writer and ISO-8601: standard library only, shared by Application and the adapters.
-        .target(name: "WireFormat", dependencies: ["Domain"], path: "Sources/Support/WireFormat",
-                swiftSettings: swiftSettings),
+        .target(
+            name: "WireFormat",
+            dependencies: ["Domain"],
+            path: "Sources/Support/WireFormat",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Application",
             dependencies: ["Domain", "WireFormat", .product(name: "Logging", package: "swift-log")],
@@ -58,17 +62,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .systemLibrary(
-            name: "CSQLite3", path: "Sources/Adapters/System/CSQLite3", pkgConfig: "sqlite3",
+            name: "CSQLite3",
+            path: "Sources/Adapters/System/CSQLite3",
+            pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
         .target(
             name: "SQLiteAdapters",
-            dependencies: ["Domain", "Application", "AdapterSupport", "CSQLite3", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Domain", "Application", "AdapterSupport", "CSQLite3", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Sources/Adapters/SQLite",
             swiftSettings: swiftSettings
         ),
         .systemLibrary(
-            name: "CRdKafka", path: "Sources/Adapters/System/CRdKafka", pkgConfig: "rdkafka",
+            name: "CRdKafka",
+            path: "Sources/Adapters/System/CRdKafka",
+            pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"]), .brew(["librdkafka"])]
         ),
         .target(
@@ -81,7 +91,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .systemLibrary(
-            name: "CLibpq", path: "Sources/Adapters/System/CLibpq", pkgConfig: "libpq",
+            name: "CLibpq",
+            path: "Sources/Adapters/System/CLibpq",
+            pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
         ),
         .target(
@@ -201,7 +213,11 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
-        .testTarget(name: "AdapterSupportTests", dependencies: ["Application", "AdapterSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AdapterSupportTests",
+            dependencies: ["Application", "AdapterSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ContractTests",
             dependencies: [

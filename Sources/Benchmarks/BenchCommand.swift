@@ -1,7 +1,7 @@
-import Composition
-import Simulation
 package import ArgumentParser
+import Composition
 package import Domain
+import Simulation
 
 /// `tracker bench ...`: benchmarks that print figures (never timed unit tests).
 package struct BenchCommand: AsyncParsableCommand {
@@ -10,7 +10,10 @@ package struct BenchCommand: AsyncParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark and print its figures.",
-        subcommands: [EnrichBench.self, IngestBench.self, CodecBench.self, HistoryBench.self, BusBench.self, PushBench.self, KafkaBench.self]
+        subcommands: [
+            EnrichBench.self, IngestBench.self, CodecBench.self, HistoryBench.self, BusBench.self, PushBench.self,
+            KafkaBench.self,
+        ]
     )
 }
 
@@ -19,7 +22,9 @@ package struct EnrichBench: AsyncParsableCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
-        commandName: "enrich", abstract: "Time the pure enrichment function per position (50-stop route).")
+        commandName: "enrich",
+        abstract: "Time the pure enrichment function per position (50-stop route)."
+    )
 
     @Option(help: "Positions to enrich per round.")
     package var positions: Int = 200_000
@@ -56,9 +61,11 @@ package struct EnrichBench: AsyncParsableCommand {
             print("round \(round): \(format(ns / Double(positions) / 1000)) µs/position")
         }
         perPosition.sort()
-        print("enrich: \(stops)-stop route, \(positions) positions × \(rounds) rounds: best "
-              + "\(format(perPosition[0] / 1000)) µs, median \(format(perPosition[perPosition.count / 2] / 1000)) µs "
-              + "per position (goal ≤ 5 µs) [checksum \(Int(sink) % 1000)]")
+        print(
+            "enrich: \(stops)-stop route, \(positions) positions × \(rounds) rounds: best "
+                + "\(format(perPosition[0] / 1000)) µs, median \(format(perPosition[perPosition.count / 2] / 1000)) µs "
+                + "per position (goal ≤ 5 µs) [checksum \(Int(sink) % 1000)]"
+        )
     }
 }
 
@@ -86,14 +93,27 @@ package struct EnrichmentFixture {
         let origin = Coordinate(latitude: 52.52, longitude: 13.405)
         for i in 0..<stops {
             let id = CustomerID("c\(i)")
-            let location = Geo.destination(from: origin, bearingDegrees: Double(i * 37 % 360),
-                                           distanceMeters: 500 + Double(i) * 120)
+            let location = Geo.destination(
+                from: origin,
+                bearingDegrees: Double(i * 37 % 360),
+                distanceMeters: 500 + Double(i) * 120
+            )
             customers[id] = Customer(id: id, tenantId: tenant, name: "Customer \(i)", location: location)
-            visits.append(PlannedVisit(id: VisitID("v\(i)"), tenantId: tenant, routeId: "r-bench",
-                                       driverId: driver.id, customerId: id, sequenceNumber: i + 1,
-                                       scheduledDate: date,
-                                       timeWindow: TimeWindow(start: date.startOfDay + .seconds(8 * 3600),
-                                                              end: date.startOfDay + .seconds(18 * 3600))))
+            visits.append(
+                PlannedVisit(
+                    id: VisitID("v\(i)"),
+                    tenantId: tenant,
+                    routeId: "r-bench",
+                    driverId: driver.id,
+                    customerId: id,
+                    sequenceNumber: i + 1,
+                    scheduledDate: date,
+                    timeWindow: TimeWindow(
+                        start: date.startOfDay + .seconds(8 * 3600),
+                        end: date.startOfDay + .seconds(18 * 3600)
+                    )
+                )
+            )
         }
         self.customers = customers
         self.visits = visits
@@ -104,11 +124,24 @@ package struct EnrichmentFixture {
 
     package func input(index: Int, previous: DriverSnapshot?) -> EnrichmentInput {
         let point = path[index % path.count]
-        let raw = RawPosition(tenantId: driver.tenantId, driverId: driver.id, deviceId: driver.deviceId,
-                              fixTime: route.scheduledDate.startOfDay + .seconds(8 * 3600 + index),
-                              latitude: point.latitude, longitude: point.longitude, speedKmh: 40, course: 90,
-                              batteryLevel: 80)
-        return EnrichmentInput(raw: raw, driver: driver, route: route, visits: visits, customers: customers,
-                               previous: previous)
+        let raw = RawPosition(
+            tenantId: driver.tenantId,
+            driverId: driver.id,
+            deviceId: driver.deviceId,
+            fixTime: route.scheduledDate.startOfDay + .seconds(8 * 3600 + index),
+            latitude: point.latitude,
+            longitude: point.longitude,
+            speedKmh: 40,
+            course: 90,
+            batteryLevel: 80
+        )
+        return EnrichmentInput(
+            raw: raw,
+            driver: driver,
+            route: route,
+            visits: visits,
+            customers: customers,
+            previous: previous
+        )
     }
 }

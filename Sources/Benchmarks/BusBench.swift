@@ -1,10 +1,10 @@
 import Application
-import Composition
-import Simulation
 package import ArgumentParser
+import Composition
 import Domain
 import Logging
 import SQLiteAdapters
+import Simulation
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -18,7 +18,9 @@ package struct BusBench: AsyncParsableCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
-        commandName: "bus", abstract: "SQLite event bus publish and consume throughput on a temporary file.")
+        commandName: "bus",
+        abstract: "SQLite event bus publish and consume throughput on a temporary file."
+    )
 
     @Option(help: "Messages per batched measurement (batches of 100 and 1,000, and consumption).")
     package var messages: Int = 100_000
@@ -56,8 +58,11 @@ package struct BusBench: AsyncParsableCommand {
         let bus = try await SQLiteEventBus(
             path: path,
             configuration: .init(
-                pruneEveryMessages: 0, durability: processCrashDurability ? .processCrash : .powerLoss),
-            logger: logger)
+                pruneEveryMessages: 0,
+                durability: processCrashDurability ? .processCrash : .powerLoss
+            ),
+            logger: logger
+        )
         let payload = [UInt8](repeating: UInt8(ascii: "x"), count: payloadBytes)
         let headers = [MessageHeader.tenantId: "tenant-bench", MessageHeader.eventType: "position"]
         func batch(_ start: Int, _ count: Int) -> [OutgoingMessage] {
@@ -65,8 +70,10 @@ package struct BusBench: AsyncParsableCommand {
                 OutgoingMessage(key: "driver-\($0 % keys)", value: payload, headers: headers)
             }
         }
-        print("SQLite event bus, \(bus.partitions) partitions, \(payloadBytes)-byte values, "
-            + (processCrashDurability ? "synchronous=NORMAL" : "synchronous=FULL (fsync per commit)"))
+        print(
+            "SQLite event bus, \(bus.partitions) partitions, \(payloadBytes)-byte values, "
+                + (processCrashDurability ? "synchronous=NORMAL" : "synchronous=FULL (fsync per commit)")
+        )
 
         let topic: Topic = "bench"
         var published = 0

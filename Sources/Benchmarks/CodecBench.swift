@@ -1,16 +1,18 @@
 import Application
-import Composition
-import Simulation
 package import ArgumentParser
+import Composition
 import Domain
 import HTTPAdapters
+import Simulation
 
 /// Per-message cost of the JSON work on the position path (webhook decode, bus payloads).
 package struct CodecBench: AsyncParsableCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
-        commandName: "codec", abstract: "Time the JSON encodings on the position path, per message.")
+        commandName: "codec",
+        abstract: "Time the JSON encodings on the position path, per message."
+    )
 
     @Option(help: "Iterations per measurement.")
     package var iterations: Int = 20_000
@@ -34,7 +36,9 @@ package struct CodecBench: AsyncParsableCommand {
         try measure("EnrichedPosition decode (8 stops)", n) {
             _ = try JSONPayload.decode(EnrichedPosition.self, from: enrichedBytes)
         }
-        try measure("CompactPosition encode", n) { _ = try JSONPayload.encode(PushFanout.CompactPosition(output.position)) }
+        try measure("CompactPosition encode", n) {
+            _ = try JSONPayload.encode(PushFanout.CompactPosition(output.position))
+        }
     }
 
     package func measure(_ name: String, _ n: Int, _ body: () throws -> Void) throws {

@@ -27,10 +27,13 @@ package enum DemoSeeder {
                 continue
             }
         }
-        logger.info("demo tenant seeded", metadata: [
-            "customers": "\(scenario.customers.count)", "drivers": "\(scenario.drivers.count)",
-            "routes": "\(scenario.routes.count)",
-        ])
+        logger.info(
+            "demo tenant seeded",
+            metadata: [
+                "customers": "\(scenario.customers.count)", "drivers": "\(scenario.drivers.count)",
+                "routes": "\(scenario.routes.count)",
+            ]
+        )
     }
 }
 
@@ -47,4 +50,3 @@ package final class PortSignal: Sendable {
         }
     }
 }
-

@@ -1,11 +1,11 @@
 import Application
-import Composition
-import Simulation
 package import ArgumentParser
+import Composition
 import Domain
 import Foundation
 import Logging
 import SQLiteAdapters
+import Simulation
 
 /// SQLite history figures (issue 3): append throughput in batches (goal ≥ 50,000 positions/s) and route
 /// playback of one driver-day at 1 Hz downsampled to 2,000 points (goal ≤ 50 ms, median of several runs).
@@ -18,7 +18,9 @@ package struct HistoryBench: AsyncParsableCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
-        commandName: "history", abstract: "SQLite history append throughput and route playback latency.")
+        commandName: "history",
+        abstract: "SQLite history append throughput and route playback latency."
+    )
 
     @Option(help: "Drivers reporting at 1 Hz in the append run.")
     package var drivers: Int = 1000
@@ -68,11 +70,19 @@ package struct HistoryBench: AsyncParsableCommand {
     private static func fix(driver: Int, second: Int) -> EnrichedPosition {
         let angle = Double(second) / 600
         return EnrichedPosition(
-            tenantId: tenant, driverId: DriverID("drv-\(driver)"), deviceId: DeviceID("dev-\(driver)"),
-            driverName: "Bench \(driver)", fixTime: start + .seconds(second),
-            latitude: 45.5 + 0.01 * sin(angle) + Double(driver) * 1e-4, longitude: -73.6 + 0.01 * cos(angle),
-            speedKmh: Double((second + driver) % 60), smoothedSpeedKmh: 30, heading: Double(second % 360),
-            activity: .moving, routeId: RouteID("route-\(driver)"))
+            tenantId: tenant,
+            driverId: DriverID("drv-\(driver)"),
+            deviceId: DeviceID("dev-\(driver)"),
+            driverName: "Bench \(driver)",
+            fixTime: start + .seconds(second),
+            latitude: 45.5 + 0.01 * sin(angle) + Double(driver) * 1e-4,
+            longitude: -73.6 + 0.01 * cos(angle),
+            speedKmh: Double((second + driver) % 60),
+            smoothedSpeedKmh: 30,
+            heading: Double(second % 360),
+            activity: .moving,
+            routeId: RouteID("route-\(driver)")
+        )
     }
 
     /// (a) `drivers` × `seconds` positions in time order, `batch` per append.
@@ -107,7 +117,8 @@ package struct HistoryBench: AsyncParsableCommand {
         print(
             "append: \(positions.count) positions (\(drivers) drivers × \(seconds) s at 1 Hz), batches of \(batch), "
                 + "concurrency \(concurrency): \(format(elapsed.secondsValue, 2)) s → \(Int(rate)) positions/s "
-                + "(goal ≥ 50000: \(rate >= 50_000 ? "met" : "NOT met")); file \(size / 1_048_576) MiB")
+                + "(goal ≥ 50000: \(rate >= 50_000 ? "met" : "NOT met")); file \(size / 1_048_576) MiB"
+        )
         // A re-sent batch is a no-op (idempotent on driver and fix time).
         let resend = try await clock.measure { try await store.append(batches[0]) }
         print("append: re-sent batch of \(batches[0].count) ignored in \(format(resend.secondsValue * 1000, 2)) ms")
@@ -133,8 +144,12 @@ package struct HistoryBench: AsyncParsableCommand {
             var points: [HistoryPoint] = []
             let elapsed = try await clock.measure {
                 points = try await store.routeHistory(
-                    driverId: DriverID("drv-1"), tenantId: Self.tenant, from: Self.start,
-                    to: Self.start + .seconds(86_399), maxPoints: maxPoints)
+                    driverId: DriverID("drv-1"),
+                    tenantId: Self.tenant,
+                    from: Self.start,
+                    to: Self.start + .seconds(86_399),
+                    maxPoints: maxPoints
+                )
             }
             count = points.count
             timings.append(elapsed.secondsValue * 1000)
@@ -145,7 +160,8 @@ package struct HistoryBench: AsyncParsableCommand {
             "playback: 86400 points (1 driver-day at 1 Hz) → \(count) points, \(runs) runs: median "
                 + "\(format(median, 1)) ms (min \(format(timings[0], 1)), "
                 + "max \(format(timings[timings.count - 1], 1))) "
-                + "(goal ≤ 50 ms: \(median <= 50 ? "met" : "NOT met"))")
+                + "(goal ≤ 50 ms: \(median <= 50 ? "met" : "NOT met"))"
+        )
     }
 
     private func format(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }

@@ -1,9 +1,7 @@
 import Application
-import Composition
-import ServiceLifecycle
-import Simulation
 package import ArgumentParser
 import AsyncHTTPClient
+import Composition
 import Configuration
 import Domain
 import HTTPAdapters
@@ -11,6 +9,8 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
+import Simulation
 
 /// Webhook ingest throughput next to a hello-world POST on the same server, in the same run (goal ≥ 0.5×).
 ///
@@ -20,7 +20,9 @@ package struct IngestBench: AsyncParsableCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
-        commandName: "ingest", abstract: "Webhook requests/s vs a hello-world POST on the same server.")
+        commandName: "ingest",
+        abstract: "Webhook requests/s vs a hello-world POST on the same server."
+    )
 
     @Option(help: "Seconds per measurement.")
     package var seconds: Int = 10
@@ -58,31 +60,46 @@ package struct IngestBench: AsyncParsableCommand {
         let port = PortSignal()
         let http = makeHTTPApplication(system: runtime.system, router: router) { port.set($0) }
         let secret = configuration.secrets.webhook
-        let seconds = seconds, connections = connections, rounds = rounds
+        let seconds = seconds
+        let connections = connections
+        let rounds = rounds
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await http.runService() }
             group.addTask { try await runtime.system.backgroundService().run() }
             let listening = try await port.wait()
             let base = "http://127.0.0.1:\(listening)"
-            print("ingest bench: \(drivers) devices, \(connections) connections, \(seconds) s per measurement, "
-                  + "\(rounds) rounds, 2 cores shared by server and load generator")
-            var hello: [LoadGenerator.Result] = [], webhook: [LoadGenerator.Result] = []
+            print(
+                "ingest bench: \(drivers) devices, \(connections) connections, \(seconds) s per measurement, "
+                    + "\(rounds) rounds, 2 cores shared by server and load generator"
+            )
+            var hello: [LoadGenerator.Result] = []
+            var webhook: [LoadGenerator.Result] = []
             for round in 1...rounds {
-                let h = try await LoadGenerator.run(url: base + "/bench/hello", headers: [:],
-                                                    bodies: [Array("{\"hello\":\"world\"}".utf8)],
-                                                    connections: connections, duration: .seconds(seconds))
+                let h = try await LoadGenerator.run(
+                    url: base + "/bench/hello",
+                    headers: [:],
+                    bodies: [Array("{\"hello\":\"world\"}".utf8)],
+                    connections: connections,
+                    duration: .seconds(seconds)
+                )
                 print("round \(round) hello-world POST: \(h)")
-                let w = try await LoadGenerator.run(url: base + "/api/traccar/positions",
-                                                    headers: ["Authorization": "Bearer \(secret)"], bodies: bodies,
-                                                    connections: connections, duration: .seconds(seconds))
+                let w = try await LoadGenerator.run(
+                    url: base + "/api/traccar/positions",
+                    headers: ["Authorization": "Bearer \(secret)"],
+                    bodies: bodies,
+                    connections: connections,
+                    duration: .seconds(seconds)
+                )
                 print("round \(round) webhook POST:     \(w)")
                 hello.append(h)
                 webhook.append(w)
             }
             let h = hello.map(\.requestsPerSecond).max() ?? 0
             let w = webhook.map(\.requestsPerSecond).max() ?? 0
-            print("ingest: webhook \(Int(w)) req/s vs hello-world \(Int(h)) req/s: ratio \(format(w / max(h, 1))) "
-                  + "(goal ≥ 0.5); non-2xx \(webhook.map(\.failures).reduce(0, +))")
+            print(
+                "ingest: webhook \(Int(w)) req/s vs hello-world \(Int(h)) req/s: ratio \(format(w / max(h, 1))) "
+                    + "(goal ≥ 0.5); non-2xx \(webhook.map(\.failures).reduce(0, +))"
+            )
             group.cancelAll()
         }
     }
@@ -118,10 +135,18 @@ package enum LoadGenerator {
         }
     }
 
-    package static func run(url: String, headers: [String: String], bodies: [[UInt8]], connections: Int,
-                    duration: Duration) async throws -> Result {
+    package static func run(
+        url: String,
+        headers: [String: String],
+        bodies: [[UInt8]],
+        connections: Int,
+        duration: Duration
+    ) async throws -> Result {
         var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: connections
+        )
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let clock = ContinuousClock()
         let deadline = clock.now + duration
@@ -165,8 +190,12 @@ package enum LoadGenerator {
         func percentile(_ p: Double) -> Double {
             latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
         }
-        return Result(requests: latencies.count, failures: perWorker.map(\.1).reduce(0, +),
-                      seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-                      p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99))
+        return Result(
+            requests: latencies.count,
+            failures: perWorker.map(\.1).reduce(0, +),
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            p50Milliseconds: percentile(0.5),
+            p99Milliseconds: percentile(0.99)
+        )
     }
 }

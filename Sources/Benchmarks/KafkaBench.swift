@@ -1,15 +1,15 @@
 package import Application
-import Composition
-import ServiceLifecycle
-import KafkaMock
-import Simulation
 package import ArgumentParser
+import Composition
 import Configuration
 import Domain
 import Foundation
 import Hummingbird
 import KafkaAdapters
+import KafkaMock
 import Logging
+import ServiceLifecycle
+import Simulation
 import Synchronization
 
 /// `tracker bench kafka`: the Kafka event bus against a Kafka-protocol cluster (an in-process mock cluster
@@ -25,7 +25,9 @@ package struct KafkaBench: AsyncParsableCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
-        commandName: "kafka", abstract: "Kafka bus: confirmed produce throughput and webhook → enriched latency.")
+        commandName: "kafka",
+        abstract: "Kafka bus: confirmed produce throughput and webhook → enriched latency."
+    )
 
     @Option(help: "Bootstrap servers of an existing cluster (default: an in-process mock cluster).")
     package var bootstrap: String?
@@ -53,7 +55,7 @@ package struct KafkaBench: AsyncParsableCommand {
 
     package func validate() throws {
         guard messages >= batch, batch > 0, (1...64).contains(publishers), (1...16).contains(brokers),
-              latencySeconds >= 0, (1...20_000).contains(drivers)
+            latencySeconds >= 0, (1...20_000).contains(drivers)
         else { throw ValidationError("--messages ≥ --batch > 0, --publishers 1–64, --brokers 1–16, --drivers 1–20000") }
     }
 
@@ -62,14 +64,17 @@ package struct KafkaBench: AsyncParsableCommand {
         let servers = bootstrap ?? cluster!.bootstrapServers
         let partitions = 12
         if let cluster {
-            let topics = [Topic.positions, .enrichedPositions, .gpsEvents, .visitEvents, .driverEvents]
+            let topics =
+                [Topic.positions, .enrichedPositions, .gpsEvents, .visitEvents, .driverEvents]
                 + ApplyChangeEvent.topics
             for topic in topics {
                 try cluster.createTopic(topic.name, partitions: partitions, replicationFactor: min(3, brokers))
             }
         }
-        print("Kafka bench against \(cluster == nil ? "cluster \(servers)" : "in-process mock cluster, \(brokers) brokers")"
-              + ", \(partitions) partitions, replication \(min(3, brokers)), acks=all, idempotent, lz4")
+        print(
+            "Kafka bench against \(cluster == nil ? "cluster \(servers)" : "in-process mock cluster, \(brokers) brokers")"
+                + ", \(partitions) partitions, replication \(min(3, brokers)), acks=all, idempotent, lz4"
+        )
         try await produceThroughput(servers: servers, cluster: cluster)
         if latencySeconds > 0 { try await webhookLatency(servers: servers) }
         withExtendedLifetime(cluster) {}
@@ -78,14 +83,20 @@ package struct KafkaBench: AsyncParsableCommand {
     private func produceThroughput(servers: String, cluster: KafkaMockCluster?) async throws {
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         let bus = try KafkaEventBus(
-            configuration: KafkaConfiguration(bootstrapServers: servers, partitions: 12,
-                                              replicationFactor: min(3, brokers)),
-            logger: logger)
+            configuration: KafkaConfiguration(
+                bootstrapServers: servers,
+                partitions: 12,
+                replicationFactor: min(3, brokers)
+            ),
+            logger: logger
+        )
         let topic = Topic("bench.produce.\(UInt32.random(in: 0...UInt32.max))")
         try cluster?.createTopic(topic.name, partitions: 12, replicationFactor: min(3, brokers))
         let payload = [UInt8](repeating: UInt8(ascii: "x"), count: payloadBytes)
-        let headers = [MessageHeader.tenantId: "tenant-bench", MessageHeader.eventType: "position",
-                       MessageHeader.schemaVersion: "1", MessageHeader.contentType: "application/json"]
+        let headers = [
+            MessageHeader.tenantId: "tenant-bench", MessageHeader.eventType: "position",
+            MessageHeader.schemaVersion: "1", MessageHeader.contentType: "application/json",
+        ]
         let batchSize = batch
         func makeBatch(_ start: Int) -> [OutgoingMessage] {
             (start..<start + batchSize).map {
@@ -103,8 +114,10 @@ package struct KafkaBench: AsyncParsableCommand {
             singles.append((clock.now - start).secondsValue * 1000)
         }
         singles.sort()
-        print("publish 1 message, confirmed:  p50 \(format(percentile(singles, 0.5))) ms, "
-              + "p99 \(format(percentile(singles, 0.99))) ms (500 sequential calls)")
+        print(
+            "publish 1 message, confirmed:  p50 \(format(percentile(singles, 0.5))) ms, "
+                + "p99 \(format(percentile(singles, 0.99))) ms (500 sequential calls)"
+        )
 
         let rounds = messages / batchSize / publishers
         let start = clock.now
@@ -119,8 +132,10 @@ package struct KafkaBench: AsyncParsableCommand {
         let elapsed = clock.now - start
         let total = rounds * publishers * batchSize
         let rate = Double(total) / max(elapsed.secondsValue, 1e-9)
-        print("produce, confirmed:  \(Int(rate.rounded())) msgs/s (\(total) messages of \(payloadBytes) bytes, "
-              + "\(publishers) publishers × batches of \(batchSize), \(Int(elapsed.secondsValue * 1000)) ms; goal ≥ 50,000)")
+        print(
+            "produce, confirmed:  \(Int(rate.rounded())) msgs/s (\(total) messages of \(payloadBytes) bytes, "
+                + "\(publishers) publishers × batches of \(batchSize), \(Int(elapsed.secondsValue * 1000)) ms; goal ≥ 50,000)"
+        )
     }
 
     private func webhookLatency(servers: String) async throws {
@@ -153,10 +168,16 @@ package struct KafkaBench: AsyncParsableCommand {
             group.addTask { try await http.runService() }
             group.addTask { try await runtime.system.backgroundService().run() }
             let tag = UUID().uuidString.prefix(8)
-            let rawSubscription = try await bus.subscribe(topics: [.positions], group: "bench-raw-\(tag)",
-                                                          startAtEnd: true)
-            let enrichedSubscription = try await bus.subscribe(topics: [.enrichedPositions],
-                                                               group: "bench-enriched-\(tag)", startAtEnd: true)
+            let rawSubscription = try await bus.subscribe(
+                topics: [.positions],
+                group: "bench-raw-\(tag)",
+                startAtEnd: true
+            )
+            let enrichedSubscription = try await bus.subscribe(
+                topics: [.enrichedPositions],
+                group: "bench-enriched-\(tag)",
+                startAtEnd: true
+            )
             group.addTask {
                 while true {
                     let batch = try await rawSubscription.next(maxCount: 1000)
@@ -181,9 +202,13 @@ package struct KafkaBench: AsyncParsableCommand {
             let result = await SimulationRunner(
                 scenario: scenario,
                 // Spread over each second, as Traccar forwards positions as they arrive.
-                configuration: .init(url: "http://127.0.0.1:\(listening)", secret: secret,
-                                     duration: .seconds(seconds), progressEvery: .seconds(3600),
-                                     slices: min(20, drivers)),
+                configuration: .init(
+                    url: "http://127.0.0.1:\(listening)",
+                    secret: secret,
+                    duration: .seconds(seconds),
+                    progressEvery: .seconds(3600),
+                    slices: min(20, drivers)
+                ),
                 log: { _ in }
             ).run()
             try await Task.sleep(for: .seconds(3))
@@ -191,7 +216,9 @@ package struct KafkaBench: AsyncParsableCommand {
             await enrichedSubscription.close()
             let (latencies, enrichHop, consumeHop, rawCount, enrichedCount) = samples.raw.withLock { raw in
                 samples.enriched.withLock { enriched -> ([Double], [Double], [Double], Int, Int) in
-                    var latencies: [Double] = [], enrichHop: [Double] = [], consumeHop: [Double] = []
+                    var latencies: [Double] = []
+                    var enrichHop: [Double] = []
+                    var consumeHop: [Double] = []
                     for (key, produced) in raw {
                         guard let (enrichedAt, received) = enriched[key] else { continue }
                         latencies.append(Double(received - produced))
@@ -202,15 +229,21 @@ package struct KafkaBench: AsyncParsableCommand {
                 }
             }
             let stats = result.stats
-            print("webhooks posted: \(stats.sent), 2xx \(stats.ok), non-2xx \(stats.rejected), errors \(stats.errors); "
-                  + "webhook answer p50 \(format(stats.p50Milliseconds ?? 0)) ms p99 \(format(stats.p99Milliseconds ?? 0)) ms")
+            print(
+                "webhooks posted: \(stats.sent), 2xx \(stats.ok), non-2xx \(stats.rejected), errors \(stats.errors); "
+                    + "webhook answer p50 \(format(stats.p50Milliseconds ?? 0)) ms p99 \(format(stats.p99Milliseconds ?? 0)) ms"
+            )
             print("raw positions seen \(rawCount), enriched seen \(enrichedCount), joined \(latencies.count)")
-            print("webhook → gps.positions.enriched latency: p50 \(format(percentile(latencies, 0.5))) ms, "
-                  + "p99 \(format(percentile(latencies, 0.99))) ms, max \(format(latencies.last ?? 0)) ms")
-            print("  of which raw produced → enriched produced (enrichment consumer): p50 "
-                  + "\(format(percentile(enrichHop, 0.5))) ms, p99 \(format(percentile(enrichHop, 0.99))) ms; "
-                  + "enriched produced → consumed: p50 \(format(percentile(consumeHop, 0.5))) ms, "
-                  + "p99 \(format(percentile(consumeHop, 0.99))) ms")
+            print(
+                "webhook → gps.positions.enriched latency: p50 \(format(percentile(latencies, 0.5))) ms, "
+                    + "p99 \(format(percentile(latencies, 0.99))) ms, max \(format(latencies.last ?? 0)) ms"
+            )
+            print(
+                "  of which raw produced → enriched produced (enrichment consumer): p50 "
+                    + "\(format(percentile(enrichHop, 0.5))) ms, p99 \(format(percentile(enrichHop, 0.99))) ms; "
+                    + "enriched produced → consumed: p50 \(format(percentile(consumeHop, 0.5))) ms, "
+                    + "p99 \(format(percentile(consumeHop, 0.99))) ms"
+            )
             group.cancelAll()
         }
     }

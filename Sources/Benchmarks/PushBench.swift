@@ -1,15 +1,15 @@
 import Application
-import Composition
-import Simulation
 package import ArgumentParser
 import AsyncHTTPClient
+import Composition
 import Domain
 package import Foundation
 import HTTPAdapters
 import Logging
-import SocketIOAdapters
 import NIOCore
 import NIOHTTP1
+import Simulation
+import SocketIOAdapters
 import Synchronization
 
 /// End-to-end fan-out: simulated drivers post Traccar webhooks at 1 Hz to a tracker (or a peer server),
@@ -23,7 +23,9 @@ package struct PushBench: AsyncParsableCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
-        commandName: "push", abstract: "Webhook → Socket.IO dashboards: latency, delivery, server CPU and RSS.")
+        commandName: "push",
+        abstract: "Webhook → Socket.IO dashboards: latency, delivery, server CPU and RSS."
+    )
 
     @Option(help: "Simulated drivers posting at 1 Hz.") var drivers = 1000
     @Option(help: "Socket.IO clients (dashboards) in the tenant.") var clients = 500
@@ -38,10 +40,13 @@ package struct PushBench: AsyncParsableCommand {
     package var restart = false
 
     package func validate() throws {
-        guard (1...20_000).contains(drivers), (1...20_000).contains(clients), (0...10_000).contains(batchMs), seconds > 0
+        guard (1...20_000).contains(drivers), (1...20_000).contains(clients), (0...10_000).contains(batchMs),
+            seconds > 0
         else { throw ValidationError("--drivers and --clients 1–20000, --batch-ms 0–10000, --seconds > 0") }
         if target != nil, serverPid == nil { throw ValidationError("--target needs --server-pid") }
-        if target != nil, restart { throw ValidationError("--restart restarts the tracker it started; not with --target") }
+        if target != nil, restart {
+            throw ValidationError("--restart restarts the tracker it started; not with --target")
+        }
     }
 
     package func run() async throws {
@@ -57,8 +62,12 @@ package struct PushBench: AsyncParsableCommand {
             url = target
             pid = serverPid!
         } else {
-            let process = try await Self.startServer(port: port, directory: directory, webhookSecret: secret,
-                                                     jwtSecret: jwtSecret)
+            let process = try await Self.startServer(
+                port: port,
+                directory: directory,
+                webhookSecret: secret,
+                jwtSecret: jwtSecret
+            )
             child = process
             url = "http://127.0.0.1:\(port)"
             pid = process.processIdentifier
@@ -70,10 +79,18 @@ package struct PushBench: AsyncParsableCommand {
         let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
         let scenario = DemoScenario.make(drivers: drivers, date: CalendarDate(containing: now), now: now)
         let tokens = TokenAuthority(secret: jwtSecret)
-        let admin = try await tokens.mint(principal: Principal(tenantId: scenario.tenantId, role: .admin, subject: "bench"),
-                                          ttl: .seconds(3600))
-        let viewer = try await tokens.mint(principal: Principal(tenantId: scenario.tenantId, role: .dispatcher,
-                                                                subject: "bench"), ttl: .seconds(3600))
+        let admin = try await tokens.mint(
+            principal: Principal(tenantId: scenario.tenantId, role: .admin, subject: "bench"),
+            ttl: .seconds(3600)
+        )
+        let viewer = try await tokens.mint(
+            principal: Principal(
+                tenantId: scenario.tenantId,
+                role: .dispatcher,
+                subject: "bench"
+            ),
+            ttl: .seconds(3600)
+        )
         if target == nil {
             let report = try await SimulationRunner.seed(via: url, token: admin, scenario: scenario) { _ in }
             print("push bench: seeded \(report.driversCreated) drivers, \(report.routesCreated) routes at \(url)")
@@ -97,15 +114,25 @@ package struct PushBench: AsyncParsableCommand {
             for try await client in group { client.map { result.append($0) } }
             return result
         }
-        print("push bench: \(connected.count)/\(clients) clients connected in \(Self.ms(clock.now - connectStart)) ms"
-              + (batchMs > 0 ? ", batches every \(batchMs) ms" : ", one event per position"))
+        print(
+            "push bench: \(connected.count)/\(clients) clients connected in \(Self.ms(clock.now - connectStart)) ms"
+                + (batchMs > 0 ? ", batches every \(batchMs) ms" : ", one event per position")
+        )
 
         // Drivers.
         let simulation = SimulationRunner(
             scenario: scenario,
-            configuration: .init(url: url, secret: secret, interval: .seconds(1), duration: .seconds(seconds + 7),
-                                 maxInFlight: 64, progressEvery: .seconds(3600), slices: min(20, drivers)),
-            log: { _ in })
+            configuration: .init(
+                url: url,
+                secret: secret,
+                interval: .seconds(1),
+                duration: .seconds(seconds + 7),
+                maxInFlight: 64,
+                progressEvery: .seconds(3600),
+                slices: min(20, drivers)
+            ),
+            log: { _ in }
+        )
         let simulationTask = Task { await simulation.run() }
         try await Task.sleep(for: .seconds(5))
         let windowStart = Int64(Date().timeIntervalSince1970 * 1000)
@@ -127,11 +154,15 @@ package struct PushBench: AsyncParsableCommand {
         let expected = summary.fixTimes * drivers / min(20, drivers) * connected.count
         print("push bench: \(drivers) drivers × 1 Hz → \(connected.count) clients, \(seconds) s measured")
         print("  webhooks: \(result.stats.ok) ok, \(result.stats.sent - result.stats.ok) failed")
-        print("  delivered \(summary.delivered) / expected \(expected) positions "
-              + "(\(Self.percent(Double(summary.delivered) / Double(max(expected, 1)))))"
-              + "; \(Int(Double(summary.delivered) / Double(seconds))) positions/s to clients")
-        print("  latency fix → client receipt: p50 \(summary.p50) ms, p90 \(summary.p90) ms, p99 \(summary.p99) ms, "
-              + "max \(summary.max) ms")
+        print(
+            "  delivered \(summary.delivered) / expected \(expected) positions "
+                + "(\(Self.percent(Double(summary.delivered) / Double(max(expected, 1)))))"
+                + "; \(Int(Double(summary.delivered) / Double(seconds))) positions/s to clients"
+        )
+        print(
+            "  latency fix → client receipt: p50 \(summary.p50) ms, p90 \(summary.p90) ms, p99 \(summary.p99) ms, "
+                + "max \(summary.max) ms"
+        )
         print("  server: CPU \(Self.percent(cpu)) of one core, RSS peak \(rssPeak / 1024) MB")
         for client in connected { await client.close() }
         guard restart, let running = child else { return }
@@ -139,8 +170,12 @@ package struct PushBench: AsyncParsableCommand {
         // Reconnect storm: restart the server, then every client reconnects at the same moment.
         running.terminate()
         running.waitUntilExit()
-        let restarted = try await Self.startServer(port: port, directory: directory, webhookSecret: secret,
-                                                   jwtSecret: jwtSecret)
+        let restarted = try await Self.startServer(
+            port: port,
+            directory: directory,
+            webhookSecret: secret,
+            jwtSecret: jwtSecret
+        )
         child = restarted
         let storm = clock.now
         let back = Tally()
@@ -161,12 +196,19 @@ package struct PushBench: AsyncParsableCommand {
         }
         let allBack = clock.now - storm
         try await Task.sleep(for: .milliseconds(500))
-        print("  reconnect storm after a restart: \(back.count)/\(connected.count) clients back in "
-              + "\(Self.ms(allBack)) ms, \(states.count) initial states received")
+        print(
+            "  reconnect storm after a restart: \(back.count)/\(connected.count) clients back in "
+                + "\(Self.ms(allBack)) ms, \(states.count) initial states received"
+        )
         for client in again { await client.close() }
     }
 
-    package static func startServer(port: Int, directory: URL, webhookSecret: String, jwtSecret: String) async throws -> Process {
+    package static func startServer(
+        port: Int,
+        directory: URL,
+        webhookSecret: String,
+        jwtSecret: String
+    ) async throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
         process.arguments = ["serve", "--data-dir", directory.path, "--port", "\(port)", "--host", "127.0.0.1"]
@@ -179,7 +221,9 @@ package struct PushBench: AsyncParsableCommand {
         // Ready when the health endpoint answers.
         for _ in 0..<300 {
             let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/health/live")
-            if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(1)), response.status == .ok {
+            if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(1)),
+                response.status == .ok
+            {
                 return process
             }
             try await Task.sleep(for: .milliseconds(100))
@@ -190,7 +234,7 @@ package struct PushBench: AsyncParsableCommand {
 
     package static func cpuSeconds(pid: Int32) -> Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")")
+            let close = stat.lastIndex(of: ")")
         else { return 0 }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // utime and stime are fields 14 and 15 of the line; here counted after the ")" (field 3 is index 0).
@@ -219,7 +263,14 @@ package final class Tally: Sendable {
 
 /// Latencies (1 ms buckets) of positions whose fix time is inside the measurement window.
 package final class LatencyRecorder: Sendable {
-    package struct Summary { var delivered: Int; var fixTimes: Int; var p50: Int; var p90: Int; var p99: Int; var max: Int }
+    package struct Summary {
+        var delivered: Int
+        var fixTimes: Int
+        var p50: Int
+        var p90: Int
+        var p99: Int
+        var max: Int
+    }
     private struct State {
         var window: (start: Int64, end: Int64)?
         var histogram = [Int](repeating: 0, count: 60_001)
@@ -239,7 +290,8 @@ package final class LatencyRecorder: Sendable {
         var samples: [Int64] = []
         let marker = Self.marker
         packet.withUTF8 { bytes in
-            let count = bytes.count, width = marker.count
+            let count = bytes.count
+            let width = marker.count
             var i = 0
             while i + width < count {
                 guard bytes[i] == 0x22, bytes[i + 1] == 0x66, bytes[i + 4] == 0x54 else {  // `"f..T`
@@ -284,8 +336,14 @@ package final class LatencyRecorder: Sendable {
                 return 0
             }
             let max = state.histogram.lastIndex { $0 > 0 } ?? 0
-            return Summary(delivered: state.delivered, fixTimes: state.fixTimes.count, p50: quantile(0.5),
-                           p90: quantile(0.9), p99: quantile(0.99), max: max)
+            return Summary(
+                delivered: state.delivered,
+                fixTimes: state.fixTimes.count,
+                p50: quantile(0.5),
+                p90: quantile(0.9),
+                p99: quantile(0.99),
+                max: max
+            )
         }
     }
 }

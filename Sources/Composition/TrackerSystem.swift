@@ -50,14 +50,35 @@ package struct TrackerSystem: Sendable {
         self.configuration = configuration
         self.logger = logger
         let a = adapters
-        customers = CustomerDirectory(shared: a.customerCache, store: a.reference, sourceOfTruth: a.sourceOfTruth,
-                                      clock: a.clock, logger: logger)
-        ingest = IngestTraccar(fleet: a.fleet, bus: a.bus, clock: a.clock, routing: configuration.flows.routing,
-                               logger: logger)
-        enrich = EnrichPositions(fleet: a.fleet, history: a.history, latest: a.latest, customers: customers,
-                                 bus: a.bus, logger: logger)
-        applyChanges = ApplyChangeEvent(store: a.reference, fleet: a.fleet, customers: customers, clock: a.clock,
-                                        logger: logger)
+        customers = CustomerDirectory(
+            shared: a.customerCache,
+            store: a.reference,
+            sourceOfTruth: a.sourceOfTruth,
+            clock: a.clock,
+            logger: logger
+        )
+        ingest = IngestTraccar(
+            fleet: a.fleet,
+            bus: a.bus,
+            clock: a.clock,
+            routing: configuration.flows.routing,
+            logger: logger
+        )
+        enrich = EnrichPositions(
+            fleet: a.fleet,
+            history: a.history,
+            latest: a.latest,
+            customers: customers,
+            bus: a.bus,
+            logger: logger
+        )
+        applyChanges = ApplyChangeEvent(
+            store: a.reference,
+            fleet: a.fleet,
+            customers: customers,
+            clock: a.clock,
+            logger: logger
+        )
         drivers = DriverManagement(fleet: a.fleet)
         positions = PositionQueries(fleet: a.fleet, latest: a.latest, history: a.history)
         routes = RoutePlanning(fleet: a.fleet, customers: customers)
@@ -68,8 +89,14 @@ package struct TrackerSystem: Sendable {
         gateway.pingTimeout = configuration.socketIO.pingTimeout
         gateway.corsOrigin = configuration.socketIO.corsOrigin
         gateway.recoveryWindow = configuration.socketIO.recovery
-        socketIO = SocketIOGateway(configuration: gateway, authenticate: { try await tokens.verify($0) },
-                                   positions: positions, drivers: drivers, routes: routes, logger: logger)
+        socketIO = SocketIOGateway(
+            configuration: gateway,
+            authenticate: { try await tokens.verify($0) },
+            positions: positions,
+            drivers: drivers,
+            routes: routes,
+            logger: logger
+        )
         fanout = PushFanout(gateway: socketIO)
         visits = VisitLifecycle(fleet: a.fleet, history: a.history, bus: a.bus, clock: a.clock)
         customerAdmin = CustomerAdministration(sourceOfTruth: a.sourceOfTruth, reference: a.reference)
@@ -81,21 +108,39 @@ package struct TrackerSystem: Sendable {
     package func consumerLoops() -> [ConsumerLoop] {
         let bus = adapters.bus
         return [
-            ConsumerLoop(bus: bus, configuration: .init(topics: configuration.flows.routing.allPositionTopics,
-                                                        group: "tracker-enrichment"),
-                         logger: logger, handler: enrich.handle),
-            ConsumerLoop(bus: bus, configuration: .init(topics: ApplyChangeEvent.topics, group: configuration.cdcGroup),
-                         logger: logger, handler: applyChanges.handle),
-            ConsumerLoop(bus: bus, configuration: .init(topics: PushFanout.topics,
-                                                        group: "tracker-push-\(configuration.instanceId)",
-                                                        startAtEnd: true),
-                         logger: logger, handler: fanout.handle),
+            ConsumerLoop(
+                bus: bus,
+                configuration: .init(
+                    topics: configuration.flows.routing.allPositionTopics,
+                    group: "tracker-enrichment"
+                ),
+                logger: logger,
+                handler: enrich.handle
+            ),
+            ConsumerLoop(
+                bus: bus,
+                configuration: .init(topics: ApplyChangeEvent.topics, group: configuration.cdcGroup),
+                logger: logger,
+                handler: applyChanges.handle
+            ),
+            ConsumerLoop(
+                bus: bus,
+                configuration: .init(
+                    topics: PushFanout.topics,
+                    group: "tracker-push-\(configuration.instanceId)",
+                    startAtEnd: true
+                ),
+                logger: logger,
+                handler: fanout.handle
+            ),
         ]
     }
 
     /// The data flows as services: every consumer loop, the stale sweep and history retention.
     package func flowServices() -> [any Service] {
-        let history = adapters.history, clock = adapters.clock, retention = configuration.flows.historyRetention
+        let history = adapters.history
+        let clock = adapters.clock
+        let retention = configuration.flows.historyRetention
         let logger = logger
         // Push first and enrichment last: shutdown runs in reverse, so enrichment drains (and publishes its last
         // enriched positions) before the push loop drains them to the sockets.

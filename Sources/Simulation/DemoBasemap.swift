@@ -18,7 +18,9 @@ package struct DemoBasemap: Encodable {
         let sw = scenario.frame.coordinate(LocalPoint(x: scenario.grid.minX, y: scenario.grid.minY))
         let ne = scenario.frame.coordinate(LocalPoint(x: scenario.grid.maxX, y: scenario.grid.maxY))
         bounds = [[r(sw.latitude), r(sw.longitude)], [r(ne.latitude), r(ne.longitude)]]
-        streets = scenario.streets.map { [r($0.from.latitude), r($0.from.longitude), r($0.to.latitude), r($0.to.longitude)] }
+        streets = scenario.streets.map {
+            [r($0.from.latitude), r($0.from.longitude), r($0.to.latitude), r($0.to.longitude)]
+        }
         depots = scenario.depots.map { [r($0.latitude), r($0.longitude)] }
     }
 }

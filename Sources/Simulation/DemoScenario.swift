@@ -51,8 +51,14 @@ package struct DemoScenario: Sendable {
 
     /// Builds the scenario for `drivers` drivers with routes on `date`, time windows placed around the
     /// estimated arrival times when driving starts at `now`.
-    package static func make(drivers: Int, date: CalendarDate, now: Timestamp, seed: UInt64 = 42,
-                     center: Coordinate = DemoScenario.berlin, tenantId: TenantID = DemoScenario.defaultTenantId)
+    package static func make(
+        drivers: Int,
+        date: CalendarDate,
+        now: Timestamp,
+        seed: UInt64 = 42,
+        center: Coordinate = DemoScenario.berlin,
+        tenantId: TenantID = DemoScenario.defaultTenantId
+    )
         -> DemoScenario
     {
         var builder = Builder(driverCount: max(0, drivers), date: date, now: now, seed: seed, center: center)
@@ -92,8 +98,8 @@ extension DemoScenario {
         }
 
         mutating func build(tenantId: TenantID) -> DemoScenario {
-        // Route and visit ids carry the day, so a durable store keeps each day's plan apart.
-        let day = date.description.replacingOccurrences(of: "-", with: "")
+            // Route and visit ids carry the day, so a durable store keeps each day's plan apart.
+            let day = date.description.replacingOccurrences(of: "-", with: "")
             var depotRNG = rng.derived(2)
             let depotCount = max(1, (driverCount + 24) / 25)
             var depotSpots: [StreetGrid.Spot] = []
@@ -116,10 +122,16 @@ extension DemoScenario {
                     return roll < 0.70 ? .van : roll < 0.82 ? .car : roll < 0.94 ? .truck : .motorcycle
                 }()
                 let name = "\(r.pick(Names.first)) \(r.pick(Names.last))"
-                drivers.append(NewDriver(
-                    id: driverId, deviceId: deviceId, name: name,
-                    phone: "+49 15\(r.int(in: 1...9)) \(Self.pad(r.int(in: 0...9_999_999), 7))",
-                    vehiclePlate: "B-DT \(1000 + number)", vehicleType: vehicle))
+                drivers.append(
+                    NewDriver(
+                        id: driverId,
+                        deviceId: deviceId,
+                        name: name,
+                        phone: "+49 15\(r.int(in: 1...9)) \(Self.pad(r.int(in: 0...9_999_999), 7))",
+                        vehiclePlate: "B-DT \(1000 + number)",
+                        vehicleType: vehicle
+                    )
+                )
 
                 let (start, stopSpots) = planStops(count: r.int(in: 5...8), rng: &r)
                 var stops: [Stop] = []
@@ -133,62 +145,123 @@ extension DemoScenario {
                     let customerId = CustomerID("cust-\(Self.pad(customerNumber, 5))")
                     let location = frame.coordinate(spot.point)
                     let kind = r.pick(Names.businesses)
-                    customers.append((customerId, NewCustomer(
-                        name: "\(kind.prefix) \(r.pick(Names.last))",
-                        phone: "+49 30 \(Self.pad(r.int(in: 0...99_999_999), 8))",
-                        address: address(of: spot),
-                        latitude: Self.round6(location.latitude), longitude: Self.round6(location.longitude),
-                        geofenceRadiusMeters: radius, customerType: kind.type)))
+                    customers.append(
+                        (
+                            customerId,
+                            NewCustomer(
+                                name: "\(kind.prefix) \(r.pick(Names.last))",
+                                phone: "+49 30 \(Self.pad(r.int(in: 0...99_999_999), 8))",
+                                address: address(of: spot),
+                                latitude: Self.round6(location.latitude),
+                                longitude: Self.round6(location.longitude),
+                                geofenceRadiusMeters: radius,
+                                customerType: kind.type
+                            )
+                        )
+                    )
                     let visitId = VisitID("visit-\(day)-\(Self.pad(number, 4))-\(Self.pad(k + 1, 2))")
-                    stops.append(Stop(visitId: visitId, customerId: customerId, spot: spot, radiusMeters: radius,
-                                      location: Coordinate(latitude: Self.round6(location.latitude),
-                                                           longitude: Self.round6(location.longitude))))
+                    stops.append(
+                        Stop(
+                            visitId: visitId,
+                            customerId: customerId,
+                            spot: spot,
+                            radiusMeters: radius,
+                            location: Coordinate(
+                                latitude: Self.round6(location.latitude),
+                                longitude: Self.round6(location.longitude)
+                            )
+                        )
+                    )
 
                     eta += StreetGrid.length(grid.path(from: previous, to: spot)) / 7.5 + 15
-                    visits.append(NewVisit(
-                        id: visitId, customerId: customerId, sequenceNumber: k + 1,
-                        visitType: { let v = r.double(in: 0...1); return v < 0.8 ? .delivery : v < 0.92 ? .pickup : .service }(),
-                        timeWindow: timeWindow(around: eta, rng: &r),
-                        serviceDurationSeconds: r.int(in: 24...120) * 5))
+                    visits.append(
+                        NewVisit(
+                            id: visitId,
+                            customerId: customerId,
+                            sequenceNumber: k + 1,
+                            visitType: {
+                                let v = r.double(in: 0...1)
+                                return v < 0.8 ? .delivery : v < 0.92 ? .pickup : .service
+                            }(),
+                            timeWindow: timeWindow(around: eta, rng: &r),
+                            serviceDurationSeconds: r.int(in: 24...120) * 5
+                        )
+                    )
                     eta += 110
                     previous = spot
                 }
-                routes.append(NewRoute(id: RouteID("route-\(day)-\(Self.pad(number, 4))"), driverId: driverId,
-                                       scheduledDate: date, visits: visits))
+                routes.append(
+                    NewRoute(
+                        id: RouteID("route-\(day)-\(Self.pad(number, 4))"),
+                        driverId: driverId,
+                        scheduledDate: date,
+                        visits: visits
+                    )
+                )
 
                 // Park at the depot nearest to the last stop, 8 m apart along its street.
                 let last = stopSpots.last?.0.point ?? start.point
-                let depotIndex = depotSpots.indices.min {
-                    depotSpots[$0].point.distance(to: last) < depotSpots[$1].point.distance(to: last)
-                } ?? 0
+                let depotIndex =
+                    depotSpots.indices.min {
+                        depotSpots[$0].point.distance(to: last) < depotSpots[$1].point.distance(to: last)
+                    } ?? 0
                 let slot = depotSlots[depotIndex]
                 depotSlots[depotIndex] += 1
                 let base = depotSpots[depotIndex]
                 let shift = Double((slot % 40) / 2 + 1) * 8 * (slot % 2 == 0 ? 1 : -1)
                 let depot = clamp(base, shiftedBy: shift)
-                plans.append(DriverPlan(driverId: driverId, deviceId: deviceId, vehicleType: vehicle, start: start,
-                                        stops: stops, depot: depot))
+                plans.append(
+                    DriverPlan(
+                        driverId: driverId,
+                        deviceId: deviceId,
+                        vehicleType: vehicle,
+                        start: start,
+                        stops: stops,
+                        depot: depot
+                    )
+                )
             }
 
             var streets: [(from: Coordinate, to: Coordinate)] = []
             for x in grid.xs {
-                streets.append((frame.coordinate(LocalPoint(x: x, y: grid.minY)),
-                                frame.coordinate(LocalPoint(x: x, y: grid.maxY))))
+                streets.append(
+                    (
+                        frame.coordinate(LocalPoint(x: x, y: grid.minY)),
+                        frame.coordinate(LocalPoint(x: x, y: grid.maxY))
+                    )
+                )
             }
             for y in grid.ys {
-                streets.append((frame.coordinate(LocalPoint(x: grid.minX, y: y)),
-                                frame.coordinate(LocalPoint(x: grid.maxX, y: y))))
+                streets.append(
+                    (
+                        frame.coordinate(LocalPoint(x: grid.minX, y: y)),
+                        frame.coordinate(LocalPoint(x: grid.maxX, y: y))
+                    )
+                )
             }
-            return DemoScenario(tenantId: tenantId, seed: seed, date: date, frame: frame, grid: grid,
-                                customers: customers, drivers: drivers, routes: routes, streets: streets,
-                                depots: depotSpots.map { frame.coordinate($0.point) }, plans: plans)
+            return DemoScenario(
+                tenantId: tenantId,
+                seed: seed,
+                date: date,
+                frame: frame,
+                grid: grid,
+                customers: customers,
+                drivers: drivers,
+                routes: routes,
+                streets: streets,
+                depots: depotSpots.map { frame.coordinate($0.point) },
+                plans: plans
+            )
         }
 
         // MARK: Stops
 
         /// A start spot and `count` stops (with geofence radii) for one driver: stops ≥ 300 m apart, ≥ 40 m
         /// from every other customer, and no later stop within its radius + 40 m of an earlier leg's path.
-        mutating func planStops(count: Int, rng r: inout SplitMix64)
+        mutating func planStops(
+            count: Int,
+            rng r: inout SplitMix64
+        )
             -> (start: StreetGrid.Spot, stops: [(StreetGrid.Spot, Double)])
         {
             var fallback: (StreetGrid.Spot, [(StreetGrid.Spot, Double)])?
@@ -204,11 +277,11 @@ extension DemoScenario {
                         let candidate = nearbySpot(stops[stops.count - 1].0.point, rng: &r)
                         let radius = (r.double(in: 60...120)).rounded()
                         guard isFree(candidate.point),
-                              stops.allSatisfy({ groundDistance($0.0.point, candidate.point) >= minStopSpacing }),
-                              // Every earlier leg (driven while this stop is pending) keeps clear of its geofence.
-                              legs.allSatisfy({
-                                  StreetGrid.distance(from: candidate.point, to: $0) >= radius + 40
-                              })
+                            stops.allSatisfy({ groundDistance($0.0.point, candidate.point) >= minStopSpacing }),
+                            // Every earlier leg (driven while this stop is pending) keeps clear of its geofence.
+                            legs.allSatisfy({
+                                StreetGrid.distance(from: candidate.point, to: $0) >= radius + 40
+                            })
                         else { continue }
                         legs.append(grid.path(from: stops[stops.count - 1].0, to: candidate))
                         stops.append((candidate, radius))
@@ -239,10 +312,11 @@ extension DemoScenario {
         /// A spot on the first stop's street, 150–500 m away, so the first arrival happens within a minute or two.
         mutating func startSpot(near first: StreetGrid.Spot, rng r: inout SplitMix64) -> StreetGrid.Spot {
             let distance = r.double(in: 150...500).rounded()
-            let (along, lo, hi): (Double, Double, Double) = switch first.street {
-            case .vertical: (first.point.y, grid.minY, grid.maxY)
-            case .horizontal: (first.point.x, grid.minX, grid.maxX)
-            }
+            let (along, lo, hi): (Double, Double, Double) =
+                switch first.street {
+                case .vertical: (first.point.y, grid.minY, grid.maxY)
+                case .horizontal: (first.point.x, grid.minX, grid.maxX)
+                }
             var sign: Double = r.chance(0.5) ? 1 : -1
             if along + sign * distance > hi - 20 || along + sign * distance < lo + 20 { sign = -sign }
             return grid.spot(on: first.street, at: along + sign * distance)
@@ -272,7 +346,9 @@ extension DemoScenario {
             let vertical = r.chance(0.5)
             let lines = vertical ? grid.xs : grid.ys
             let (lo, hi) = vertical ? (grid.minY, grid.maxY) : (grid.minX, grid.maxX)
-            let inner = lines.indices.filter { lines[$0] > lines[0] + inset && lines[$0] < lines[lines.count - 1] - inset }
+            let inner = lines.indices.filter {
+                lines[$0] > lines[0] + inset && lines[$0] < lines[lines.count - 1] - inset
+            }
             let line = inner.isEmpty ? lines.count / 2 : r.pick(inner)
             let along = r.double(in: (lo + inset)...max(lo + inset, hi - inset)).rounded()
             return grid.spot(on: vertical ? .vertical(line) : .horizontal(line), at: along)
@@ -280,8 +356,10 @@ extension DemoScenario {
 
         func clamp(_ spot: StreetGrid.Spot, shiftedBy shift: Double) -> StreetGrid.Spot {
             switch spot.street {
-            case .vertical: grid.spot(on: spot.street, at: min(grid.maxY - 10, max(grid.minY + 10, spot.point.y + shift)))
-            case .horizontal: grid.spot(on: spot.street, at: min(grid.maxX - 10, max(grid.minX + 10, spot.point.x + shift)))
+            case .vertical:
+                grid.spot(on: spot.street, at: min(grid.maxY - 10, max(grid.minY + 10, spot.point.y + shift)))
+            case .horizontal:
+                grid.spot(on: spot.street, at: min(grid.maxX - 10, max(grid.minX + 10, spot.point.x + shift)))
             }
         }
 
@@ -295,7 +373,9 @@ extension DemoScenario {
             for dx in -1...1 {
                 for dy in -1...1 {
                     let key = Self.cell(p.x + Double(dx) * 100, p.y + Double(dy) * 100)
-                    if occupied[key]?.contains(where: { $0.distance(to: p) < DemoScenario.minCustomerSpacingMeters }) == true {
+                    if occupied[key]?.contains(where: { $0.distance(to: p) < DemoScenario.minCustomerSpacingMeters })
+                        == true
+                    {
                         return false
                     }
                 }
@@ -308,10 +388,11 @@ extension DemoScenario {
         // MARK: Text
 
         func address(of spot: StreetGrid.Spot) -> String {
-            let (name, along): (String, Double) = switch spot.street {
-            case .vertical(let i): (Names.street(i, vertical: true), spot.point.y - grid.minY)
-            case .horizontal(let j): (Names.street(j, vertical: false), spot.point.x - grid.minX)
-            }
+            let (name, along): (String, Double) =
+                switch spot.street {
+                case .vertical(let i): (Names.street(i, vertical: true), spot.point.y - grid.minY)
+                case .horizontal(let j): (Names.street(j, vertical: false), spot.point.x - grid.minX)
+                }
             return "\(name) \(Int(along / 12) % 180 + 1), Berlin"
         }
 
@@ -327,7 +408,10 @@ extension DemoScenario {
             let step = 300.0
             let s = (start / step).rounded(.down) * step
             let e = ((start + length) / step).rounded() * step
-            return TimeWindow(start: Timestamp(secondsSinceEpoch: s), end: Timestamp(secondsSinceEpoch: max(e, s + 3_600)))
+            return TimeWindow(
+                start: Timestamp(secondsSinceEpoch: s),
+                end: Timestamp(secondsSinceEpoch: max(e, s + 3_600))
+            )
         }
 
         static func pad(_ value: Int, _ width: Int) -> String {

@@ -27,7 +27,10 @@ package struct DriverSimulator: Sendable {
 
     /// One drive between two spots.
     package struct Leg: Hashable, Sendable {
-        package enum Destination: Hashable, Sendable { case stop(Int), depot }
+        package enum Destination: Hashable, Sendable {
+            case stop(Int)
+            case depot
+        }
         package var path: [LocalPoint]
         /// Distance along the path at each vertex.
         package var cumulative: [Double]
@@ -41,7 +44,8 @@ package struct DriverSimulator: Sendable {
             var i = 1
             while i < cumulative.count - 1, cumulative[i] < s { i += 1 }
             guard i < path.count else { return (path[0], 0) }
-            let a = path[i - 1], b = path[i]
+            let a = path[i - 1]
+            let b = path[i]
             let segment = cumulative[i] - cumulative[i - 1]
             let t = segment > 0 ? max(0, min(1, (s - cumulative[i - 1]) / segment)) : 1
             let course = atan2(b.x - a.x, b.y - a.y) * 180 / .pi
@@ -92,20 +96,28 @@ package struct DriverSimulator: Sendable {
         let root = SplitMix64(seed: scenario.seed ^ 0x5157_4C41_5449_4F4E)
         drivers = scenario.plans.enumerated().map { index, plan in
             var r = root.derived(UInt64(index) + 1)
-            let kmh: ClosedRange<Double> = switch plan.vehicleType {
-            case .truck: 25...40
-            case .van: 25...50
-            case .car, .motorcycle: 30...50
-            case .bicycle: 12...22
-            }
+            let kmh: ClosedRange<Double> =
+                switch plan.vehicleType {
+                case .truck: 25...40
+                case .van: 25...50
+                case .car, .motorcycle: 30...50
+                case .bicycle: 12...22
+                }
             let range = (kmh.lowerBound / 3.6)...(kmh.upperBound / 3.6)
             // About one driver in eight starts with a nearly empty phone, so low-battery alerts show up.
             let battery = r.chance(0.12) ? r.double(in: 12...22) : r.double(in: 60...100)
             return DriverState(
-                plan: plan, rng: r, position: plan.start.point, cruise: r.double(in: range), cruiseRange: range,
+                plan: plan,
+                rng: r,
+                position: plan.start.point,
+                cruise: r.double(in: range),
+                cruiseRange: range,
                 acceleration: plan.vehicleType == .truck ? r.double(in: 0.8...1.2) : r.double(in: 1.3...2.2),
-                battery: battery, drain: r.double(in: 0.0008...0.003), gpsSigma: r.double(in: 2.2...3.2),
-                altitude: r.double(in: 32...48))
+                battery: battery,
+                drain: r.double(in: 0.0008...0.003),
+                gpsSigma: r.double(in: 2.2...3.2),
+                altitude: r.double(in: 32...48)
+            )
         }
         let grid = grid
         for i in drivers.indices { Self.startNextLeg(&drivers[i], grid: grid) }
@@ -170,7 +182,10 @@ package struct DriverSimulator: Sendable {
         var k = leg.nextConstraint
         while k < leg.constraints.count, leg.constraints[k].at - d.along < 400 {
             let c = leg.constraints[k]
-            allowed = min(allowed, (c.maxSpeed * c.maxSpeed + 2 * Self.deceleration * max(0, c.at - d.along)).squareRoot())
+            allowed = min(
+                allowed,
+                (c.maxSpeed * c.maxSpeed + 2 * Self.deceleration * max(0, c.at - d.along)).squareRoot()
+            )
             k += 1
         }
         allowed = max(allowed, 0.5)
@@ -211,7 +226,9 @@ package struct DriverSimulator: Sendable {
         let to = d.nextStop < stops.count ? stops[d.nextStop].spot : d.plan.depot
         let path = grid.path(from: from, to: to)
         var cumulative: [Double] = [0]
-        for (a, b) in zip(path, path.dropFirst()) { cumulative.append(cumulative[cumulative.count - 1] + a.distance(to: b)) }
+        for (a, b) in zip(path, path.dropFirst()) {
+            cumulative.append(cumulative[cumulative.count - 1] + a.distance(to: b))
+        }
         let length = cumulative[cumulative.count - 1]
 
         // Stops still pending while driving this leg: no red-light wait may happen near their geofences.
@@ -265,7 +282,8 @@ package struct DriverSimulator: Sendable {
         p.x += d.rng.gaussian() * d.gpsSigma
         p.y += d.rng.gaussian() * d.gpsSigma
         if d.rng.chance(0.004) {  // multipath outlier
-            let angle = d.rng.double(in: 0...(2 * .pi)), distance = d.rng.double(in: 20...40)
+            let angle = d.rng.double(in: 0...(2 * .pi))
+            let distance = d.rng.double(in: 20...40)
             p.x += cos(angle) * distance
             p.y += sin(angle) * distance
         }
@@ -278,12 +296,19 @@ package struct DriverSimulator: Sendable {
         let distance = d.odometer - d.odometerAtLastFix
         d.odometerAtLastFix = d.odometer
         return SimulatedFix(
-            deviceId: d.plan.deviceId, fixTime: now,
-            latitude: Self.round(coordinate.latitude, 6), longitude: Self.round(coordinate.longitude, 6),
+            deviceId: d.plan.deviceId,
+            fixTime: now,
+            latitude: Self.round(coordinate.latitude, 6),
+            longitude: Self.round(coordinate.longitude, 6),
             altitude: Self.round(d.altitude + d.rng.gaussian() * 1.5, 1),
-            speedKnots: Self.round(speed / 0.514444, 3), course: Self.round(course, 1),
-            batteryLevel: max(1, d.battery.rounded(.down)), ignition: d.ignition, motion: moving,
-            distanceMeters: Self.round(distance, 2), totalDistanceMeters: Self.round(d.odometer, 2))
+            speedKnots: Self.round(speed / 0.514444, 3),
+            course: Self.round(course, 1),
+            batteryLevel: max(1, d.battery.rounded(.down)),
+            ignition: d.ignition,
+            motion: moving,
+            distanceMeters: Self.round(distance, 2),
+            totalDistanceMeters: Self.round(d.odometer, 2)
+        )
     }
 
     package static func round(_ value: Double, _ digits: Int) -> Double {

@@ -2,6 +2,7 @@ package import ArgumentParser
 import Dispatch
 import Domain
 package import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -20,7 +21,8 @@ package struct SimulateCommand: AsyncParsableCommand {
             per driver for today), optionally creates it over the REST API (--token), then posts one Traccar 6.x \
             position per driver every --interval to <url>/api/traccar/positions until --duration has passed or \
             Ctrl-C. Durations: 500ms, 1s, 1.5s, 2m, 1h.
-            """)
+            """
+    )
 
     @Option(help: "Number of simulated drivers (1–100000).")
     package var drivers: Int = 10
@@ -68,8 +70,9 @@ package struct SimulateCommand: AsyncParsableCommand {
             }
             guard parsed > .zero else { throw ValidationError("--duration must be positive, got '\(duration)'") }
         }
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              let host = parsed.host, !host.isEmpty
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+            ["http", "https"].contains(scheme),
+            let host = parsed.host, !host.isEmpty
         else {
             throw ValidationError("--url: expected the tracker's base URL like http://localhost:8080, got '\(url)'")
         }
@@ -77,7 +80,9 @@ package struct SimulateCommand: AsyncParsableCommand {
             throw ValidationError("a webhook secret is required: pass --secret or set TRACKER_WEBHOOK_SECRET")
         }
         if token != nil, noSeed {
-            throw ValidationError("--token and --no-seed exclude each other: --token seeds the demo tenant, --no-seed skips it")
+            throw ValidationError(
+                "--token and --no-seed exclude each other: --token seeds the demo tenant, --no-seed skips it"
+            )
         }
         if let token, token.isEmpty { throw ValidationError("--token must not be empty") }
         guard (1...4_096).contains(concurrency) else {
@@ -97,8 +102,10 @@ package struct SimulateCommand: AsyncParsableCommand {
         let log = SimulationRunner.printToStandardError
         let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
         let scenario = DemoScenario.make(drivers: drivers, date: CalendarDate(containing: now), now: now, seed: seed)
-        log("sim: scenario '\(scenario.tenantId)' seed \(seed): \(scenario.drivers.count) drivers, "
-            + "\(scenario.customers.count) customers, \(scenario.routes.count) routes for \(scenario.date)")
+        log(
+            "sim: scenario '\(scenario.tenantId)' seed \(seed): \(scenario.drivers.count) drivers, "
+                + "\(scenario.customers.count) customers, \(scenario.routes.count) routes for \(scenario.date)"
+        )
 
         if let token {
             let report = try await SimulationRunner.seed(via: url, token: token, scenario: scenario, log: log)
@@ -108,16 +115,23 @@ package struct SimulateCommand: AsyncParsableCommand {
         }
 
         let configuration = SimulationRunner.Configuration(
-            url: url, secret: resolvedSecret ?? "", interval: Self.parseDuration(interval) ?? .seconds(1),
-            duration: duration.flatMap(Self.parseDuration), maxInFlight: concurrency, batch: batch)
+            url: url,
+            secret: resolvedSecret ?? "",
+            interval: Self.parseDuration(interval) ?? .seconds(1),
+            duration: duration.flatMap(Self.parseDuration),
+            maxInFlight: concurrency,
+            batch: batch
+        )
         let runner = SimulationRunner(scenario: scenario, configuration: configuration, log: log)
         let task = Task { await runner.run() }
         let signals = Self.cancelOnSignals([SIGINT, SIGTERM], task: task)
         let result = await task.value
         for source in signals { source.cancel() }
         if result.stats.sent > 0, result.stats.ok == 0 {
-            throw Failure(description: "no position was accepted by \(url): "
-                + (result.stats.firstRejection ?? result.stats.firstError ?? "unknown failure"))
+            throw Failure(
+                description: "no position was accepted by \(url): "
+                    + (result.stats.firstRejection ?? result.stats.firstError ?? "unknown failure")
+            )
         }
     }
 
@@ -127,7 +141,10 @@ package struct SimulateCommand: AsyncParsableCommand {
     }
 
     /// Cancels `task` on the first of `signals` (so the run ends cleanly and prints its totals).
-    package static func cancelOnSignals(_ signals: [Int32], task: Task<SimulationRunner.Result, Never>)
+    package static func cancelOnSignals(
+        _ signals: [Int32],
+        task: Task<SimulationRunner.Result, Never>
+    )
         -> [any DispatchSourceSignal]
     {
         signals.map { number in
@@ -145,11 +162,13 @@ package struct SimulateCommand: AsyncParsableCommand {
     /// Parses `500ms`, `1s`, `1.5s`, `2m`, `1h`; nil for anything else.
     package static func parseDuration(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let units: [(suffix: String, milliseconds: Double)] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)]
+        let units: [(suffix: String, milliseconds: Double)] = [
+            ("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000),
+        ]
         for unit in units where trimmed.hasSuffix(unit.suffix) {
             let number = trimmed.dropLast(unit.suffix.count)
             guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-                  let value = Double(number), value.isFinite
+                let value = Double(number), value.isFinite
             else { continue }
             let milliseconds = (value * unit.milliseconds).rounded()
             guard milliseconds <= 86_400_000 * 365 else { return nil }

@@ -31,8 +31,12 @@ extension SimulationRunner {
     /// 409 for drivers and routes means they already exist, which is fine. Other answers are printed with their
     /// problem+json body (the first few of each phase) and counted. Throws `SeedError` only when going on is
     /// pointless: 401/403, or the tracker is unreachable on the first request.
-    package static func seed(via url: String, token: String, scenario: DemoScenario,
-                     log: @escaping @Sendable (String) -> Void = SimulationRunner.printToStandardError)
+    package static func seed(
+        via url: String,
+        token: String,
+        scenario: DemoScenario,
+        log: @escaping @Sendable (String) -> Void = SimulationRunner.printToStandardError
+    )
         async throws -> SeedReport
     {
         let api = SeedClient(baseURL: url, token: token, log: log)
@@ -62,9 +66,16 @@ private struct SeedClient: Sendable {
         self.base = base
         authorization = "Bearer \(token)"
         self.log = log
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-            timeout: .init(connect: .seconds(3), read: .seconds(15)),
-            connectionPool: .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.concurrency)))
+        client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(
+                timeout: .init(connect: .seconds(3), read: .seconds(15)),
+                connectionPool: .init(
+                    idleTimeout: .seconds(30),
+                    concurrentHTTP1ConnectionsPerHostSoftLimit: Self.concurrency
+                )
+            )
+        )
     }
 
     func shutdown() async { try? await client.shutdown() }
@@ -102,20 +113,28 @@ private struct SeedClient: Sendable {
 
         // Customers: the first one alone tells production mode (501) and bad credentials apart.
         let customers = try scenario.customers.map { customer in
-            (path: "/api/customers/\(Self.pathComponent(customer.id.rawValue))",
-             body: [UInt8](try encoder.encode(customer.input)))
+            (
+                path: "/api/customers/\(Self.pathComponent(customer.id.rawValue))",
+                body: [UInt8](try encoder.encode(customer.input))
+            )
         }
         if let first = customers.first {
             let answer = await send(.PUT, first.path, json: first.body)
             try stopIfPointless(answer, "PUT \(first.path)")
             if answer.status == 501 {
                 report.customersManagedElsewhere = true
-                log("seed: the tracker answered 501 to PUT /api/customers: it runs in production mode, so customers "
-                    + "must come from the core database (CDC); continuing with drivers and routes")
+                log(
+                    "seed: the tracker answered 501 to PUT /api/customers: it runs in production mode, so customers "
+                        + "must come from the core database (CDC); continuing with drivers and routes"
+                )
             } else {
                 var outcomes = [outcome(answer, "PUT \(first.path)", alreadyThere: [], printed: 0)]
-                outcomes += await runPhase(Array(customers.dropFirst()), method: .PUT, alreadyThere: [],
-                                           printedSoFar: outcomes[0] == .failed ? 1 : 0)
+                outcomes += await runPhase(
+                    Array(customers.dropFirst()),
+                    method: .PUT,
+                    alreadyThere: [],
+                    printedSoFar: outcomes[0] == .failed ? 1 : 0
+                )
                 report.customersCreated = outcomes.filter { $0 == .created }.count
                 report.failures += outcomes.filter { $0 == .failed }.count
                 log("seed: \(report.customersCreated) of \(customers.count) customers written")
@@ -127,8 +146,12 @@ private struct SeedClient: Sendable {
             let answer = await send(.POST, first.path, json: first.body)
             try stopIfPointless(answer, "POST /api/drivers")
             var outcomes = [outcome(answer, "POST /api/drivers", alreadyThere: [409], printed: 0)]
-            outcomes += await runPhase(Array(drivers.dropFirst()), method: .POST, alreadyThere: [409],
-                                       printedSoFar: outcomes[0] == .failed ? 1 : 0)
+            outcomes += await runPhase(
+                Array(drivers.dropFirst()),
+                method: .POST,
+                alreadyThere: [409],
+                printedSoFar: outcomes[0] == .failed ? 1 : 0
+            )
             report.driversCreated = outcomes.filter { $0 == .created }.count
             report.driversExisting = outcomes.filter { $0 == .existing }.count
             report.failures += outcomes.filter { $0 == .failed }.count
@@ -138,31 +161,46 @@ private struct SeedClient: Sendable {
         // Customers reach the read model asynchronously (change events), so a route naming a customer
         // that is not there yet is retried a few times.
         let routes = try scenario.routes.map { (path: "/api/routes", body: [UInt8](try encoder.encode(RouteBody($0)))) }
-        let outcomes = await runPhase(routes, method: .POST, alreadyThere: [409], printedSoFar: 0,
-                                      retryMissingCustomer: !report.customersManagedElsewhere)
+        let outcomes = await runPhase(
+            routes,
+            method: .POST,
+            alreadyThere: [409],
+            printedSoFar: 0,
+            retryMissingCustomer: !report.customersManagedElsewhere
+        )
         report.routesCreated = outcomes.filter { $0 == .created }.count
         report.routesExisting = outcomes.filter { $0 == .existing }.count
         report.failures += outcomes.filter { $0 == .failed }.count
-        log("seed: routes: \(report.routesCreated) created, \(report.routesExisting) already there"
-            + (report.failures > 0 ? "; \(report.failures) requests failed in all" : ""))
+        log(
+            "seed: routes: \(report.routesCreated) created, \(report.routesExisting) already there"
+                + (report.failures > 0 ? "; \(report.failures) requests failed in all" : "")
+        )
         return report
     }
 
     /// Sends `items` with bounded concurrency; prints the first few failures of the phase.
-    func runPhase(_ items: [(path: String, body: [UInt8])], method: HTTPMethod, alreadyThere: Set<Int>,
-                  printedSoFar: Int, retryMissingCustomer: Bool = false) async -> [Outcome] {
+    func runPhase(
+        _ items: [(path: String, body: [UInt8])],
+        method: HTTPMethod,
+        alreadyThere: Set<Int>,
+        printedSoFar: Int,
+        retryMissingCustomer: Bool = false
+    ) async -> [Outcome] {
         await withTaskGroup(of: (Int, Answer, String).self) { group in
             var results = [Outcome](repeating: .failed, count: items.count)
             var printed = printedSoFar
             var next = 0
             func add() {
-                let index = next, item = items[next]
+                let index = next
+                let item = items[next]
                 next += 1
                 group.addTask {
                     var answer = await send(method, item.path, json: item.body)
                     var attempt = 0
-                    while retryMissingCustomer, attempt < 6, let status = answer.status, [400, 404, 422].contains(status),
-                          answer.body.lowercased().contains("customer") {
+                    while retryMissingCustomer, attempt < 6, let status = answer.status,
+                        [400, 404, 422].contains(status),
+                        answer.body.lowercased().contains("customer")
+                    {
                         try? await Task.sleep(for: .milliseconds(100 << attempt))
                         attempt += 1
                         answer = await send(method, item.path, json: item.body)
@@ -189,7 +227,9 @@ private struct SeedClient: Sendable {
         }
         if printed < Self.printedFailuresPerPhase {
             if let status = answer.status {
-                log("seed: \(what) → HTTP \(status): \(answer.body.isEmpty ? "(no body)" : String(answer.body.prefix(1_000)))")
+                log(
+                    "seed: \(what) → HTTP \(status): \(answer.body.isEmpty ? "(no body)" : String(answer.body.prefix(1_000)))"
+                )
             } else {
                 log("seed: \(what) failed: \(answer.error ?? "unknown error")")
             }
@@ -200,13 +240,17 @@ private struct SeedClient: Sendable {
     /// Throws when the first request of a phase shows that seeding cannot work.
     func stopIfPointless(_ answer: Answer, _ what: String) throws {
         guard let status = answer.status else {
-            throw SimulationRunner.SeedError(description:
-                "seeding failed: \(what) to \(base) got no answer (\(answer.error ?? "unknown error")); is the tracker running?")
+            throw SimulationRunner.SeedError(
+                description:
+                    "seeding failed: \(what) to \(base) got no answer (\(answer.error ?? "unknown error")); is the tracker running?"
+            )
         }
         if status == 401 || status == 403 {
-            throw SimulationRunner.SeedError(description:
-                "seeding failed: \(what) → HTTP \(status): \(answer.body.isEmpty ? "(no body)" : String(answer.body.prefix(1_000)))\n"
-                    + "Check --token (a dispatcher/admin token of tenant 'demo'), or pass --no-seed.")
+            throw SimulationRunner.SeedError(
+                description:
+                    "seeding failed: \(what) → HTTP \(status): \(answer.body.isEmpty ? "(no body)" : String(answer.body.prefix(1_000)))\n"
+                    + "Check --token (a dispatcher/admin token of tenant 'demo'), or pass --no-seed."
+            )
         }
     }
 
@@ -243,10 +287,14 @@ private struct RouteBody: Encodable {
         driverId = route.driverId.rawValue
         scheduledDate = route.scheduledDate.description
         visits = route.visits.map { v in
-            Visit(id: v.id?.rawValue, customerId: v.customerId.rawValue, sequenceNumber: v.sequenceNumber,
-                  visitType: v.visitType?.rawValue,
-                  timeWindow: v.timeWindow.map { Window(start: Self.iso($0.start), end: Self.iso($0.end)) },
-                  serviceDurationSeconds: v.serviceDurationSeconds)
+            Visit(
+                id: v.id?.rawValue,
+                customerId: v.customerId.rawValue,
+                sequenceNumber: v.sequenceNumber,
+                visitType: v.visitType?.rawValue,
+                timeWindow: v.timeWindow.map { Window(start: Self.iso($0.start), end: Self.iso($0.end)) },
+                serviceDurationSeconds: v.serviceDurationSeconds
+            )
         }
     }
 

@@ -22,8 +22,16 @@ package struct SimulationRunner: Sendable {
         /// them as JSON arrays (the webhook's batch form), which costs the load generator far less.
         package var batch = 1
 
-        package init(url: String, secret: String, interval: Duration = .seconds(1), duration: Duration? = nil,
-             maxInFlight: Int = 64, progressEvery: Duration = .seconds(5), slices: Int = 1, batch: Int = 1) {
+        package init(
+            url: String,
+            secret: String,
+            interval: Duration = .seconds(1),
+            duration: Duration? = nil,
+            maxInFlight: Int = 64,
+            progressEvery: Duration = .seconds(5),
+            slices: Int = 1,
+            batch: Int = 1
+        ) {
             self.slices = slices
             self.batch = max(1, batch)
             self.url = url
@@ -51,9 +59,12 @@ package struct SimulationRunner: Sendable {
     /// The wall clock stamping fixes.
     package let wallClock: @Sendable () -> Timestamp
 
-    package init(scenario: DemoScenario, configuration: Configuration,
-         log: @escaping @Sendable (String) -> Void = SimulationRunner.printToStandardError,
-         wallClock: @escaping @Sendable () -> Timestamp = { Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970) }) {
+    package init(
+        scenario: DemoScenario,
+        configuration: Configuration,
+        log: @escaping @Sendable (String) -> Void = SimulationRunner.printToStandardError,
+        wallClock: @escaping @Sendable () -> Timestamp = { Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970) }
+    ) {
         self.scenario = scenario
         self.configuration = configuration
         self.log = log
@@ -63,12 +74,17 @@ package struct SimulationRunner: Sendable {
     /// Posts fixes every `interval` until `duration` has passed or the calling task is cancelled; returns the
     /// final statistics (also printed).
     package func run() async -> Result {
-        let poster = WebhookPoster(baseURL: configuration.url, secret: configuration.secret,
-                                   maxInFlight: configuration.maxInFlight,
-                                   timeout: max(.seconds(5), configuration.interval * 5))
+        let poster = WebhookPoster(
+            baseURL: configuration.url,
+            secret: configuration.secret,
+            maxInFlight: configuration.maxInFlight,
+            timeout: max(.seconds(5), configuration.interval * 5)
+        )
         let devices = scenario.drivers.enumerated().map { index, driver in
-            (id: index + 1, name: Self.deviceName(driver, number: index + 1),
-             category: (driver.vehicleType ?? .van).rawValue)
+            (
+                id: index + 1, name: Self.deviceName(driver, number: index + 1),
+                category: (driver.vehicleType ?? .van).rawValue
+            )
         }
         let clock = ContinuousClock()
         let started = clock.now
@@ -78,10 +94,13 @@ package struct SimulationRunner: Sendable {
         var ticks = 0
         var nextTick = started
         var nextProgress = started + configuration.progressEvery
-        var reportedRejection = false, reportedError = false
+        var reportedRejection = false
+        var reportedError = false
 
         let perRequest = configuration.batch > 1 ? ", up to \(configuration.batch) per request" : ""
-        log("sim: \(scenario.drivers.count) drivers, one fix each every \(Self.format(configuration.interval)) to \(poster.endpoint)\(perRequest)")
+        log(
+            "sim: \(scenario.drivers.count) drivers, one fix each every \(Self.format(configuration.interval)) to \(poster.endpoint)\(perRequest)"
+        )
         while !Task.isCancelled {
             let fixes = simulator.tick(now: previous, interval: step)
             let slices = max(1, min(configuration.slices, fixes.count))
@@ -98,8 +117,14 @@ package struct SimulationRunner: Sendable {
                     var fix = fixes[index]
                     fix.fixTime = stamp
                     let device = devices[index]
-                    bodies.append(TraccarWebhookBody.encode(fix, deviceNumericId: device.id, name: device.name,
-                                                            category: device.category))
+                    bodies.append(
+                        TraccarWebhookBody.encode(
+                            fix,
+                            deviceNumericId: device.id,
+                            name: device.name,
+                            category: device.category
+                        )
+                    )
                 }
                 await poster.post(all: bodies, batch: configuration.batch)
             }
@@ -151,7 +176,8 @@ package struct SimulationRunner: Sendable {
             guard let value else { return "–" }
             return String(format: "%.1f ms", value)
         }
-        return "sim: \(Int(elapsed.secondsValue.rounded()))s elapsed, \(grouped(stats.sent)) sent, \(grouped(stats.ok)) ok, "
+        return
+            "sim: \(Int(elapsed.secondsValue.rounded()))s elapsed, \(grouped(stats.sent)) sent, \(grouped(stats.ok)) ok, "
             + "\(grouped(stats.failed)) failed, p50 \(ms(stats.p50Milliseconds)) p99 \(ms(stats.p99Milliseconds))"
     }
 

@@ -108,7 +108,8 @@ package struct StreetGrid: Hashable, Sendable {
     /// The cross street to turn at when going from `from` to `to` along one axis: the first one between them
     /// (nearest `from`), or the one with the shortest detour when both lie in the same block.
     package static func crossing(_ lines: [Double], from: Double, to: Double) -> Double {
-        let lo = min(from, to), hi = max(from, to)
+        let lo = min(from, to)
+        let hi = max(from, to)
         var best: Double?
         for v in lines where v >= lo && v <= hi {
             if best == nil || abs(v - from) < abs(best! - from) { best = v }
@@ -122,11 +123,13 @@ package struct StreetGrid: Hashable, Sendable {
     /// Cross streets passed strictly inside the axis-aligned segment `a`–`b` (not at its ends).
     package func crossings(from a: LocalPoint, to b: LocalPoint, margin: Double = 5) -> [LocalPoint] {
         if abs(a.y - b.y) < 0.01 {
-            let lo = min(a.x, b.x) + margin, hi = max(a.x, b.x) - margin
+            let lo = min(a.x, b.x) + margin
+            let hi = max(a.x, b.x) - margin
             let hits = xs.filter { $0 > lo && $0 < hi }.map { LocalPoint(x: $0, y: a.y) }
             return a.x <= b.x ? hits : hits.reversed()
         } else {
-            let lo = min(a.y, b.y) + margin, hi = max(a.y, b.y) - margin
+            let lo = min(a.y, b.y) + margin
+            let hi = max(a.y, b.y) - margin
             let hits = ys.filter { $0 > lo && $0 < hi }.map { LocalPoint(x: a.x, y: $0) }
             return a.y <= b.y ? hits : hits.reversed()
         }
@@ -142,7 +145,8 @@ package struct StreetGrid: Hashable, Sendable {
         guard let first = path.first else { return .infinity }
         var best = p.distance(to: first)
         for (a, b) in zip(path, path.dropFirst()) {
-            let dx = b.x - a.x, dy = b.y - a.y
+            let dx = b.x - a.x
+            let dy = b.y - a.y
             let len2 = dx * dx + dy * dy
             let t = len2 > 0 ? max(0, min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / len2)) : 0
             best = min(best, p.distance(to: LocalPoint(x: a.x + t * dx, y: a.y + t * dy)))

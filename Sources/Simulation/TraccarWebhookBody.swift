@@ -1,6 +1,6 @@
-import WireFormat
 import Application
 package import Domain
+import WireFormat
 
 /// Writes the JSON body Traccar 6.x's `forward.type=json` POSTs for one position (reference §1.3/§1.4):
 /// `{"position":{...},"device":{...}}` with Traccar's key order, `id` 0, dates as
@@ -13,11 +13,18 @@ package enum TraccarWebhookBody {
     /// - Parameters:
     ///   - serverTime: Traccar's receive time; defaults to the fix time plus a small, deterministic delay.
     ///   - category: the Traccar device category (`van`, `car`, `truck`, `motorcycle`...), or nil.
-    package static func encode(_ fix: SimulatedFix, deviceNumericId: Int, name: String, serverTime: Timestamp? = nil,
-                       category: String? = nil, includeOutdated: Bool = false) -> [UInt8] {
+    package static func encode(
+        _ fix: SimulatedFix,
+        deviceNumericId: Int,
+        name: String,
+        serverTime: Timestamp? = nil,
+        category: String? = nil,
+        includeOutdated: Bool = false
+    ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(1_024)
-        let received = serverTime
+        let received =
+            serverTime
             ?? fix.fixTime + .milliseconds(120 + Int64(UInt64(bitPattern: fix.fixTime.millisecondsSinceEpoch) % 380))
 
         out.append(contentsOf: #"{"position":{"id":0,"attributes":{"batteryLevel":"#.utf8)
@@ -38,7 +45,10 @@ package enum TraccarWebhookBody {
         writeDate(fix.fixTime, into: &out)
         out.append(contentsOf: #"","fixTime":""#.utf8)
         writeDate(fix.fixTime, into: &out)
-        out.append(contentsOf: (includeOutdated ? #"","outdated":false,"valid":true,"latitude":"# : #"","valid":true,"latitude":"#).utf8)
+        out.append(
+            contentsOf: (includeOutdated
+                ? #"","outdated":false,"valid":true,"latitude":"# : #"","valid":true,"latitude":"#).utf8
+        )
         writeNumber(fix.latitude, into: &out)
         out.append(contentsOf: #","longitude":"#.utf8)
         writeNumber(fix.longitude, into: &out)
@@ -116,7 +126,8 @@ package enum TraccarWebhookBody {
         }
         let text = value.description  // shortest round-trip representation
         out.append(contentsOf: text.utf8)
-        if !text.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) {
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") })
+        {
             out.append(contentsOf: ".0".utf8)
         }
     }

@@ -48,8 +48,11 @@ package final class WebhookPoster: Sendable {
         self.timeout = .milliseconds(max(1, timeout.milliseconds))
         var configuration = HTTPClient.Configuration(
             timeout: .init(connect: .seconds(1), read: self.timeout),  // a refused connection fails fast
-            connectionPool: .init(idleTimeout: .seconds(60),
-                                  concurrentHTTP1ConnectionsPerHostSoftLimit: self.maxInFlight))
+            connectionPool: .init(
+                idleTimeout: .seconds(60),
+                concurrentHTTP1ConnectionsPerHostSoftLimit: self.maxInFlight
+            )
+        )
         configuration.httpVersion = .automatic
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }

@@ -1,7 +1,7 @@
 import Application
+import ArgumentParser
 import Benchmarks
 import Composition
-import ArgumentParser
 import Domain
 import Foundation
 import HTTPAdapters
@@ -58,11 +58,19 @@ struct DemoCommand: AsyncParsableCommand {
 
         let port = PortSignal()
         let step = SimulateCommand.parseDuration(interval) ?? .seconds(1)
-        let simulator = DemoSimulatorService(scenario: scenario, port: port, secret: configuration.secrets.webhook,
-                                             host: configuration.http.host, interval: step, batch: batch)
+        let simulator = DemoSimulatorService(
+            scenario: scenario,
+            port: port,
+            secret: configuration.secrets.webhook,
+            host: configuration.http.host,
+            interval: step,
+            batch: batch
+        )
         let token = try await TokenAuthority(secret: configuration.secrets.jwt)
-            .mint(principal: Principal(tenantId: scenario.tenantId, role: .dispatcher, subject: "demo-dispatcher"),
-                  ttl: .seconds(12 * 3600))
+            .mint(
+                principal: Principal(tenantId: scenario.tenantId, role: .dispatcher, subject: "demo-dispatcher"),
+                ttl: .seconds(12 * 3600)
+            )
         try await runtime.run(extra: [simulator]) { listening in
             port.set(listening)
             let base = "http://\(configuration.http.host):\(listening)"
@@ -94,8 +102,15 @@ struct DemoSimulatorService: Service {
         try await cancelWhenGracefulShutdown {
             let port = try await port.wait()
             let target = host == "0.0.0.0" ? "127.0.0.1" : host
-            let runner = SimulationRunner(scenario: scenario, configuration: .init(
-                url: "http://\(target):\(port)", secret: secret, interval: interval, batch: batch))
+            let runner = SimulationRunner(
+                scenario: scenario,
+                configuration: .init(
+                    url: "http://\(target):\(port)",
+                    secret: secret,
+                    interval: interval,
+                    batch: batch
+                )
+            )
             _ = await runner.run()
         }
     }

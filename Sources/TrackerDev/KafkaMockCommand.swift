@@ -12,7 +12,8 @@ import UnixSignals
 struct KafkaMockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kafka-mock",
-        abstract: "Run a mock Kafka cluster in this process and print its bootstrap servers.")
+        abstract: "Run a mock Kafka cluster in this process and print its bootstrap servers."
+    )
 
     @Option(help: "Number of brokers.")
     var brokers: Int = 3
@@ -31,17 +32,25 @@ struct KafkaMockCommand: AsyncParsableCommand {
 
     func run() async throws {
         let cluster = try KafkaMockCluster(brokers: brokers)
-        let routing = TopicRouting(dedicatedTenants: Set(
-            dedicatedTenants.split(separator: ",").map { TenantID(String($0)) }))
-        let topics = routing.allPositionTopics
+        let routing = TopicRouting(
+            dedicatedTenants: Set(
+                dedicatedTenants.split(separator: ",").map { TenantID(String($0)) }
+            )
+        )
+        let topics =
+            routing.allPositionTopics
             + [.enrichedPositions, .gpsEvents, .visitEvents, .driverEvents] + ApplyChangeEvent.topics
         for topic in topics {
             try cluster.createTopic(topic.name, partitions: partitions, replicationFactor: min(3, brokers))
         }
         // Unbuffered, so a supervising script reads the address at once.
         FileHandle.standardOutput.write(Data((cluster.bootstrapServers + "\n").utf8))
-        FileHandle.standardError.write(Data(
-            "kafka-mock: \(brokers) brokers at \(cluster.bootstrapServers); \(topics.count) topics with \(partitions) partitions; stop with SIGTERM\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "kafka-mock: \(brokers) brokers at \(cluster.bootstrapServers); \(topics.count) topics with \(partitions) partitions; stop with SIGTERM\n"
+                    .utf8
+            )
+        )
         for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { break }
         withExtendedLifetime(cluster) {}
     }

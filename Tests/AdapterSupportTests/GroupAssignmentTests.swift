@@ -25,10 +25,12 @@ struct GroupAssignmentTests {
         var group = GroupAssignment()
         _ = group.join(1, topics: [a], partitions: count)
         let changes = group.join(2, topics: [a], partitions: count)
-        #expect(changes == [
-            .init(member: 1, assigned: tp(a, 0, 2), kept: Set(tp(a, 0, 2))),
-            .init(member: 2, assigned: tp(a, 1, 3), kept: []),
-        ])
+        #expect(
+            changes == [
+                .init(member: 1, assigned: tp(a, 0, 2), kept: Set(tp(a, 0, 2))),
+                .init(member: 2, assigned: tp(a, 1, 3), kept: []),
+            ]
+        )
     }
 
     /// A member leaving hands its partitions back; only the remaining members that changed are reported.
@@ -47,10 +49,12 @@ struct GroupAssignmentTests {
         var group = GroupAssignment()
         _ = group.join(1, topics: [a, b], partitions: count)
         let changes = group.join(2, topics: [b], partitions: count)
-        #expect(changes == [
-            .init(member: 1, assigned: tp(a, 0, 1, 2, 3) + tp(b, 0), kept: Set(tp(a, 0, 1, 2, 3) + tp(b, 0))),
-            .init(member: 2, assigned: tp(b, 1), kept: []),
-        ])
+        #expect(
+            changes == [
+                .init(member: 1, assigned: tp(a, 0, 1, 2, 3) + tp(b, 0), kept: Set(tp(a, 0, 1, 2, 3) + tp(b, 0))),
+                .init(member: 2, assigned: tp(b, 1), kept: []),
+            ]
+        )
     }
 
     /// Every partition has exactly one owner, whatever the order of joins and leaves.

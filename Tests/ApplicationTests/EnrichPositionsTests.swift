@@ -11,19 +11,36 @@ struct EnrichPositionsTests {
     let driver = Driver(id: "d1", tenantId: "t1", deviceId: "dev-1", name: "Driver One")
 
     func raw(_ second: Int64, lat: Double = 52.52) -> RawPosition {
-        RawPosition(tenantId: tenant, driverId: driver.id, deviceId: driver.deviceId,
-                    fixTime: Timestamp(millisecondsSinceEpoch: 1_750_000_000_000 + second * 1000),
-                    latitude: lat, longitude: 13.405, speedKmh: 30, course: 90)
+        RawPosition(
+            tenantId: tenant,
+            driverId: driver.id,
+            deviceId: driver.deviceId,
+            fixTime: Timestamp(millisecondsSinceEpoch: 1_750_000_000_000 + second * 1000),
+            latitude: lat,
+            longitude: 13.405,
+            speedKmh: 30,
+            course: 90
+        )
     }
 
     func message(_ position: RawPosition, offset: Int64) throws -> BusMessage {
-        BusMessage(topic: .positions, partition: 0, offset: offset, key: driver.id.rawValue,
-                   value: try JSONPayload.encode(position), headers: [:], timestamp: position.fixTime)
+        BusMessage(
+            topic: .positions,
+            partition: 0,
+            offset: offset,
+            key: driver.id.rawValue,
+            value: try JSONPayload.encode(position),
+            headers: [:],
+            timestamp: position.fixTime
+        )
     }
 
     func driverEvents(on bus: InMemoryEventBus) async throws -> [DomainEvent] {
-        let subscription = try await bus.subscribe(topics: [.driverEvents], group: "probe-\(UInt64.random(in: 0...UInt64.max))",
-                                                   startAtEnd: false)
+        let subscription = try await bus.subscribe(
+            topics: [.driverEvents],
+            group: "probe-\(UInt64.random(in: 0...UInt64.max))",
+            startAtEnd: false
+        )
         defer { Task { await subscription.close() } }
         var events: [DomainEvent] = []
         while true {
@@ -37,7 +54,10 @@ struct EnrichPositionsTests {
     func withTimeout<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T? {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
-            group.addTask { try await Task.sleep(for: .milliseconds(300)); return nil }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(300))
+                return nil
+            }
             let first = try await group.next() ?? nil
             group.cancelAll()
             return first
@@ -52,25 +72,46 @@ struct EnrichPositionsTests {
         let fleet = InMemoryFleetStore()
         try await fleet.saveDriver(driver)
         let clock = ManualWallClock(Timestamp(millisecondsSinceEpoch: 1_750_000_100_000))
-        let customers = CustomerDirectory(shared: InMemoryCustomerCache(clock: clock), store: InMemoryReferenceStore(),
-                                          sourceOfTruth: InMemorySourceOfTruth(bus: bus), clock: clock,
-                                          logger: Logger(label: "test"))
-        let enrich = EnrichPositions(fleet: fleet, history: InMemoryHistoryStore(),
-                                     latest: InMemoryLatestPositionCache(clock: clock), customers: customers,
-                                     bus: bus, logger: Logger(label: "test"))
-        let poison = BusMessage(topic: .positions, partition: 0, offset: 1, key: driver.id.rawValue,
-                                value: Array("{not json".utf8), headers: [:], timestamp: raw(1).fixTime)
+        let customers = CustomerDirectory(
+            shared: InMemoryCustomerCache(clock: clock),
+            store: InMemoryReferenceStore(),
+            sourceOfTruth: InMemorySourceOfTruth(bus: bus),
+            clock: clock,
+            logger: Logger(label: "test")
+        )
+        let enrich = EnrichPositions(
+            fleet: fleet,
+            history: InMemoryHistoryStore(),
+            latest: InMemoryLatestPositionCache(clock: clock),
+            customers: customers,
+            bus: bus,
+            logger: Logger(label: "test")
+        )
+        let poison = BusMessage(
+            topic: .positions,
+            partition: 0,
+            offset: 1,
+            key: driver.id.rawValue,
+            value: Array("{not json".utf8),
+            headers: [:],
+            timestamp: raw(1).fixTime
+        )
         let batch = [try message(raw(0), offset: 0), poison]
 
         await #expect(throws: StoreError.self, "op: handle, key: batch with a poison message") {
             try await enrich.handle(batch)
         }
-        #expect(try await fleet.snapshot(driverId: driver.id, tenantId: tenant) == nil,
-                "op: snapshot, key: nothing stored by a failed batch")
+        #expect(
+            try await fleet.snapshot(driverId: driver.id, tenantId: tenant) == nil,
+            "op: snapshot, key: nothing stored by a failed batch"
+        )
         // ConsumerLoop's per-message retry:
         try await enrich.handle([batch[0]])
         let events = try await driverEvents(on: bus)
-        let online = events.filter { if case .driver(let e) = $0 { return e.kind == .online }; return false }
+        let online = events.filter {
+            if case .driver(let e) = $0 { return e.kind == .online }
+            return false
+        }
         #expect(online.count == 1, "op: publish, key: online event of the retried message")
         let stored = try await fleet.snapshot(driverId: driver.id, tenantId: tenant)
         #expect(stored?.position.fixTime == raw(0).fixTime, "op: snapshot, key: stored after publishing")
@@ -82,16 +123,30 @@ struct EnrichPositionsTests {
         let fleet = InMemoryFleetStore()
         try await fleet.saveDriver(driver)
         let clock = ManualWallClock(Timestamp(millisecondsSinceEpoch: 1_750_000_100_000))
-        let customers = CustomerDirectory(shared: InMemoryCustomerCache(clock: clock), store: InMemoryReferenceStore(),
-                                          sourceOfTruth: InMemorySourceOfTruth(bus: bus), clock: clock,
-                                          logger: Logger(label: "test"))
-        let enrich = EnrichPositions(fleet: fleet, history: InMemoryHistoryStore(),
-                                     latest: InMemoryLatestPositionCache(clock: clock), customers: customers,
-                                     bus: bus, logger: Logger(label: "test"))
-        try await enrich.handle([try message(raw(0), offset: 0), try message(raw(1), offset: 1),
-                                 try message(raw(2), offset: 2)])
+        let customers = CustomerDirectory(
+            shared: InMemoryCustomerCache(clock: clock),
+            store: InMemoryReferenceStore(),
+            sourceOfTruth: InMemorySourceOfTruth(bus: bus),
+            clock: clock,
+            logger: Logger(label: "test")
+        )
+        let enrich = EnrichPositions(
+            fleet: fleet,
+            history: InMemoryHistoryStore(),
+            latest: InMemoryLatestPositionCache(clock: clock),
+            customers: customers,
+            bus: bus,
+            logger: Logger(label: "test")
+        )
+        try await enrich.handle([
+            try message(raw(0), offset: 0), try message(raw(1), offset: 1),
+            try message(raw(2), offset: 2),
+        ])
         let events = try await driverEvents(on: bus)
-        let online = events.filter { if case .driver(let e) = $0 { return e.kind == .online }; return false }
+        let online = events.filter {
+            if case .driver(let e) = $0 { return e.kind == .online }
+            return false
+        }
         #expect(online.count == 1, "op: publish, key: one online event for three fixes")
         let stored = try await fleet.snapshot(driverId: driver.id, tenantId: tenant)
         #expect(stored?.position.fixTime == raw(2).fixTime, "op: snapshot, key: newest fix of the batch")

@@ -21,12 +21,17 @@ struct ChangeEventCodecTests {
     static let key = #"{"CustomerId":1001}"#
 
     private func decode(
-        _ value: String?, key: String = key, topic: Topic = .cdc("Customers"),
+        _ value: String?,
+        key: String = key,
+        topic: Topic = .cdc("Customers"),
         defaultTenantId: TenantID? = tenant
     ) throws -> ReferenceChange? {
         try ChangeEventCodec.decode(
-            topic: topic, key: key, value: value.map { Array($0.utf8) },
-            defaultTenantId: defaultTenantId)
+            topic: topic,
+            key: key,
+            value: value.map { Array($0.utf8) },
+            defaultTenantId: defaultTenantId
+        )
     }
 
     /// The documented insert decodes with the numeric id as text and Debezium's ordering version.
@@ -97,15 +102,24 @@ struct ChangeEventCodecTests {
         let value =
             #"{"TenantId":7,"Name":"Caf\u00e9 \"Le Z\u00e8bre\" \ud83d\ude9a\n","UnitPrice":2500.00,"Sku":"A\/B"}"#
         let change = try ChangeEventCodec.decode(
-            topic: .cdc("Products"), key: #"{"ProductId":12345678901234567890}"#,
-            value: Array(value.utf8))
+            topic: .cdc("Products"),
+            key: #"{"ProductId":12345678901234567890}"#,
+            value: Array(value.utf8)
+        )
         #expect(
             change
                 == .upsert(
                     .product(
                         Product(
-                            id: "12345678901234567890", tenantId: "7",
-                            name: "Café \"Le Zèbre\" 🚚\n", sku: "A/B", unitPrice: "2500.00"))))
+                            id: "12345678901234567890",
+                            tenantId: "7",
+                            name: "Café \"Le Zèbre\" 🚚\n",
+                            sku: "A/B",
+                            unitPrice: "2500.00"
+                        )
+                    )
+                )
+        )
     }
 
     /// Every record type survives encode → decode, with the version its position gives.
@@ -113,32 +127,56 @@ struct ChangeEventCodecTests {
         let records: [ReferenceRecord] = [
             .customer(
                 Customer(
-                    id: "c-1", tenantId: "t", name: "Zoë \"Z\" \\ O'Neil\t", phone: nil, address: "Line 1\nLine 2",
+                    id: "c-1",
+                    tenantId: "t",
+                    name: "Zoë \"Z\" \\ O'Neil\t",
+                    phone: nil,
+                    address: "Line 1\nLine 2",
                     location: Coordinate(latitude: -33.868_820, longitude: 151.209_296),
-                    geofenceRadiusMeters: 1e-5, customerType: nil)),
+                    geofenceRadiusMeters: 1e-5,
+                    customerType: nil
+                )
+            ),
             .account(
                 Account(
-                    id: "a-1", tenantId: "t", name: "Acme", accountType: nil,
-                    settings: ["b": "2", "a": "{\"nested\":true}", "ctl": "\u{01}"])),
+                    id: "a-1",
+                    tenantId: "t",
+                    name: "Acme",
+                    accountType: nil,
+                    settings: ["b": "2", "a": "{\"nested\":true}", "ctl": "\u{01}"]
+                )
+            ),
             .account(Account(id: "a-2", tenantId: "t", name: "Empty")),
             .product(
-                Product(id: "p-1", tenantId: "t", name: "Widget", sku: "W-1", category: "tools", unitPrice: "0.10")),
+                Product(id: "p-1", tenantId: "t", name: "Widget", sku: "W-1", category: "tools", unitPrice: "0.10")
+            ),
             .order(Order(id: "o-1", tenantId: "t", customerId: "c-1", status: "open", totalAmount: "12.00")),
             .order(Order(id: "o-2", tenantId: "t")),
         ]
         let position = ChangeEventCodec.SourcePosition(
-            commitLSN: "00000001:00000002:0003", changeLSN: "00000001:00000002:0002",
-            eventSerialNo: 2, timestamp: Timestamp(millisecondsSinceEpoch: 99))
+            commitLSN: "00000001:00000002:0003",
+            changeLSN: "00000001:00000002:0002",
+            eventSerialNo: 2,
+            timestamp: Timestamp(millisecondsSinceEpoch: 99)
+        )
         let version = "00000001:00000002:0003|00000001:00000002:0002|00000000000000000002"
         for record in records {
             let (key, value) = ChangeEventCodec.encode(record, operation: .update, position: position)
             let decoded = try ChangeEventCodec.decode(topic: .cdc(record.key.table), key: key, value: value)
             var expected = record
             switch expected {
-            case .customer(var c): c.version = version; expected = .customer(c)
-            case .account(var a): a.version = version; expected = .account(a)
-            case .product(var p): p.version = version; expected = .product(p)
-            case .order(var o): o.version = version; expected = .order(o)
+            case .customer(var c):
+                c.version = version
+                expected = .customer(c)
+            case .account(var a):
+                a.version = version
+                expected = .account(a)
+            case .product(var p):
+                p.version = version
+                expected = .product(p)
+            case .order(var o):
+                o.version = version
+                expected = .order(o)
             }
             #expect(decoded == .upsert(expected), "\(record.key)")
             #expect(try ChangeEventCodec.operation(of: value) == .update)
@@ -148,12 +186,21 @@ struct ChangeEventCodecTests {
     /// The key is the primary key as JSON, and the encoded value has Debezium's layout.
     @Test func wireLayout() {
         let customer = Customer(
-            id: "c-1", tenantId: "t", name: "Ada", location: Coordinate(latitude: 1.5, longitude: 2))
+            id: "c-1",
+            tenantId: "t",
+            name: "Ada",
+            location: Coordinate(latitude: 1.5, longitude: 2)
+        )
         let (key, value) = ChangeEventCodec.encode(
-            .customer(customer), operation: .create,
+            .customer(customer),
+            operation: .create,
             position: .init(
-                commitLSN: "0000002b:00000c28:0005", changeLSN: "0000002b:00000c28:0003", eventSerialNo: 1,
-                timestamp: Timestamp(millisecondsSinceEpoch: 1_710_498_600_130)))
+                commitLSN: "0000002b:00000c28:0005",
+                changeLSN: "0000002b:00000c28:0003",
+                eventSerialNo: 1,
+                timestamp: Timestamp(millisecondsSinceEpoch: 1_710_498_600_130)
+            )
+        )
         #expect(key == #"{"CustomerId":"c-1"}"#)
         #expect(
             String(decoding: value, as: UTF8.self)
@@ -166,12 +213,15 @@ struct ChangeEventCodecTests {
         let timestamp = Timestamp(millisecondsSinceEpoch: 5)
         let lsn = "00000001:00000002:0003"
         let (key, value) = ChangeEventCodec.encode(
-            .delete(.order("o-9"), tenantId: "t", version: "ignored"), lsn: lsn,
-            sourceTimestamp: timestamp)
+            .delete(.order("o-9"), tenantId: "t", version: "ignored"),
+            lsn: lsn,
+            sourceTimestamp: timestamp
+        )
         #expect(key == #"{"OrderId":"o-9"}"#)
         #expect(
             try ChangeEventCodec.decode(topic: .cdc("Orders"), key: key, value: value)
-                == .delete(.order("o-9"), tenantId: "t", version: "\(lsn)|\(lsn)|00000000000000000001"))
+                == .delete(.order("o-9"), tenantId: "t", version: "\(lsn)|\(lsn)|00000000000000000001")
+        )
         #expect(try ChangeEventCodec.operation(of: value) == .delete)
     }
 

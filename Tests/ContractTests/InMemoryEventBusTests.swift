@@ -69,7 +69,8 @@ struct InMemoryEventBusTests {
         for round in 0..<50 {
             try await bus.publish(
                 (0..<100).map { OutgoingMessage(key: "k\($0 % 10)", value: Array("\(round * 100 + $0)".utf8)) },
-                to: topic)
+                to: topic
+            )
             #expect(bus.retainedMessageCount(in: topic) <= 500)
         }
         let received = try await drain(stalled, count: 500)
@@ -114,7 +115,8 @@ struct InMemoryEventBusTests {
 
         let fourth = try bus.join(topics: [topic], group: "g", startAtEnd: false)
         #expect(
-            [members[0], members[2], fourth].map { $0.assignedPartitions[topic]?.count ?? 0 }.sorted() == [2, 3, 3])
+            [members[0], members[2], fourth].map { $0.assignedPartitions[topic]?.count ?? 0 }.sorted() == [2, 3, 3]
+        )
         for member in [members[0], members[2], fourth] { await member.close() }
     }
 

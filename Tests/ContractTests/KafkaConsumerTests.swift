@@ -1,7 +1,7 @@
-import KafkaMock
 import Application
 import Domain
 import KafkaAdapters
+import KafkaMock
 import Logging
 import Synchronization
 import Testing
@@ -17,12 +17,19 @@ struct KafkaConsumerTests {
         let cluster = try KafkaMockCluster(brokers: 3)
         let bus = try KafkaEventBus(
             configuration: KafkaConfiguration(
-                bootstrapServers: cluster.bootstrapServers, partitions: 4, replicationFactor: 3,
-                properties: KafkaTestCluster.properties, maxBufferedMessages: 50),
-            logger: Self.silent)
+                bootstrapServers: cluster.bootstrapServers,
+                partitions: 4,
+                replicationFactor: 3,
+                properties: KafkaTestCluster.properties,
+                maxBufferedMessages: 50
+            ),
+            logger: Self.silent
+        )
         let topic = Topic("backpressure")
-        try await bus.publish((0..<1000).map { OutgoingMessage(key: "one-key", value: Array("one-key#\($0)".utf8)) },
-                              to: topic)
+        try await bus.publish(
+            (0..<1000).map { OutgoingMessage(key: "one-key", value: Array("one-key#\($0)".utf8)) },
+            to: topic
+        )
         let subscription = try await bus.subscribe(topics: [topic], group: "slow-reader", startAtEnd: false)
         try await Task.sleep(for: .seconds(1))  // the buffer fills and the partition is paused
         #expect((subscription as? KafkaEventSubscription)?.isPaused == true, "paused with a full buffer")
@@ -30,7 +37,9 @@ struct KafkaConsumerTests {
         let deadline = ContinuousClock.now + .seconds(30)
         while received.count < 1000, ContinuousClock.now < deadline {
             let batch = try await subscription.next(maxCount: 20)
-            received += batch.compactMap { Int(String(decoding: $0.value ?? [], as: UTF8.self).split(separator: "#").last ?? "") }
+            received += batch.compactMap {
+                Int(String(decoding: $0.value ?? [], as: UTF8.self).split(separator: "#").last ?? "")
+            }
             try await subscription.commit(batch)
         }
         let resumeDeadline = ContinuousClock.now + .seconds(2)
@@ -47,8 +56,10 @@ struct KafkaConsumerTests {
         let cluster = try KafkaMockCluster(brokers: 3)
         let bus = try KafkaTestCluster.makeBus(cluster)
         let topic = Topic("with-poison")
-        try await bus.publish(["good-1", "poison", "good-2"].map { OutgoingMessage(key: $0, value: Array($0.utf8)) },
-                              to: topic)
+        try await bus.publish(
+            ["good-1", "poison", "good-2"].map { OutgoingMessage(key: $0, value: Array($0.utf8)) },
+            to: topic
+        )
         let handled = Mutex<[String]>([])
         let loop = ConsumerLoop(
             bus: bus,
@@ -63,14 +74,19 @@ struct KafkaConsumerTests {
         var parked: [BusMessage] = []
         let deadline = ContinuousClock.now + .seconds(30)
         while parked.isEmpty, ContinuousClock.now < deadline { parked += try await dlq.next(maxCount: 10) }
-        while handled.withLock({ $0.count }) < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        while handled.withLock({ $0.count }) < 2, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         running.cancel()
         await dlq.close()
         #expect(parked.map(\.key) == ["poison"])
         let headers = parked.first?.headers ?? [:]
         #expect(headers[MessageHeader.dlqSourceTopic] == topic.name)
         #expect(headers[MessageHeader.dlqSourcePartition] != nil && headers[MessageHeader.dlqSourceOffset] != nil)
-        #expect(headers[MessageHeader.dlqReason]?.contains("conflict") == true, "reason: \(headers[MessageHeader.dlqReason] ?? "none")")
+        #expect(
+            headers[MessageHeader.dlqReason]?.contains("conflict") == true,
+            "reason: \(headers[MessageHeader.dlqReason] ?? "none")"
+        )
         #expect(Set(handled.withLock { $0 }) == ["good-1", "good-2"], "consumption continued past the poison message")
     }
 }

@@ -1,7 +1,7 @@
-import KafkaMock
 import AdapterContracts
 import Application
 import KafkaAdapters
+import KafkaMock
 import Logging
 import Testing
 
@@ -10,7 +10,9 @@ import Testing
 enum KafkaTestCluster {
     /// One cluster for the contract run; topics and groups are unique per rule.
     static let shared: KafkaMockCluster = {
-        do { return try KafkaMockCluster(brokers: 3) } catch { fatalError("cannot start the mock Kafka cluster: \(error)") }
+        do { return try KafkaMockCluster(brokers: 3) } catch {
+            fatalError("cannot start the mock Kafka cluster: \(error)")
+        }
     }()
 
     /// The mock cluster auto-creates topics with 4 partitions (it has no CreateTopics API).
@@ -24,14 +26,21 @@ enum KafkaTestCluster {
         "log_level": "3",
     ]
 
-    static func makeBus(_ cluster: KafkaMockCluster = shared, properties extra: [String: String] = [:])
+    static func makeBus(
+        _ cluster: KafkaMockCluster = shared,
+        properties extra: [String: String] = [:]
+    )
         throws -> KafkaEventBus
     {
         try KafkaEventBus(
             configuration: KafkaConfiguration(
-                bootstrapServers: cluster.bootstrapServers, partitions: partitions,
-                replicationFactor: min(3, cluster.brokers), properties: properties.merging(extra) { $1 }),
-            logger: Logger(label: "kafka-tests", factory: { _ in SwiftLogNoOpLogHandler() }))
+                bootstrapServers: cluster.bootstrapServers,
+                partitions: partitions,
+                replicationFactor: min(3, cluster.brokers),
+                properties: properties.merging(extra) { $1 }
+            ),
+            logger: Logger(label: "kafka-tests", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
     }
 }
 
@@ -41,8 +50,10 @@ struct KafkaEventBusContractTests {
     @Test func contract() async throws {
         try await EventBusContract(
             capabilities: .init(
-                partitionsPerTopic: KafkaTestCluster.partitions, deliveryTimeout: .seconds(20),
-                quietPeriod: .milliseconds(600))
+                partitionsPerTopic: KafkaTestCluster.partitions,
+                deliveryTimeout: .seconds(20),
+                quietPeriod: .milliseconds(600)
+            )
         ) { try KafkaTestCluster.makeBus() }.run()
     }
 }

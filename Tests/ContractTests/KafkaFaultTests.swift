@@ -1,6 +1,6 @@
-import KafkaMock
 import Application
 import KafkaAdapters
+import KafkaMock
 import Synchronization
 import Testing
 
@@ -29,7 +29,9 @@ struct KafkaFaultTests {
     /// Publishes `batches` batches of 20 while one subscription consumes and commits; runs `fault` after a
     /// third of the batches, then waits until every confirmed message was consumed (or 60 s).
     private func stream(
-        cluster: KafkaMockCluster, batches: Int = 60, fault: @Sendable () async throws -> Void
+        cluster: KafkaMockCluster,
+        batches: Int = 60,
+        fault: @Sendable () async throws -> Void
     ) async throws -> Ledger {
         try cluster.createTopic(Self.topic, partitions: Self.partitions, replicationFactor: 3)
         let bus = try KafkaTestCluster.makeBus(cluster)
@@ -47,12 +49,21 @@ struct KafkaFaultTests {
             if batch == batches / 3 { try await fault() }
             let messages = (0..<20).map { i in
                 let seq = batch * 20 + i
-                return OutgoingMessage(key: "key-\(seq % 16)", value: Array("key-\(seq % 16)#\(seq)".utf8),
-                                       headers: [MessageHeader.tenantId: "fault"])
+                return OutgoingMessage(
+                    key: "key-\(seq % 16)",
+                    value: Array("key-\(seq % 16)#\(seq)".utf8),
+                    headers: [MessageHeader.tenantId: "fault"]
+                )
             }
             do {
                 try await bus.publish(messages, to: Topic(Self.topic))
-                ledger.confirmed.withLock { $0.formUnion(messages.compactMap { Int(String(decoding: $0.value!, as: UTF8.self).split(separator: "#").last!) }) }
+                ledger.confirmed.withLock {
+                    $0.formUnion(
+                        messages.compactMap {
+                            Int(String(decoding: $0.value!, as: UTF8.self).split(separator: "#").last!)
+                        }
+                    )
+                }
             } catch {
                 ledger.failedPublishes.withLock { $0 += 1 }
             }
@@ -77,11 +88,16 @@ struct KafkaFaultTests {
         let confirmed = ledger.confirmed.withLock { $0 }
         let consumed = Set(ledger.consumed.withLock { $0 })
         let lost = confirmed.subtracting(consumed)
-        #expect(lost.isEmpty, "\(fault): \(lost.count) confirmed messages never consumed, e.g. \(lost.sorted().prefix(5))")
+        #expect(
+            lost.isEmpty,
+            "\(fault): \(lost.count) confirmed messages never consumed, e.g. \(lost.sorted().prefix(5))"
+        )
         #expect(confirmed.count > batches * 20 / 2, "\(fault): only \(confirmed.count) messages confirmed")
         // The consumer resumed: messages published after the fault (the last batches) were consumed.
-        #expect(consumed.contains(batches * 20 - 1) || !confirmed.contains(batches * 20 - 1),
-                "\(fault): the last message was confirmed but the consumer did not get there")
+        #expect(
+            consumed.contains(batches * 20 - 1) || !confirmed.contains(batches * 20 - 1),
+            "\(fault): the last message was confirmed but the consumer did not get there"
+        )
     }
 
     /// A broker goes down mid-stream for 3 s (its partitions and possibly the group coordinator vanish) and
@@ -112,16 +128,21 @@ struct KafkaFaultTests {
     @Test func injectedProduceErrors() async throws {
         let cluster = try KafkaMockCluster(brokers: 3)
         let ledger = try await stream(cluster: cluster) {
-            cluster.pushRequestErrors(.produce, errors: [
-                .notLeaderForPartition, .notEnoughReplicas, .requestTimedOut, .transport,
-                .notEnoughReplicasAfterAppend, .notEnoughReplicas,
-            ])
+            cluster.pushRequestErrors(
+                .produce,
+                errors: [
+                    .notLeaderForPartition, .notEnoughReplicas, .requestTimedOut, .transport,
+                    .notEnoughReplicasAfterAppend, .notEnoughReplicas,
+                ]
+            )
         }
         expectNothingLost(ledger, "produce errors")
         #expect(ledger.failedPublishes.withLock { $0 } == 0, "retriable produce errors surfaced to publish")
         let consumed = ledger.consumed.withLock { $0 }
-        #expect(Set(consumed).count == consumed.count || consumed.count - Set(consumed).count < 20,
-                "idempotent producer: \(consumed.count - Set(consumed).count) duplicates")
+        #expect(
+            Set(consumed).count == consumed.count || consumed.count - Set(consumed).count < 20,
+            "idempotent producer: \(consumed.count - Set(consumed).count) duplicates"
+        )
     }
 
     /// Offset commits fail a few times: `commit` retries, and a new member resumes after the commit rather
@@ -141,7 +162,10 @@ struct KafkaFaultTests {
             received += try await first.next(maxCount: 10 - received.count)
         }
         #expect(received.compactMap(Self.sequence) == Array(0..<10))
-        cluster.pushRequestErrors(.offsetCommit, errors: [.requestTimedOut, .notCoordinator, .coordinatorLoadInProgress])
+        cluster.pushRequestErrors(
+            .offsetCommit,
+            errors: [.requestTimedOut, .notCoordinator, .coordinatorLoadInProgress]
+        )
         try await first.commit(received)
         await first.close()
         let second = try await bus.subscribe(topics: [topic], group: "commit-group", startAtEnd: false)

@@ -1,9 +1,9 @@
-import KafkaMock
 import AdapterSupport
 import Application
 import Domain
 import InMemoryAdapters
 import KafkaAdapters
+import KafkaMock
 import Logging
 import Testing
 
@@ -17,23 +17,41 @@ struct KafkaTopicRoutingTests {
         let bus = try KafkaTestCluster.makeBus(cluster)
         let fleet = InMemoryFleetStore()
         let drivers = DriverManagement(fleet: fleet)
-        let premium = try await drivers.create(NewDriver(deviceId: "dev-premium", name: "Premium"),
-                                               as: Principal(tenantId: "premium", role: .admin, subject: "test"))
-        let shared = try await drivers.create(NewDriver(deviceId: "dev-shared", name: "Shared"),
-                                              as: Principal(tenantId: "shared", role: .admin, subject: "test"))
+        let premium = try await drivers.create(
+            NewDriver(deviceId: "dev-premium", name: "Premium"),
+            as: Principal(tenantId: "premium", role: .admin, subject: "test")
+        )
+        let shared = try await drivers.create(
+            NewDriver(deviceId: "dev-shared", name: "Shared"),
+            as: Principal(tenantId: "shared", role: .admin, subject: "test")
+        )
         let clock = SystemWallClock()
         let ingest = IngestTraccar(
-            fleet: fleet, bus: bus, clock: clock, routing: TopicRouting(dedicatedTenants: ["premium"]),
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let outcomes = try await ingest.ingest(positions: ["dev-premium", "dev-shared"].map {
-            DevicePositionReport(deviceId: DeviceID($0), fixTime: clock.now(), latitude: 52.52, longitude: 13.4,
-                                 speedKnots: 10)
-        })
+            fleet: fleet,
+            bus: bus,
+            clock: clock,
+            routing: TopicRouting(dedicatedTenants: ["premium"]),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let outcomes = try await ingest.ingest(
+            positions: ["dev-premium", "dev-shared"].map {
+                DevicePositionReport(
+                    deviceId: DeviceID($0),
+                    fixTime: clock.now(),
+                    latitude: 52.52,
+                    longitude: 13.4,
+                    speedKnots: 10
+                )
+            }
+        )
         #expect(outcomes.count == 2)
 
         let dedicated = Topic("gps.positions.premium")
-        let subscription = try await bus.subscribe(topics: [dedicated, .positions], group: "routing-test",
-                                                   startAtEnd: false)
+        let subscription = try await bus.subscribe(
+            topics: [dedicated, .positions],
+            group: "routing-test",
+            startAtEnd: false
+        )
         var received: [BusMessage] = []
         let deadline = ContinuousClock.now + .seconds(20)
         while received.count < 2, ContinuousClock.now < deadline {

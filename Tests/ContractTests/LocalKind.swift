@@ -147,7 +147,9 @@ struct TemporaryDatabases: TestTrait, SuiteTrait, TestScoping {
     var isRecursive: Bool { true }
 
     func provideScope(
-        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+        for test: Test,
+        testCase: Test.Case?,
+        performing function: @Sendable () async throws -> Void
     ) async throws {
         let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
         let directory = "\(base)/tracker-contract-\(UUID().uuidString)"

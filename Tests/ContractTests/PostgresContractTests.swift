@@ -40,20 +40,49 @@ struct PostgresContractTests {
             let tenant = TenantID("t")
             let day = CalendarDate(year: 2024, month: 3, day: 15)
             let route = Route(
-                id: RouteID("r"), tenantId: tenant, driverId: DriverID("d"), scheduledDate: day, status: .planned,
-                totalStops: 0, completedStops: 0)
+                id: RouteID("r"),
+                tenantId: tenant,
+                driverId: DriverID("d"),
+                scheduledDate: day,
+                status: .planned,
+                totalStops: 0,
+                completedStops: 0
+            )
             let visit = PlannedVisit(
-                id: VisitID("v"), tenantId: tenant, routeId: route.id, driverId: route.driverId,
-                customerId: CustomerID("c"), sequenceNumber: 1, visitType: .delivery, scheduledDate: day,
-                timeWindow: nil, serviceDurationSeconds: 60, status: .pending)
+                id: VisitID("v"),
+                tenantId: tenant,
+                routeId: route.id,
+                driverId: route.driverId,
+                customerId: CustomerID("c"),
+                sequenceNumber: 1,
+                visitType: .delivery,
+                scheduledDate: day,
+                timeWindow: nil,
+                serviceDurationSeconds: 60,
+                status: .pending
+            )
             try await stores[0].createRoute(route, visits: [visit])
             for round in 0..<20 {
                 var racing = visit
                 racing.id = VisitID("v\(round)")
                 try await stores[0].createRoute(
-                    Route(id: RouteID("r\(round)"), tenantId: tenant, driverId: route.driverId, scheduledDate: day,
-                          status: .planned, totalStops: 0, completedStops: 0),
-                    visits: [{ var v = racing; v.routeId = RouteID("r\(round)"); return v }()])
+                    Route(
+                        id: RouteID("r\(round)"),
+                        tenantId: tenant,
+                        driverId: route.driverId,
+                        scheduledDate: day,
+                        status: .planned,
+                        totalStops: 0,
+                        completedStops: 0
+                    ),
+                    visits: [
+                        {
+                            var v = racing
+                            v.routeId = RouteID("r\(round)")
+                            return v
+                        }()
+                    ]
+                )
                 let contested = racing
                 let outcomes = await withTaskGroup(of: StoreError.Code?.self) { group in
                     for (index, store) in stores.enumerated() {

@@ -42,7 +42,10 @@ struct PostgresMigrationTests {
         try await withTestSchema { url, options in
             try await PostgresMigrations.migrateFleet(url: url, options: options, logger: logger)
             try await PostgresMigrations.migrateFleet(url: url, options: options, logger: logger)
-            #expect(try await versions(url, options) == [["fleet", "1"], ["fleet", "2"]], "op: migrate, key: versions")
+            #expect(
+                try await versions(url, options) == [["fleet", "1"], ["fleet", "2"]],
+                "op: migrate, key: versions"
+            )
         }
     }
 
@@ -52,11 +55,15 @@ struct PostgresMigrationTests {
             let pool = try PostgresPool(url: url, options: options, logger: logger)
             try await PostgresMigrations.migrate(pool: pool, PostgresMigrations.fleet, upTo: 1)
             try await pool.execute(
-                "INSERT INTO drivers VALUES ('t', 'd1', 'dev1', 'Ann', NULL, NULL, 'van', 'active')")
+                "INSERT INTO drivers VALUES ('t', 'd1', 'dev1', 'Ann', NULL, NULL, 'van', 'active')"
+            )
             await #expect(throws: StoreError.self) { try await pool.execute("SELECT 1 FROM customers_cache") }
             try await PostgresMigrations.migrate(pool: pool, PostgresMigrations.fleet)
             #expect(try await pool.rows("SELECT name FROM drivers") == [["Ann"]], "op: migrate 1→2, key: rows kept")
-            #expect(try await pool.rows("SELECT count(*) FROM customers_cache") == [["0"]], "op: migrate 1→2, key: new table")
+            #expect(
+                try await pool.rows("SELECT count(*) FROM customers_cache") == [["0"]],
+                "op: migrate 1→2, key: new table"
+            )
             await pool.shutdown()
         }
     }
@@ -67,11 +74,16 @@ struct PostgresMigrationTests {
             let logger = self.logger
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<3 {
-                    group.addTask { try await PostgresMigrations.migrateFleet(url: url, options: options, logger: logger) }
+                    group.addTask {
+                        try await PostgresMigrations.migrateFleet(url: url, options: options, logger: logger)
+                    }
                 }
                 try await group.waitForAll()
             }
-            #expect(try await versions(url, options) == [["fleet", "1"], ["fleet", "2"]], "op: 3 migrators, key: once each")
+            #expect(
+                try await versions(url, options) == [["fleet", "1"], ["fleet", "2"]],
+                "op: 3 migrators, key: once each"
+            )
         }
     }
 

@@ -45,8 +45,10 @@ struct PostgresPoolTests {
         await pool.shutdown()
 
         let dead = try PostgresPool(
-            url: "postgres://u:s3cret@127.0.0.1:1/db", options: .init(poolSize: 1, connectTimeoutSeconds: 2),
-            logger: logger)
+            url: "postgres://u:s3cret@127.0.0.1:1/db",
+            options: .init(poolSize: 1, connectTimeoutSeconds: 2),
+            logger: logger
+        )
         do {
             try await dead.checkHealth()
             Issue.record("op: connect to a closed port, key: expected .unavailable")

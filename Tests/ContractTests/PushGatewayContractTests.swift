@@ -13,7 +13,8 @@ struct PushGatewayContractTests {
     /// The Socket.IO gateway, observed through real Socket.IO clients over WebSocket.
     @Test func socketIO() async throws {
         let servers = Servers()
-        try await PushGatewayContract(capabilities: .init(deliveryTimeout: .seconds(10), broadcastBudget: .seconds(5))) {
+        try await PushGatewayContract(capabilities: .init(deliveryTimeout: .seconds(10), broadcastBudget: .seconds(5)))
+        {
             let server = try await SocketIOTestServer.start()
             servers.add(server)
             return (server.gateway, SocketIOPushProbe(server: server))

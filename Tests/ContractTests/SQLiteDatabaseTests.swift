@@ -23,8 +23,11 @@ struct SQLiteDatabaseTests {
 
     /// Opens `path` expecting a `SQLiteOpenError` of `kind`; checks that the file's bytes did not change.
     private func expectRefused(
-        _ path: String, _ kind: SQLiteOpenError.Kind, mentioning text: String,
-        sourceLocation: SourceLocation = #_sourceLocation, open: () throws -> Void
+        _ path: String,
+        _ kind: SQLiteOpenError.Kind,
+        mentioning text: String,
+        sourceLocation: SourceLocation = #_sourceLocation,
+        open: () throws -> Void
     ) throws {
         let before = try bytes(path)
         do {
@@ -33,8 +36,10 @@ struct SQLiteDatabaseTests {
         } catch let error as SQLiteOpenError {
             #expect(error.kind == kind, "op: open, key: error kind", sourceLocation: sourceLocation)
             #expect(
-                error.description.contains(text), "op: open, key: message '\(error)' mentions \(text)",
-                sourceLocation: sourceLocation)
+                error.description.contains(text),
+                "op: open, key: message '\(error)' mentions \(text)",
+                sourceLocation: sourceLocation
+            )
         }
         #expect(try bytes(path) == before, "op: open refused, key: file unchanged", sourceLocation: sourceLocation)
     }
@@ -53,9 +58,18 @@ struct SQLiteDatabaseTests {
         let path = LocalKind.temporaryPath("reopen")
         let driver = Driver(id: "drv-1", tenantId: tenant, deviceId: "dev-1", name: "One")
         let fix = EnrichedPosition(
-            tenantId: tenant, driverId: driver.id, deviceId: driver.deviceId, driverName: "One",
-            fixTime: Timestamp(millisecondsSinceEpoch: 1_710_460_800_000), latitude: 45.5, longitude: -73.6,
-            speedKmh: 12, smoothedSpeedKmh: 12, heading: 90, activity: .moving)
+            tenantId: tenant,
+            driverId: driver.id,
+            deviceId: driver.deviceId,
+            driverName: "One",
+            fixTime: Timestamp(millisecondsSinceEpoch: 1_710_460_800_000),
+            latitude: 45.5,
+            longitude: -73.6,
+            speedKmh: 12,
+            smoothedSpeedKmh: 12,
+            heading: 90,
+            activity: .moving
+        )
         do {
             let database = try SQLiteDatabase(path: path, logger: logger)
             let fleet = try SQLiteFleetStore(database: database)
@@ -68,8 +82,15 @@ struct SQLiteDatabaseTests {
                 .upsert(
                     .customer(
                         Customer(
-                            id: "c-1", tenantId: tenant, name: "C", location: .init(latitude: 1, longitude: 2),
-                            version: "0001"))))
+                            id: "c-1",
+                            tenantId: tenant,
+                            name: "C",
+                            location: .init(latitude: 1, longitude: 2),
+                            version: "0001"
+                        )
+                    )
+                )
+            )
             database.close()
         }
         let database = try SQLiteDatabase(path: path, logger: logger)
@@ -79,16 +100,24 @@ struct SQLiteDatabaseTests {
         #expect(try await fleet.driver(deviceId: "dev-1") == driver, "op: reopen, key: driver")
         #expect(
             try await fleet.snapshot(driverId: driver.id, tenantId: tenant)?.geofence == .inside(visitId: "v-1"),
-            "op: reopen, key: snapshot with geofence phase")
+            "op: reopen, key: snapshot with geofence phase"
+        )
         #expect(
             try await history.routeHistory(
-                driverId: driver.id, tenantId: tenant, from: fix.fixTime, to: fix.fixTime, maxPoints: 10
-            ).count == 1, "op: reopen, key: history")
+                driverId: driver.id,
+                tenantId: tenant,
+                from: fix.fixTime,
+                to: fix.fixTime,
+                maxPoints: 10
+            ).count == 1,
+            "op: reopen, key: history"
+        )
         #expect(try await reference.customer("c-1", tenantId: tenant)?.version == "0001", "op: reopen, key: customer")
         let applied = try await database.appliedMigrations()
         #expect(
             applied["fleet"] == 1 && applied["history"] == 1 && applied["reference"] == 1,
-            "op: reopen, key: migrations")
+            "op: reopen, key: migrations"
+        )
         database.close()
     }
 
@@ -229,15 +258,29 @@ struct SQLiteDatabaseTests {
         let start = Timestamp(millisecondsSinceEpoch: 1_710_460_800_000)
         let fixes = (0..<50).map { second in
             EnrichedPosition(
-                tenantId: tenant, driverId: "drv-p", deviceId: "dev-p", driverName: "P",
-                fixTime: start + .seconds(second), latitude: 1, longitude: 2, speedKmh: 10, smoothedSpeedKmh: 10,
-                heading: 0, activity: .moving)
+                tenantId: tenant,
+                driverId: "drv-p",
+                deviceId: "dev-p",
+                driverName: "P",
+                fixTime: start + .seconds(second),
+                latitude: 1,
+                longitude: 2,
+                speedKmh: 10,
+                smoothedSpeedKmh: 10,
+                heading: 0,
+                activity: .moving
+            )
         }
         try await history.append(fixes)
         try await history.append(fixes)  // idempotent
         #expect(try await history.prune(olderThan: start + .seconds(30)) == 30, "op: prune, key: 30 of 50")
         let left = try await history.routeHistory(
-            driverId: "drv-p", tenantId: tenant, from: start, to: start + .seconds(100), maxPoints: 100)
+            driverId: "drv-p",
+            tenantId: tenant,
+            from: start,
+            to: start + .seconds(100),
+            maxPoints: 100
+        )
         #expect(left.count == 20, "op: prune, key: 20 left")
         let day = CalendarDate(containing: start)
         let stats = try await history.driverStats(driverId: "drv-p", tenantId: tenant, from: day, to: day)

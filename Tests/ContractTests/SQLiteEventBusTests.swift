@@ -48,7 +48,10 @@ struct SQLiteEventBusTests {
         let fresh = try await reopened.subscribe(topics: [topic], group: "new", startAtEnd: false)
         #expect(try await receive(fresh, count: 10).compactMap(seq) == Array(0..<10), "op: next after reopen, key: new")
         try await reopened.publish([message("k", 10)], to: topic)
-        #expect(try await receive(again, count: 1).map(\.offset) == [10], "op: publish after reopen, key: offsets go on")
+        #expect(
+            try await receive(again, count: 1).map(\.offset) == [10],
+            "op: publish after reopen, key: offsets go on"
+        )
         await reopened.close()
     }
 
@@ -58,8 +61,11 @@ struct SQLiteEventBusTests {
         let clock = ManualWallClock(Timestamp(millisecondsSinceEpoch: 1_710_460_800_000))
         let path = storage == "file" ? LocalKind.temporaryPath("retention") : ":memory:"
         let bus = try await SQLiteEventBus(
-            path: path, configuration: .init(retention: .seconds(3600), pruneEveryMessages: 0), clock: clock,
-            logger: LocalKind.logger)
+            path: path,
+            configuration: .init(retention: .seconds(3600), pruneEveryMessages: 0),
+            clock: clock,
+            logger: LocalKind.logger
+        )
         let topic: Topic = "retention"
         try await bus.publish((0..<10).map { message("k", $0) }, to: topic)
         let all = try await bus.subscribe(topics: [topic], group: "all", startAtEnd: false)
@@ -120,7 +126,9 @@ struct SQLiteSourceOfTruthTests {
             VALUES ('c-1', 't-1', 'Ada', 45.501689, -73.567256, 80);
             UPDATE Customers SET Name = 'Ada Lovelace' WHERE CustomerId = 'c-1';
             DELETE FROM Customers WHERE CustomerId = 'c-1';
-            """, onCoreFileAt: corePath)
+            """,
+            onCoreFileAt: corePath
+        )
         #expect(try await source.pendingChangeCount() == 3, "op: plain SQL, key: 3 changes captured")
         #expect(try await source.relayPending() == 3, "op: relayPending, key: 3 relayed")
         #expect(try await source.pendingChangeCount() == 0, "op: relayPending, key: none pending")
@@ -130,7 +138,8 @@ struct SQLiteSourceOfTruthTests {
         #expect(events.last?.value == nil, "op: relay, key: tombstone last")
         let changes = try events.map { try ChangeEventCodec.decode(topic: $0.topic, key: $0.key, value: $0.value) }
         guard changes.count == 4, case .upsert(.customer(let created))? = changes[0],
-            case .upsert(.customer(let updated))? = changes[1], case .delete(let key, let tenant, let version)? = changes[2]
+            case .upsert(.customer(let updated))? = changes[1],
+            case .delete(let key, let tenant, let version)? = changes[2]
         else {
             Issue.record("op: decode, key: unexpected events \(changes)")
             return
@@ -146,14 +155,18 @@ struct SQLiteSourceOfTruthTests {
         await source.close()
         try await CoreForeignWriter.execute(
             "INSERT INTO Products (ProductId, TenantId, Name, UnitPrice) VALUES ('p-1', 't-1', 'Widget', '12.50')",
-            onCoreFileAt: corePath)
+            onCoreFileAt: corePath
+        )
         let products = try await bus.subscribe(topics: [.cdc("Products")], group: "products", startAtEnd: false)
         let reopened = try await SQLiteSourceOfTruth(path: corePath, bus: bus, logger: LocalKind.logger)
         let relayed = try await products.next(maxCount: 10)
         #expect(relayed.count == 1 && relayed.first?.headers["__op"] == "c", "op: reopen, key: pending relayed")
         if let first = relayed.first,
             case .upsert(.product(let product))? = try ChangeEventCodec.decode(
-                topic: first.topic, key: first.key, value: first.value)
+                topic: first.topic,
+                key: first.key,
+                value: first.value
+            )
         {
             #expect(product.unitPrice == "12.50", "op: decode, key: decimal text kept")
             #expect((product.version ?? "") > (version ?? ""), "op: reopen, key: LSNs keep increasing")

@@ -1,6 +1,5 @@
-import AdapterSupport
-import WireFormat
 import AdapterContracts
+import AdapterSupport
 import Application
 import Domain
 import Hummingbird
@@ -8,6 +7,7 @@ import InMemoryAdapters
 import Logging
 import SocketIOAdapters
 import Synchronization
+import WireFormat
 
 /// A `SocketIOGateway` served over HTTP on a free loopback port, with in-memory use cases behind it.
 /// Tokens are `tenant:<id>` (a stand-in verifier; the JWT path is covered by the HTTP and system tests).
@@ -21,27 +21,42 @@ final class SocketIOTestServer: Sendable {
         let logger = Logger(label: "socketio-test")
         let fleet = InMemoryFleetStore()
         let clock = SystemWallClock()
-        let positions = PositionQueries(fleet: fleet, latest: InMemoryLatestPositionCache(clock: clock),
-                                        history: InMemoryHistoryStore())
+        let positions = PositionQueries(
+            fleet: fleet,
+            latest: InMemoryLatestPositionCache(clock: clock),
+            history: InMemoryHistoryStore()
+        )
         let bus = InMemoryEventBus()
-        let customers = CustomerDirectory(shared: InMemoryCustomerCache(clock: clock), store: InMemoryReferenceStore(),
-                                          sourceOfTruth: InMemorySourceOfTruth(bus: bus), clock: clock, logger: logger)
+        let customers = CustomerDirectory(
+            shared: InMemoryCustomerCache(clock: clock),
+            store: InMemoryReferenceStore(),
+            sourceOfTruth: InMemorySourceOfTruth(bus: bus),
+            clock: clock,
+            logger: logger
+        )
         let gateway = SocketIOGateway(
             authenticate: { token in
                 guard token.hasPrefix("tenant:") else { throw BadToken() }
                 return Principal(tenantId: TenantID(String(token.dropFirst(7))), role: .dispatcher, subject: "probe")
             },
-            positions: positions, drivers: DriverManagement(fleet: fleet),
-            routes: RoutePlanning(fleet: fleet, customers: customers), logger: logger)
+            positions: positions,
+            drivers: DriverManagement(fleet: fleet),
+            routes: RoutePlanning(fleet: fleet, customers: customers),
+            logger: logger
+        )
         let router = Router()
         gateway.addRoutes(to: router)
         let port = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, server: gateway.webSocketRoutes.serverBuilder(),
-                              configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in
-                                  port.continuation.yield(channel.localAddress?.port ?? 0)
-                                  port.continuation.finish()
-                              }, logger: logger)
+        let app = Application(
+            router: router,
+            server: gateway.webSocketRoutes.serverBuilder(),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                port.continuation.yield(channel.localAddress?.port ?? 0)
+                port.continuation.finish()
+            },
+            logger: logger
+        )
         let task = Task<Void, Never> { _ = try? await app.runService() }
         let heartbeat = Task { await gateway.run() }
         var bound = 0
@@ -75,11 +90,13 @@ struct SocketIOPushProbe: PushProbe {
         let (received, feed) = AsyncStream<PushMessage>.makeStream()
         Task { for await message in received { await collector.add(message) } }
         let client = try await SocketIOClient.connect(
-            url: server.url, auth: #"{"token":"tenant:\#(tenantId.rawValue)"}"#, reading: consuming,
+            url: server.url,
+            auth: #"{"token":"tenant:\#(tenantId.rawValue)"}"#,
+            reading: consuming,
             logger: Logger(label: "probe")
         ) { event, packet in
             guard event != "initial-state",
-                  let message = Self.message(event: event, packet: Array(packet.utf8.dropFirst(2)), tenant: tenantId)
+                let message = Self.message(event: event, packet: Array(packet.utf8.dropFirst(2)), tenant: tenantId)
             else { return }
             feed.yield(message)
         }

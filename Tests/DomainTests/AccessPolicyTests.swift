@@ -26,34 +26,47 @@ struct AccessPolicyTests {
     @Test(arguments: Role.allCases, [true, false])
     func tenantChecks(role: Role, sameTenant: Bool) {
         let p = Self.principal(role, tenant: sameTenant ? Fixture.tenant : Fixture.otherTenant)
-        let expected: (read: Bool, manage: Bool, subscribe: Bool) = switch role {
-        case .admin, .dispatcher: (true, true, true)
-        case .viewer: (true, false, true)
-        case .driver: (true, false, false)
-        }
-        #expect(Self.allowed { () throws(AccessDenied) in try AccessPolicy.read(p, tenant: Fixture.tenant) }
-            == (sameTenant && expected.read))
-        #expect(Self.allowed { () throws(AccessDenied) in try AccessPolicy.manageFleet(p, tenant: Fixture.tenant) }
-            == (sameTenant && expected.manage))
-        #expect(Self.allowed { () throws(AccessDenied) in try AccessPolicy.subscribe(p, tenant: Fixture.tenant) }
-            == (sameTenant && expected.subscribe))
+        let expected: (read: Bool, manage: Bool, subscribe: Bool) =
+            switch role {
+            case .admin, .dispatcher: (true, true, true)
+            case .viewer: (true, false, true)
+            case .driver: (true, false, false)
+            }
+        #expect(
+            Self.allowed { () throws(AccessDenied) in try AccessPolicy.read(p, tenant: Fixture.tenant) }
+                == (sameTenant && expected.read)
+        )
+        #expect(
+            Self.allowed { () throws(AccessDenied) in try AccessPolicy.manageFleet(p, tenant: Fixture.tenant) }
+                == (sameTenant && expected.manage)
+        )
+        #expect(
+            Self.allowed { () throws(AccessDenied) in try AccessPolicy.subscribe(p, tenant: Fixture.tenant) }
+                == (sameTenant && expected.subscribe)
+        )
     }
 
     /// Role × same/other tenant × own/other visit for acting on a visit.
     @Test(arguments: Role.allCases, [(true, true), (true, false), (false, true), (false, false)])
     func actOnVisit(role: Role, scope: (sameTenant: Bool, ownVisit: Bool)) {
-        let p = Self.principal(role, tenant: scope.sameTenant ? Fixture.tenant : Fixture.otherTenant,
-                               subject: Fixture.driverId.rawValue)
+        let p = Self.principal(
+            role,
+            tenant: scope.sameTenant ? Fixture.tenant : Fixture.otherTenant,
+            subject: Fixture.driverId.rawValue
+        )
         var visit = Self.visit
         if !scope.ownVisit { visit.driverId = Self.otherDriver.id }
         let driver = scope.ownVisit ? Fixture.driver : Self.otherDriver
-        let expected = switch role {
-        case .admin, .dispatcher: scope.sameTenant
-        case .driver: scope.sameTenant && scope.ownVisit
-        case .viewer: false
-        }
-        #expect(Self.allowed { () throws(AccessDenied) in try AccessPolicy.actOnVisit(p, visit: visit, driver: driver) }
-            == expected)
+        let expected =
+            switch role {
+            case .admin, .dispatcher: scope.sameTenant
+            case .driver: scope.sameTenant && scope.ownVisit
+            case .viewer: false
+            }
+        #expect(
+            Self.allowed { () throws(AccessDenied) in try AccessPolicy.actOnVisit(p, visit: visit, driver: driver) }
+                == expected
+        )
     }
 
     /// A driver cannot act on another driver's visit by passing their own driver record.
@@ -61,9 +74,11 @@ struct AccessPolicyTests {
         let p = Self.principal(.driver, subject: Fixture.driverId.rawValue)
         var visit = Self.visit
         visit.driverId = Self.otherDriver.id
-        #expect(!Self.allowed { () throws(AccessDenied) in
-            try AccessPolicy.actOnVisit(p, visit: visit, driver: Fixture.driver)
-        })
+        #expect(
+            !Self.allowed { () throws(AccessDenied) in
+                try AccessPolicy.actOnVisit(p, visit: visit, driver: Fixture.driver)
+            }
+        )
     }
 
     /// Role raw values are the token claim strings.

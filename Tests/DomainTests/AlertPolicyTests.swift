@@ -15,8 +15,11 @@ struct AlertPolicyTests {
     @Test func overspeedOncePerEpisode() {
         let speeds: [Double] = [100, 120, 130, 107, 125, 104, 115, 111]
         let raised = Self.raised(speeds) { speed, active in
-            Self.policy.overspeed(Fixture.raw(Fixture.depot, at: Fixture.t0, speedKmh: speed), vehicleType: .van,
-                                  active: &active)
+            Self.policy.overspeed(
+                Fixture.raw(Fixture.depot, at: Fixture.t0, speedKmh: speed),
+                vehicleType: .van,
+                active: &active
+            )
         }
         #expect(raised == [false, true, false, false, false, false, true, false])
     }
@@ -25,11 +28,17 @@ struct AlertPolicyTests {
     @Test(arguments: [(VehicleType.bicycle, 35.0), (.motorcycle, 110), (.car, 130), (.van, 110), (.truck, 90)])
     func limits(vehicle: VehicleType, limit: Double) {
         var active: Set<AlertKind> = []
-        let at = Self.policy.overspeed(Fixture.raw(Fixture.depot, at: Fixture.t0, speedKmh: limit),
-                                       vehicleType: vehicle, active: &active)
+        let at = Self.policy.overspeed(
+            Fixture.raw(Fixture.depot, at: Fixture.t0, speedKmh: limit),
+            vehicleType: vehicle,
+            active: &active
+        )
         #expect(at == nil)
-        let over = Self.policy.overspeed(Fixture.raw(Fixture.depot, at: Fixture.t0, speedKmh: limit + 0.1),
-                                         vehicleType: vehicle, active: &active)
+        let over = Self.policy.overspeed(
+            Fixture.raw(Fixture.depot, at: Fixture.t0, speedKmh: limit + 0.1),
+            vehicleType: vehicle,
+            active: &active
+        )
         #expect(over?.kind == .overspeed)
         #expect(over?.value == limit + 0.1)
         #expect(active == [.overspeed])
@@ -39,8 +48,11 @@ struct AlertPolicyTests {
     @Test func noLimitNoAlert() {
         let policy = AlertPolicy(speedLimitsKmh: [:])
         var active: Set<AlertKind> = [.overspeed]
-        let alert = policy.overspeed(Fixture.raw(Fixture.depot, at: Fixture.t0, speedKmh: 300), vehicleType: .car,
-                                     active: &active)
+        let alert = policy.overspeed(
+            Fixture.raw(Fixture.depot, at: Fixture.t0, speedKmh: 300),
+            vehicleType: .car,
+            active: &active
+        )
         #expect(alert == nil && active.isEmpty)
     }
 
@@ -60,7 +72,8 @@ struct AlertPolicyTests {
         var active: Set<AlertKind> = []
         let raw = Fixture.raw(Fixture.depot, at: Fixture.t0)
         let first = try #require(
-            Self.policy.lateForWindow(raw, firstLateStop: late, minutesLate: 12.4, active: &active))
+            Self.policy.lateForWindow(raw, firstLateStop: late, minutesLate: 12.4, active: &active)
+        )
         #expect(first.visitId == "v2" && first.customerId == "c2" && first.value == 12.4)
         #expect(first.message.contains("12 min"))
         #expect(Self.policy.lateForWindow(raw, firstLateStop: late, active: &active) == nil)
@@ -80,10 +93,20 @@ struct AlertPolicyTests {
 
     /// Geofence transitions map to enter/exit alerts carrying the visit and customer.
     @Test func geofenceAlerts() {
-        let enter = Self.policy.geofence(.arrived("v1"), customerId: "c1", tenantId: Fixture.tenant,
-                                         driverId: Fixture.driverId, at: Fixture.t0)
-        let exit = Self.policy.geofence(.departed("v1"), customerId: "c1", tenantId: Fixture.tenant,
-                                        driverId: Fixture.driverId, at: Fixture.t0)
+        let enter = Self.policy.geofence(
+            .arrived("v1"),
+            customerId: "c1",
+            tenantId: Fixture.tenant,
+            driverId: Fixture.driverId,
+            at: Fixture.t0
+        )
+        let exit = Self.policy.geofence(
+            .departed("v1"),
+            customerId: "c1",
+            tenantId: Fixture.tenant,
+            driverId: Fixture.driverId,
+            at: Fixture.t0
+        )
         #expect(enter.kind == .geofenceEnter && exit.kind == .geofenceExit)
         #expect(enter.visitId == "v1" && exit.customerId == "c1")
     }

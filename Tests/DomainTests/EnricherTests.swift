@@ -18,11 +18,24 @@ struct Drive {
     }
 
     @discardableResult
-    mutating func fix(_ location: Coordinate, at seconds: Double, speedKmh: Double = 36, battery: Double? = nil,
-                      valid: Bool = true) -> EnrichmentOutput {
+    mutating func fix(
+        _ location: Coordinate,
+        at seconds: Double,
+        speedKmh: Double = 36,
+        battery: Double? = nil,
+        valid: Bool = true
+    ) -> EnrichmentOutput {
         let raw = Fixture.raw(location, at: Fixture.at(seconds), speedKmh: speedKmh, battery: battery, valid: valid)
-        let output = enricher.enrich(EnrichmentInput(raw: raw, driver: driver, route: route, visits: visits,
-                                                     customers: customers, previous: snapshot))
+        let output = enricher.enrich(
+            EnrichmentInput(
+                raw: raw,
+                driver: driver,
+                route: route,
+                visits: visits,
+                customers: customers,
+                previous: snapshot
+            )
+        )
         if output.isLatest { snapshot = output.snapshot }
         for changed in output.changedVisits {
             visits[visits.firstIndex { $0.id == changed.id }!] = changed
@@ -47,9 +60,13 @@ struct EnricherTests {
     /// Driving at 36 km/h (1 Hz) into the shop's circle, staying two minutes and driving off produces exactly one
     /// arrival (30 s after entering) and one departure (30 s after leaving the 125 m ring).
     @Test func approachDwellAndLeave() throws {
-        var drive = Drive(visits: [Fixture.visit("v1", customer: "c1", sequence: 1),
-                                   Fixture.visit("v2", customer: "c2", sequence: 2)],
-                          customers: [Self.shop, Self.far])
+        var drive = Drive(
+            visits: [
+                Fixture.visit("v1", customer: "c1", sequence: 1),
+                Fixture.visit("v2", customer: "c2", sequence: 2),
+            ],
+            customers: [Self.shop, Self.far]
+        )
         // Approach: 995 m south of the shop at t = 0, 10 m/s; inside (95 m) from t = 90, stopped at t = 100.
         for t in 0...100 {
             drive.fix(Fixture.offset(Self.shopLocation, Double(max(0, 995 - 10 * t)), bearing: 180), at: Double(t))
@@ -92,10 +109,14 @@ struct EnricherTests {
 
     /// Next-visit context: distance, ETA, counts and the customer's name.
     @Test func nextVisitContext() throws {
-        var drive = Drive(visits: [Fixture.visit("v2", customer: "c2", sequence: 2),
-                                   Fixture.visit("v1", customer: "c1", sequence: 1),
-                                   Fixture.visit("v0", customer: "c1", sequence: 0, status: .completed)],
-                          customers: [Self.shop, Self.far])
+        var drive = Drive(
+            visits: [
+                Fixture.visit("v2", customer: "c2", sequence: 2),
+                Fixture.visit("v1", customer: "c1", sequence: 1),
+                Fixture.visit("v0", customer: "c1", sequence: 0, status: .completed),
+            ],
+            customers: [Self.shop, Self.far]
+        )
         let out = drive.fix(Fixture.depot, at: 0, speedKmh: 36)
         let position = out.position
         #expect(position.routeId == Fixture.route.id)
@@ -128,8 +149,11 @@ struct EnricherTests {
 
     /// Without a route there is no visit context, and the geofence stays outside.
     @Test func noRoute() {
-        var drive = Drive(route: nil, visits: [Fixture.visit("v1", customer: "c1", sequence: 1)],
-                          customers: [Self.shop])
+        var drive = Drive(
+            route: nil,
+            visits: [Fixture.visit("v1", customer: "c1", sequence: 1)],
+            customers: [Self.shop]
+        )
         for t in 0...60 { drive.fix(Self.shopLocation, at: Double(t), speedKmh: 1) }
         let position = drive.snapshot?.position
         #expect(position?.routeId == nil && position?.nextVisitId == nil && position?.remainingStops == [])
@@ -141,9 +165,13 @@ struct EnricherTests {
 
     /// Arriving at a later stop while an earlier one is pending is allowed and flagged out of sequence.
     @Test func outOfSequenceArrival() throws {
-        var drive = Drive(visits: [Fixture.visit("v1", customer: "c2", sequence: 1),
-                                   Fixture.visit("v2", customer: "c1", sequence: 2)],
-                          customers: [Self.shop, Self.far])
+        var drive = Drive(
+            visits: [
+                Fixture.visit("v1", customer: "c2", sequence: 1),
+                Fixture.visit("v2", customer: "c1", sequence: 2),
+            ],
+            customers: [Self.shop, Self.far]
+        )
         for t in 0...30 { drive.fix(Self.shopLocation, at: Double(t), speedKmh: 0) }
         let event = try #require(drive.visitEvents.first)
         #expect(drive.visitEvents.count == 1)
@@ -168,8 +196,10 @@ struct EnricherTests {
     /// A stop whose ETA passes its window end makes the position late and alerts once.
     @Test func lateForWindow() {
         let window = TimeWindow(start: Fixture.t0, end: Fixture.at(60))
-        var drive = Drive(visits: [Fixture.visit("v1", customer: "c2", sequence: 1, window: window)],
-                          customers: [Self.far])
+        var drive = Drive(
+            visits: [Fixture.visit("v1", customer: "c2", sequence: 1, window: window)],
+            customers: [Self.far]
+        )
         let first = drive.fix(Fixture.depot, at: 0)
         let second = drive.fix(Fixture.depot, at: 1)
         #expect(first.position.late && second.position.late)
@@ -215,9 +245,13 @@ struct EnricherTests {
 
     /// A visit whose customer is not loaded has no geofence, distance or ETA, but is still the next visit.
     @Test func missingCustomer() {
-        var drive = Drive(visits: [Fixture.visit("v1", customer: "missing", sequence: 1),
-                                   Fixture.visit("v2", customer: "c1", sequence: 2)],
-                          customers: [Self.shop])
+        var drive = Drive(
+            visits: [
+                Fixture.visit("v1", customer: "missing", sequence: 1),
+                Fixture.visit("v2", customer: "c1", sequence: 2),
+            ],
+            customers: [Self.shop]
+        )
         let out = drive.fix(Fixture.depot, at: 0)
         #expect(out.position.nextVisitId == "v1")
         #expect(out.position.distanceToNextMeters == nil && out.position.etaToNext == nil)

@@ -40,9 +40,12 @@ struct GeoTests {
     /// The Foundation-free haversine matches a libm one to 1e-9 relative on random pairs.
     @Test func matchesLibmHaversine() {
         func reference(_ a: Coordinate, _ b: Coordinate) -> Double {
-            let p1 = a.latitude * .pi / 180, p2 = b.latitude * .pi / 180
-            let dp = p2 - p1, dl = (b.longitude - a.longitude) * .pi / 180
-            let h = Foundation.sin(dp / 2) * Foundation.sin(dp / 2)
+            let p1 = a.latitude * .pi / 180
+            let p2 = b.latitude * .pi / 180
+            let dp = p2 - p1
+            let dl = (b.longitude - a.longitude) * .pi / 180
+            let h =
+                Foundation.sin(dp / 2) * Foundation.sin(dp / 2)
                 + Foundation.cos(p1) * Foundation.cos(p2) * Foundation.sin(dl / 2) * Foundation.sin(dl / 2)
             return 2 * Geo.earthRadiusMeters * Foundation.atan2(h.squareRoot(), (1 - h).squareRoot())
         }

@@ -57,9 +57,13 @@ struct PositionValidationTests {
     @Test(arguments: cases)
     func validate(_ c: Case) {
         let now = Fixture.t0
-        var raw = Fixture.raw(Coordinate(latitude: c.latitude, longitude: c.longitude),
-                              at: now + .milliseconds(Int64((c.fixAfterNowSeconds * 1000).rounded())),
-                              speedKmh: c.speedKmh, course: c.course, battery: c.battery)
+        var raw = Fixture.raw(
+            Coordinate(latitude: c.latitude, longitude: c.longitude),
+            at: now + .milliseconds(Int64((c.fixAfterNowSeconds * 1000).rounded())),
+            speedKmh: c.speedKmh,
+            course: c.course,
+            battery: c.battery
+        )
         raw.batteryLevel = c.battery
         do throws(PositionValidationError) {
             try PositionValidator.validate(raw, now: now)

@@ -17,7 +17,9 @@ struct PropertyTests {
         for _ in 0..<5_000 {
             let a = Self.randomPoint(&rng)
             // Mix global and nearby points so short distances are exercised too.
-            let b = Bool.random(using: &rng) ? Self.randomPoint(&rng)
+            let b =
+                Bool.random(using: &rng)
+                ? Self.randomPoint(&rng)
                 : Fixture.offset(a, .random(in: 0...5_000, using: &rng), bearing: .random(in: 0..<360, using: &rng))
             let c = Self.randomPoint(&rng)
             let ab = Geo.distanceMeters(a, b)
@@ -35,10 +37,16 @@ struct PropertyTests {
         var rng = SplitMix64(seed: seed)
         let center = Fixture.depot
         let candidates = (0..<4).map { index in
-            GeofenceCandidate(visitId: VisitID("v\(index)"), customerId: CustomerID("c\(index)"),
-                              center: Fixture.offset(center, .random(in: 0...250, using: &rng),
-                                                     bearing: .random(in: 0..<360, using: &rng)),
-                              radiusMeters: .random(in: 30...150, using: &rng))
+            GeofenceCandidate(
+                visitId: VisitID("v\(index)"),
+                customerId: CustomerID("c\(index)"),
+                center: Fixture.offset(
+                    center,
+                    .random(in: 0...250, using: &rng),
+                    bearing: .random(in: 0..<360, using: &rng)
+                ),
+                radiusMeters: .random(in: 30...150, using: &rng)
+            )
         }
         let detector = GeofenceDetector(policy: GeofencePolicy(dwell: .seconds(Int64.random(in: 0...40, using: &rng))))
         var phase = GeofencePhase.outside
@@ -48,11 +56,16 @@ struct PropertyTests {
         var arrivals = 0
         for _ in 0..<20_000 {
             seconds += .random(in: 0.2...15, using: &rng)
-            position = Int.random(in: 0..<20, using: &rng) == 0
+            position =
+                Int.random(in: 0..<20, using: &rng) == 0
                 ? Fixture.offset(center, .random(in: 0...600, using: &rng), bearing: .random(in: 0..<360, using: &rng))
                 : Fixture.offset(position, .random(in: 0...40, using: &rng), bearing: .random(in: 0..<360, using: &rng))
-            let result = detector.step(phase: phase, position: position, at: Fixture.at(seconds),
-                                       candidates: candidates)
+            let result = detector.step(
+                phase: phase,
+                position: position,
+                at: Fixture.at(seconds),
+                candidates: candidates
+            )
             switch result.transition {
             case .arrived(let id):
                 #expect(insideOf == nil, "arrived at \(id) while inside \(insideOf?.rawValue ?? "")")
@@ -77,10 +90,15 @@ struct PropertyTests {
         var rng = SplitMix64(seed: seed)
         let center = Fixture.depot
         let customers = (0..<5).map { index in
-            Fixture.customer(CustomerID("c\(index)"),
-                             at: Fixture.offset(center, .random(in: 0...400, using: &rng),
-                                                bearing: .random(in: 0..<360, using: &rng)),
-                             radius: .random(in: 40...120, using: &rng))
+            Fixture.customer(
+                CustomerID("c\(index)"),
+                at: Fixture.offset(
+                    center,
+                    .random(in: 0...400, using: &rng),
+                    bearing: .random(in: 0..<360, using: &rng)
+                ),
+                radius: .random(in: 40...120, using: &rng)
+            )
         }
         let visits = (0..<5).map { Fixture.visit(VisitID("v\($0)"), customer: CustomerID("c\($0)"), sequence: $0 + 1) }
         var drive = Drive(visits: visits.shuffled(using: &rng), customers: customers)
@@ -88,7 +106,8 @@ struct PropertyTests {
         var seconds = 0.0
         for _ in 0..<4_000 {
             seconds += .random(in: 0...10, using: &rng)
-            position = Int.random(in: 0..<30, using: &rng) == 0
+            position =
+                Int.random(in: 0..<30, using: &rng) == 0
                 ? Fixture.offset(center, .random(in: 0...700, using: &rng), bearing: .random(in: 0..<360, using: &rng))
                 : Fixture.offset(position, .random(in: 0...25, using: &rng), bearing: .random(in: 0..<360, using: &rng))
             drive.fix(position, at: seconds, speedKmh: .random(in: 0...50, using: &rng))

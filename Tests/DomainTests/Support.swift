@@ -36,30 +36,81 @@ enum Fixture {
     }
 
     static func customer(_ id: CustomerID, at location: Coordinate, radius: Double = 100) -> Customer {
-        Customer(id: id, tenantId: tenant, name: "Customer \(id.rawValue)", location: location,
-                 geofenceRadiusMeters: radius)
+        Customer(
+            id: id,
+            tenantId: tenant,
+            name: "Customer \(id.rawValue)",
+            location: location,
+            geofenceRadiusMeters: radius
+        )
     }
 
-    static func visit(_ id: VisitID, customer: CustomerID, sequence: Int, status: VisitStatus = .pending,
-                      window: TimeWindow? = nil, serviceSeconds: Int = 300) -> PlannedVisit {
-        PlannedVisit(id: id, tenantId: tenant, routeId: route.id, driverId: driverId, customerId: customer,
-                     sequenceNumber: sequence, scheduledDate: date, timeWindow: window,
-                     serviceDurationSeconds: serviceSeconds, status: status)
+    static func visit(
+        _ id: VisitID,
+        customer: CustomerID,
+        sequence: Int,
+        status: VisitStatus = .pending,
+        window: TimeWindow? = nil,
+        serviceSeconds: Int = 300
+    ) -> PlannedVisit {
+        PlannedVisit(
+            id: id,
+            tenantId: tenant,
+            routeId: route.id,
+            driverId: driverId,
+            customerId: customer,
+            sequenceNumber: sequence,
+            scheduledDate: date,
+            timeWindow: window,
+            serviceDurationSeconds: serviceSeconds,
+            status: status
+        )
     }
 
-    static func raw(_ location: Coordinate, at time: Timestamp, speedKmh: Double = 30, course: Double = 0,
-                    battery: Double? = nil, alarm: String? = nil, valid: Bool = true) -> RawPosition {
-        RawPosition(tenantId: tenant, driverId: driverId, deviceId: driver.deviceId, fixTime: time,
-                    latitude: location.latitude, longitude: location.longitude, speedKmh: speedKmh, course: course,
-                    valid: valid, batteryLevel: battery, alarm: alarm)
+    static func raw(
+        _ location: Coordinate,
+        at time: Timestamp,
+        speedKmh: Double = 30,
+        course: Double = 0,
+        battery: Double? = nil,
+        alarm: String? = nil,
+        valid: Bool = true
+    ) -> RawPosition {
+        RawPosition(
+            tenantId: tenant,
+            driverId: driverId,
+            deviceId: driver.deviceId,
+            fixTime: time,
+            latitude: location.latitude,
+            longitude: location.longitude,
+            speedKmh: speedKmh,
+            course: course,
+            valid: valid,
+            batteryLevel: battery,
+            alarm: alarm
+        )
     }
 
-    static func snapshot(at time: Timestamp, activity: DriverActivity = .moving, location: Coordinate = depot,
-                         geofence: GeofencePhase = .outside, activeAlerts: Set<AlertKind> = []) -> DriverSnapshot {
-        let position = EnrichedPosition(tenantId: tenant, driverId: driverId, deviceId: driver.deviceId,
-                                        driverName: driver.name, fixTime: time, latitude: location.latitude,
-                                        longitude: location.longitude, speedKmh: 30, smoothedSpeedKmh: 30, heading: 0,
-                                        activity: activity)
+    static func snapshot(
+        at time: Timestamp,
+        activity: DriverActivity = .moving,
+        location: Coordinate = depot,
+        geofence: GeofencePhase = .outside,
+        activeAlerts: Set<AlertKind> = []
+    ) -> DriverSnapshot {
+        let position = EnrichedPosition(
+            tenantId: tenant,
+            driverId: driverId,
+            deviceId: driver.deviceId,
+            driverName: driver.name,
+            fixTime: time,
+            latitude: location.latitude,
+            longitude: location.longitude,
+            speedKmh: 30,
+            smoothedSpeedKmh: 30,
+            heading: 0,
+            activity: activity
+        )
         return DriverSnapshot(position: position, geofence: geofence, activeAlerts: activeAlerts)
     }
 }

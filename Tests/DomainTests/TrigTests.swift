@@ -5,7 +5,12 @@ import Testing
 @Suite("Trig")
 struct TrigTests {
     /// |actual − expected| within `relative` of the expected magnitude, or `absolute` near zero.
-    static func close(_ actual: Double, _ expected: Double, relative: Double = 1e-13, absolute: Double = 1e-16)
+    static func close(
+        _ actual: Double,
+        _ expected: Double,
+        relative: Double = 1e-13,
+        absolute: Double = 1e-16
+    )
         -> Bool
     {
         if expected.isNaN { return actual.isNaN }
@@ -60,8 +65,10 @@ struct TrigTests {
         for (y, x) in cases {
             let expected = Foundation.atan2(y, x)
             let actual = Trig.atan2(y, x)
-            #expect(Self.close(actual, expected, relative: 1e-16, absolute: 0) && actual.sign == expected.sign,
-                    "atan2(\(y), \(x)) = \(actual), expected \(expected)")
+            #expect(
+                Self.close(actual, expected, relative: 1e-16, absolute: 0) && actual.sign == expected.sign,
+                "atan2(\(y), \(x)) = \(actual), expected \(expected)"
+            )
         }
     }
 

@@ -40,9 +40,20 @@ struct VisitStateMachineTests {
         }
         let event = try visit.apply(action, at: at)
         #expect(visit.status == newStatus)
-        #expect(event == VisitEvent(kind: kind, tenantId: Fixture.tenant, visitId: "v1", routeId: Fixture.route.id,
-                                    driverId: Fixture.driverId, customerId: "c1", at: at, status: newStatus,
-                                    outOfSequence: visit.outOfSequence))
+        #expect(
+            event
+                == VisitEvent(
+                    kind: kind,
+                    tenantId: Fixture.tenant,
+                    visitId: "v1",
+                    routeId: Fixture.route.id,
+                    driverId: Fixture.driverId,
+                    customerId: "c1",
+                    at: at,
+                    status: newStatus,
+                    outOfSequence: visit.outOfSequence
+                )
+        )
         var expected = before
         expected.status = newStatus
         switch action {

@@ -1,35 +1,44 @@
-@testable import Benchmarks
-import ServiceLifecycle
-@testable import Composition
-@testable import Simulation
 import Domain
 import Foundation
 import HTTPAdapters
 import Hummingbird
 import HummingbirdTesting
+import ServiceLifecycle
 import Testing
+
+@testable import Benchmarks
+@testable import Composition
+@testable import Simulation
 
 @Suite("REST API routes")
 struct APIRouteTests {
     static let route = #"""
-    {"id":"r-1","driverId":"van-7","scheduledDate":"2025-03-14","visits":[
-      {"id":"v-1","customerId":"c-1","timeWindow":{"start":"2025-03-14T09:00:00+01:00","end":1741946400000}},
-      {"id":"v-2","customerId":"c-2","visitType":"pickup","serviceDurationSeconds":600}]}
-    """#
+        {"id":"r-1","driverId":"van-7","scheduledDate":"2025-03-14","visits":[
+          {"id":"v-1","customerId":"c-1","timeWindow":{"start":"2025-03-14T09:00:00+01:00","end":1741946400000}},
+          {"id":"v-2","customerId":"c-2","visitType":"pickup","serviceDurationSeconds":600}]}
+        """#
 
     /// Seeds tenant `acme`: driver van-7 (device A), customers c-1 and c-2, route r-1 with visits v-1 and v-2.
     static func seeded<Value: Sendable>(
-        _ api: TestAPI = TestAPI(), _ body: @Sendable (any TestClientProtocol) async throws -> Value
+        _ api: TestAPI = TestAPI(),
+        _ body: @Sendable (any TestClientProtocol) async throws -> Value
     ) async throws -> Value {
         let admin = try await api.token(.admin)
         return try await api.test { client in
-            let driver = try await client.api(.post, "/api/drivers", token: admin,
-                                              json: #"{"id":"van-7","deviceId":"48241179","name":"Van 7","vehicleType":"van"}"#)
+            let driver = try await client.api(
+                .post,
+                "/api/drivers",
+                token: admin,
+                json: #"{"id":"van-7","deviceId":"48241179","name":"Van 7","vehicleType":"van"}"#
+            )
             #expect(driver.status == .created, "\(driver.text)")
             for (id, lat) in [("c-1", 52.52), ("c-2", 52.53)] {
                 let customer = try await client.api(
-                    .put, "/api/customers/\(id)", token: admin,
-                    json: #"{"name":"Customer \#(id)","latitude":\#(lat),"longitude":13.4,"geofenceRadiusMeters":80}"#)
+                    .put,
+                    "/api/customers/\(id)",
+                    token: admin,
+                    json: #"{"name":"Customer \#(id)","latitude":\#(lat),"longitude":13.4,"geofenceRadiusMeters":80}"#
+                )
                 #expect(customer.status == .ok, "\(customer.text)")
             }
             let route = try await client.api(.post, "/api/routes", token: admin, json: Self.route)
@@ -53,15 +62,27 @@ struct APIRouteTests {
             #expect(one.status == .ok)
             #expect(one.object["deviceId"] as? String == "48241179")
 
-            let created = try await client.api(.post, "/api/drivers", token: admin,
-                                               json: #"{"deviceId":"356307042441013","name":"Truck"}"#)
+            let created = try await client.api(
+                .post,
+                "/api/drivers",
+                token: admin,
+                json: #"{"deviceId":"356307042441013","name":"Truck"}"#
+            )
             #expect(created.status == .created)
             let id = try #require(created.object["id"] as? String)
             #expect(created.headers[.location] == "/api/drivers/\(id)")
 
             // The same device twice is a conflict.
-            expectProblem(try await client.api(.post, "/api/drivers", token: admin,
-                                               json: #"{"deviceId":"48241179","name":"Dup"}"#), 409, field: "deviceId")
+            expectProblem(
+                try await client.api(
+                    .post,
+                    "/api/drivers",
+                    token: admin,
+                    json: #"{"deviceId":"48241179","name":"Dup"}"#
+                ),
+                409,
+                field: "deviceId"
+            )
         }
     }
 
@@ -85,8 +106,11 @@ struct APIRouteTests {
             let otherDay = try await client.api(.get, "/api/routes?date=2025-03-15", token: dispatcher)
             #expect(otherDay.status == .ok)
             #expect(otherDay.array.isEmpty)
-            expectProblem(try await client.api(.get, "/api/routes?date=14.03.2025", token: dispatcher), 422,
-                          field: "date")
+            expectProblem(
+                try await client.api(.get, "/api/routes?date=14.03.2025", token: dispatcher),
+                422,
+                field: "date"
+            )
 
             // The assigned driver walks the visit through its lifecycle.
             let arrived = try await client.api(.post, "/api/visits/v-1/arrive", token: driver)
@@ -95,8 +119,12 @@ struct APIRouteTests {
             #expect(arrived.object["arrivedAt"] as? String == "2025-03-14T08:20:00.000Z")
             let started = try await client.api(.post, "/api/visits/v-1/start", token: driver, json: "{}")
             #expect(started.object["status"] as? String == "in_progress")
-            let completed = try await client.api(.post, "/api/visits/v-1/complete", token: driver,
-                                                 json: #"{"notes":"left at door","signedBy":"J. Doe"}"#)
+            let completed = try await client.api(
+                .post,
+                "/api/visits/v-1/complete",
+                token: driver,
+                json: #"{"notes":"left at door","signedBy":"J. Doe"}"#
+            )
             #expect(completed.status == .ok, "\(completed.text)")
             #expect(completed.object["status"] as? String == "completed")
             #expect((completed.object["completion"] as? [String: String])?["signedBy"] == "J. Doe")
@@ -107,8 +135,12 @@ struct APIRouteTests {
             #expect(again.object["status"] as? String == "completed")
             expectProblem(try await client.api(.post, "/api/visits/v-1/start", token: driver), 409)
 
-            let skipped = try await client.api(.post, "/api/visits/v-2/skip", token: dispatcher,
-                                               json: #"{"reason":"closed"}"#)
+            let skipped = try await client.api(
+                .post,
+                "/api/visits/v-2/skip",
+                token: dispatcher,
+                json: #"{"reason":"closed"}"#
+            )
             #expect(skipped.object["status"] as? String == "skipped")
             #expect((skipped.object["completion"] as? [String: String])?["failureReason"] == "closed")
             expectProblem(try await client.api(.post, "/api/visits/v-2/fail", token: dispatcher), 409)
@@ -128,29 +160,48 @@ struct APIRouteTests {
             #expect((defaults.object["points"] as? [Any])?.isEmpty == true)
 
             let explicit = try await client.api(
-                .get, "/api/drivers/van-7/history?from=1741910400000&to=2025-03-14T12:00:00%2B01:00&maxPoints=50000",
-                token: viewer)
+                .get,
+                "/api/drivers/van-7/history?from=1741910400000&to=2025-03-14T12:00:00%2B01:00&maxPoints=50000",
+                token: viewer
+            )
             #expect(explicit.status == .ok, "\(explicit.text)")
             #expect(explicit.object["from"] as? String == "2025-03-14T00:00:00.000Z")
             #expect(explicit.object["to"] as? String == "2025-03-14T11:00:00.000Z")
             #expect(explicit.object["maxPoints"] as? Int == 10_000)
 
-            for (query, field) in [("from=yesterday", "from"), ("to=2025-03-14", "to"), ("maxPoints=many", "maxPoints"),
-                                   ("maxPoints=1", "maxPoints"), ("maxPoints=-5", "maxPoints"),
-                                   ("from=2025-03-15T00:00:00Z&to=2025-03-14T00:00:00Z", "from")] {
-                expectProblem(try await client.api(.get, "/api/drivers/van-7/history?\(query)", token: viewer), 422,
-                              field: field)
+            for (query, field) in [
+                ("from=yesterday", "from"), ("to=2025-03-14", "to"), ("maxPoints=many", "maxPoints"),
+                ("maxPoints=1", "maxPoints"), ("maxPoints=-5", "maxPoints"),
+                ("from=2025-03-15T00:00:00Z&to=2025-03-14T00:00:00Z", "from"),
+            ] {
+                expectProblem(
+                    try await client.api(.get, "/api/drivers/van-7/history?\(query)", token: viewer),
+                    422,
+                    field: field
+                )
             }
 
-            let stats = try await client.api(.get, "/api/drivers/van-7/stats?from=2025-03-01&to=2025-03-14",
-                                             token: viewer)
+            let stats = try await client.api(
+                .get,
+                "/api/drivers/van-7/stats?from=2025-03-01&to=2025-03-14",
+                token: viewer
+            )
             #expect(stats.status == .ok, "\(stats.text)")
             #expect(stats.array.isEmpty)
             #expect(try await client.api(.get, "/api/drivers/van-7/stats", token: viewer).status == .ok)
-            expectProblem(try await client.api(.get, "/api/drivers/van-7/stats?from=2025-3-1", token: viewer), 422,
-                          field: "from")
-            expectProblem(try await client.api(.get, "/api/drivers/van-7/stats?from=2025-03-15&to=2025-03-14",
-                                               token: viewer), 422)
+            expectProblem(
+                try await client.api(.get, "/api/drivers/van-7/stats?from=2025-3-1", token: viewer),
+                422,
+                field: "from"
+            )
+            expectProblem(
+                try await client.api(
+                    .get,
+                    "/api/drivers/van-7/stats?from=2025-03-15&to=2025-03-14",
+                    token: viewer
+                ),
+                422
+            )
             // No position yet.
             expectProblem(try await client.api(.get, "/api/drivers/van-7/position", token: viewer), 404)
         }
@@ -186,14 +237,25 @@ struct APIRouteTests {
         let api = TestAPI()
         let admin = try await api.token(.admin)
         try await Self.seeded(api) { client in
-            let updated = try await client.api(.put, "/api/customers/c-9", token: admin,
-                                               json: #"{"name":"New","latitude":1,"longitude":2}"#)
+            let updated = try await client.api(
+                .put,
+                "/api/customers/c-9",
+                token: admin,
+                json: #"{"name":"New","latitude":1,"longitude":2}"#
+            )
             #expect(updated.status == .ok)
             #expect((updated.object["location"] as? [String: Double]) == ["latitude": 1, "longitude": 2])
             #expect(updated.object["geofenceRadiusMeters"] as? Double == 100)
-            expectProblem(try await client.api(.put, "/api/customers/c-9", token: admin,
-                                               json: #"{"name":"New","latitude":91,"longitude":2}"#), 422,
-                          field: "latitude")
+            expectProblem(
+                try await client.api(
+                    .put,
+                    "/api/customers/c-9",
+                    token: admin,
+                    json: #"{"name":"New","latitude":91,"longitude":2}"#
+                ),
+                422,
+                field: "latitude"
+            )
             let deleted = try await client.api(.delete, "/api/customers/c-9", token: admin)
             #expect(deleted.status == .noContent)
             #expect(deleted.body.readableBytes == 0)
@@ -213,17 +275,25 @@ struct APIRouteTests {
             case "basic": "Basic YWRtaW46YWRtaW4="
             case "garbage": "Bearer not.a.jwt"
             case "expired":
-                "Bearer " + (try await TokenAuthority(secret: TestAPI.jwtSecret, now: { Fixtures.now }).mint(
-                    principal: principal, ttl: .seconds(60)))
+                "Bearer "
+                    + (try await TokenAuthority(secret: TestAPI.jwtSecret, now: { Fixtures.now }).mint(
+                        principal: principal,
+                        ttl: .seconds(60)
+                    ))
             case "other key":
-                "Bearer " + (try await TokenAuthority(secret: "other-secret-0123456789-0123456789").mint(
-                    principal: principal, ttl: .seconds(60)))
+                "Bearer "
+                    + (try await TokenAuthority(secret: "other-secret-0123456789-0123456789").mint(
+                        principal: principal,
+                        ttl: .seconds(60)
+                    ))
             default: "Bearer \(TestAPI.webhookSecret)"
             }
         try await api.test { client in
-            for (method, path) in [(HTTPRequest.Method.get, "/api/drivers"), (.post, "/api/routes"),
-                                   (.get, "/api/drivers/x/history"), (.post, "/api/visits/x/complete"),
-                                   (.delete, "/api/customers/x")] {
+            for (method, path) in [
+                (HTTPRequest.Method.get, "/api/drivers"), (.post, "/api/routes"),
+                (.get, "/api/drivers/x/history"), (.post, "/api/visits/x/complete"),
+                (.delete, "/api/customers/x"),
+            ] {
                 var headers: HTTPFields = [:]
                 if let header { headers[.authorization] = header }
                 let response = try await client.execute(uri: path, method: method, headers: headers)
@@ -234,15 +304,17 @@ struct APIRouteTests {
     }
 
     /// Roles without the right answer 403.
-    @Test(arguments: [
-        (Role.viewer, HTTPRequest.Method.post, "/api/drivers", #"{"deviceId":"1","name":"x"}"#),
-        (.driver, .post, "/api/drivers", #"{"deviceId":"1","name":"x"}"#),
-        (.viewer, .post, "/api/routes", route),
-        (.driver, .put, "/api/customers/c-1", #"{"name":"x","latitude":1,"longitude":1}"#),
-        (.viewer, .delete, "/api/customers/c-1", nil),
-        (.viewer, .post, "/api/visits/v-1/arrive", nil),
-        (.viewer, .post, "/api/visits/v-1/complete", nil),
-    ] as [(Role, HTTPRequest.Method, String, String?)])
+    @Test(
+        arguments: [
+            (Role.viewer, HTTPRequest.Method.post, "/api/drivers", #"{"deviceId":"1","name":"x"}"#),
+            (.driver, .post, "/api/drivers", #"{"deviceId":"1","name":"x"}"#),
+            (.viewer, .post, "/api/routes", route),
+            (.driver, .put, "/api/customers/c-1", #"{"name":"x","latitude":1,"longitude":1}"#),
+            (.viewer, .delete, "/api/customers/c-1", nil),
+            (.viewer, .post, "/api/visits/v-1/arrive", nil),
+            (.viewer, .post, "/api/visits/v-1/complete", nil),
+        ] as [(Role, HTTPRequest.Method, String, String?)]
+    )
     func forbidden(role: Role, method: HTTPRequest.Method, path: String, body: String?) async throws {
         let api = TestAPI()
         let token = try await api.token(role, subject: "someone-else")
@@ -262,16 +334,18 @@ struct APIRouteTests {
     }
 
     /// Another tenant's ids answer 404, as if they did not exist.
-    @Test(arguments: [
-        (HTTPRequest.Method.get, "/api/drivers/van-7", nil),
-        (.get, "/api/drivers/van-7/position", nil),
-        (.get, "/api/drivers/van-7/history", nil),
-        (.get, "/api/drivers/van-7/stats", nil),
-        (.get, "/api/routes/r-1", nil),
-        (.post, "/api/visits/v-1/arrive", nil),
-        (.post, "/api/visits/v-1/complete", #"{"notes":"x"}"#),
-        (.delete, "/api/customers/c-1", nil),
-    ] as [(HTTPRequest.Method, String, String?)])
+    @Test(
+        arguments: [
+            (HTTPRequest.Method.get, "/api/drivers/van-7", nil),
+            (.get, "/api/drivers/van-7/position", nil),
+            (.get, "/api/drivers/van-7/history", nil),
+            (.get, "/api/drivers/van-7/stats", nil),
+            (.get, "/api/routes/r-1", nil),
+            (.post, "/api/visits/v-1/arrive", nil),
+            (.post, "/api/visits/v-1/complete", #"{"notes":"x"}"#),
+            (.delete, "/api/customers/c-1", nil),
+        ] as [(HTTPRequest.Method, String, String?)]
+    )
     func crossTenant(method: HTTPRequest.Method, path: String, body: String?) async throws {
         let api = TestAPI()
         let globex = try await api.token(.admin, tenant: "globex")
@@ -286,26 +360,40 @@ struct APIRouteTests {
     }
 
     /// Malformed or ill-typed bodies answer 400/415/422 problem+json naming the field.
-    @Test(arguments: [
-        ("/api/drivers", "{", 400, nil),
-        ("/api/drivers", "", 400, nil),
-        ("/api/drivers", "[]", 422, nil),
-        ("/api/drivers", #"{"deviceId":"1"}"#, 422, "name"),
-        ("/api/drivers", #"{"deviceId":1,"name":"x"}"#, 422, "deviceId"),
-        ("/api/drivers", #"{"deviceId":"1","name":"x","vehicleType":"plane"}"#, 422, "vehicleType"),
-        ("/api/drivers", #"{"deviceId":"1","name":"  "}"#, 422, "name"),
-        ("/api/drivers", #"{"id":"a/b","deviceId":"1","name":"x"}"#, 422, "id"),
-        ("/api/routes", #"{"driverId":"van-7","scheduledDate":"2025-02-30","visits":[]}"#, 422, "scheduledDate"),
-        ("/api/routes", #"{"driverId":"van-7","scheduledDate":"2025-03-14","visits":[]}"#, 422, "visits"),
-        ("/api/routes", #"{"driverId":"van-7","scheduledDate":"2025-03-14","visits":[{"customerId":"c-1","timeWindow":{"start":"9am","end":1}}]}"#,
-         422, "visits[0].timeWindow.start"),
-        ("/api/routes", #"{"driverId":"van-7","scheduledDate":"2025-03-14","visits":[{"customerId":"nope"}]}"#, 422,
-         "visits[0].customerId"),
-        ("/api/routes", #"{"driverId":"ghost","scheduledDate":"2025-03-14","visits":[{"customerId":"c-1"}]}"#, 422,
-         "driverId"),
-        ("/api/routes", #"{"driverId":"van-7","scheduledDate":"2025-03-14","visits":[{"customerId":"c-1","sequenceNumber":"one"}]}"#,
-         422, "visits[0].sequenceNumber"),
-    ] as [(String, String, Int, String?)])
+    @Test(
+        arguments: [
+            ("/api/drivers", "{", 400, nil),
+            ("/api/drivers", "", 400, nil),
+            ("/api/drivers", "[]", 422, nil),
+            ("/api/drivers", #"{"deviceId":"1"}"#, 422, "name"),
+            ("/api/drivers", #"{"deviceId":1,"name":"x"}"#, 422, "deviceId"),
+            ("/api/drivers", #"{"deviceId":"1","name":"x","vehicleType":"plane"}"#, 422, "vehicleType"),
+            ("/api/drivers", #"{"deviceId":"1","name":"  "}"#, 422, "name"),
+            ("/api/drivers", #"{"id":"a/b","deviceId":"1","name":"x"}"#, 422, "id"),
+            ("/api/routes", #"{"driverId":"van-7","scheduledDate":"2025-02-30","visits":[]}"#, 422, "scheduledDate"),
+            ("/api/routes", #"{"driverId":"van-7","scheduledDate":"2025-03-14","visits":[]}"#, 422, "visits"),
+            (
+                "/api/routes",
+                #"{"driverId":"van-7","scheduledDate":"2025-03-14","visits":[{"customerId":"c-1","timeWindow":{"start":"9am","end":1}}]}"#,
+                422, "visits[0].timeWindow.start"
+            ),
+            (
+                "/api/routes", #"{"driverId":"van-7","scheduledDate":"2025-03-14","visits":[{"customerId":"nope"}]}"#,
+                422,
+                "visits[0].customerId"
+            ),
+            (
+                "/api/routes", #"{"driverId":"ghost","scheduledDate":"2025-03-14","visits":[{"customerId":"c-1"}]}"#,
+                422,
+                "driverId"
+            ),
+            (
+                "/api/routes",
+                #"{"driverId":"van-7","scheduledDate":"2025-03-14","visits":[{"customerId":"c-1","sequenceNumber":"one"}]}"#,
+                422, "visits[0].sequenceNumber"
+            ),
+        ] as [(String, String, Int, String?)]
+    )
     func badBodies(path: String, body: String, status: Int, field: String?) async throws {
         let api = TestAPI()
         let admin = try await api.token(.admin)
@@ -319,9 +407,16 @@ struct APIRouteTests {
         api.services.bodyLimit = 256
         let admin = try await api.token(.admin)
         try await api.test { client in
-            expectProblem(try await client.api(.post, "/api/drivers", token: admin,
-                                               json: #"{"deviceId":"1","name":"x"}"#,
-                                               headers: [.contentType: "text/plain"]), 415)
+            expectProblem(
+                try await client.api(
+                    .post,
+                    "/api/drivers",
+                    token: admin,
+                    json: #"{"deviceId":"1","name":"x"}"#,
+                    headers: [.contentType: "text/plain"]
+                ),
+                415
+            )
             let huge = #"{"deviceId":"1","name":""# + String(repeating: "x", count: 1000) + #""}"#
             expectProblem(try await client.api(.post, "/api/drivers", token: admin, json: huge), 413)
             expectProblem(try await client.api(.post, "/api/visits/v/complete", token: admin, json: huge), 413)

@@ -21,8 +21,10 @@ struct AuthTests {
     @Test func expiry() async throws {
         let issued = Timestamp(millisecondsSinceEpoch: 1_000_000_000_000)
         let minting = TokenAuthority(secret: Self.secret, now: { issued })
-        let token = try await minting.mint(principal: Principal(tenantId: "acme", role: .admin, subject: "a"),
-                                           ttl: .seconds(60))
+        let token = try await minting.mint(
+            principal: Principal(tenantId: "acme", role: .admin, subject: "a"),
+            ttl: .seconds(60)
+        )
         let justBefore = TokenAuthority(secret: Self.secret, now: { issued + .seconds(59) })
         #expect(try await justBefore.verify(token).role == .admin)
         let after = TokenAuthority(secret: Self.secret, now: { issued + .seconds(60) })
@@ -34,7 +36,9 @@ struct AuthTests {
         let authority = TokenAuthority(secret: Self.secret)
         let principal = Principal(tenantId: "acme", role: .admin, subject: "a")
         let otherKey = try await TokenAuthority(secret: "another-secret-0123456789-012345").mint(
-            principal: principal, ttl: .seconds(60))
+            principal: principal,
+            ttl: .seconds(60)
+        )
         let valid = try await authority.mint(principal: principal, ttl: .seconds(60))
         let parts = valid.split(separator: ".")
         let noneHeader = Data(#"{"alg":"none","typ":"JWT"}"#.utf8).base64EncodedString()
@@ -50,20 +54,34 @@ struct AuthTests {
             func verify(using algorithm: some JWTAlgorithm) async throws {}
         }
         let keys = await JWTKeyCollection().add(hmac: HMACKey(from: Self.secret), digestAlgorithm: .sha256)
-        let superuser = try await keys.sign(Custom(sub: "a", tenant: "acme", role: "superuser",
-                                                   exp: .init(value: Date().addingTimeInterval(60))))
+        let superuser = try await keys.sign(
+            Custom(
+                sub: "a",
+                tenant: "acme",
+                role: "superuser",
+                exp: .init(value: Date().addingTimeInterval(60))
+            )
+        )
         let hs512 = try await JWTKeyCollection().add(hmac: HMACKey(from: Self.secret), digestAlgorithm: .sha512)
             .sign(Custom(sub: "a", tenant: "acme", role: "admin", exp: .init(value: Date().addingTimeInterval(60))))
-        let noTenant = try await keys.sign(Custom(sub: "a", tenant: "", role: "admin",
-                                                  exp: .init(value: Date().addingTimeInterval(60))))
+        let noTenant = try await keys.sign(
+            Custom(
+                sub: "a",
+                tenant: "",
+                role: "admin",
+                exp: .init(value: Date().addingTimeInterval(60))
+            )
+        )
         let tampered = "\(parts[0]).\(parts[1])x.\(parts[2])"
 
         let short = TokenAuthority(secret: "short")
         let shortToken = try await short.mint(principal: principal, ttl: .seconds(60))
         #expect(try await short.verify(shortToken) == principal)
 
-        for token in [otherKey, shortToken, algNone, superuser, hs512, noTenant, tampered, "", "a.b.c", "garbage",
-                      String(repeating: "a", count: 10_000)] {
+        for token in [
+            otherKey, shortToken, algNone, superuser, hs512, noTenant, tampered, "", "a.b.c", "garbage",
+            String(repeating: "a", count: 10_000),
+        ] {
             await #expect(throws: TokenAuthority.InvalidToken.self, "\(token.prefix(40))") {
                 try await authority.verify(token)
             }

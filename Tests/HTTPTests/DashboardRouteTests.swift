@@ -49,10 +49,18 @@ struct DashboardRouteTests {
 
     /// Customers and the basemap need a token; the basemap is served only for its tenant and 404 elsewhere.
     @Test func customersAndBasemap() async throws {
-        let customer = Customer(id: "c-1", tenantId: "acme", name: "Bäckerei", address: "Linden 1",
-                                location: Coordinate(latitude: 52.5, longitude: 13.4), geofenceRadiusMeters: 80)
-        let api = Self.api(DashboardSettings(
-            basemap: { tenant in tenant == "acme" ? Array(#"{"streets":[]}"#.utf8) : nil }))
+        let customer = Customer(
+            id: "c-1",
+            tenantId: "acme",
+            name: "Bäckerei",
+            address: "Linden 1",
+            location: Coordinate(latitude: 52.5, longitude: 13.4),
+            geofenceRadiusMeters: 80
+        )
+        let api = Self.api(
+            DashboardSettings(
+                basemap: { tenant in tenant == "acme" ? Array(#"{"streets":[]}"#.utf8) : nil })
+        )
         #expect(try await api.system.adapters.reference.apply(.upsert(.customer(customer))))
         try await api.test { client in
             #expect(try await client.api(.get, "/api/customers", token: nil).status == .unauthorized)
@@ -78,7 +86,9 @@ struct DashboardRouteTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         try Data("<!doctype html><title>t</title>".utf8).write(to: dir.appendingPathComponent("index.html"))
         try Data("console.log(1)".utf8).write(to: dir.appendingPathComponent("app.js"))
-        let api = Self.api(DashboardSettings(directory: dir.path, tileURL: "https://{s}.tiles.example.com/{z}/{x}/{y}.png"))
+        let api = Self.api(
+            DashboardSettings(directory: dir.path, tileURL: "https://{s}.tiles.example.com/{z}/{x}/{y}.png")
+        )
         try await api.test { client in
             let page = try await client.execute(uri: "/", method: .get)
             #expect(page.status == .ok)

@@ -1,12 +1,13 @@
 import Application
-@testable import Benchmarks
-@testable import Composition
-@testable import Simulation
 import Domain
 import HTTPAdapters
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import Benchmarks
+@testable import Composition
+@testable import Simulation
 
 /// A fleet store whose every call fails with `error`.
 private struct FailingFleetStore: FleetStore {
@@ -50,8 +51,12 @@ struct ErrorMappingTests {
             }
         var api = TestAPI()
         api.services.drivers = DriverManagement(fleet: FailingFleetStore(error: error))
-        api.services.ingest = IngestTraccar(fleet: FailingFleetStore(error: error), bus: api.system.adapters.bus,
-                                            clock: api.clock, logger: api.system.logger)
+        api.services.ingest = IngestTraccar(
+            fleet: FailingFleetStore(error: error),
+            bus: api.system.adapters.bus,
+            clock: api.clock,
+            logger: api.system.logger
+        )
         let admin = try await api.token(.admin)
         try await api.test { client in
             for response in [

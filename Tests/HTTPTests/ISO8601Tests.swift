@@ -1,7 +1,7 @@
-import WireFormat
 import Domain
 import HTTPAdapters
 import Testing
+import WireFormat
 
 @Suite("ISO-8601")
 struct ISO8601Tests {
@@ -69,8 +69,10 @@ struct ISO8601Tests {
     /// Query values accept epoch milliseconds too.
     @Test func epochMillisOrISO() {
         #expect(ISO8601.parseTimestampOrEpochMillis("1741940130000") == Timestamp(millisecondsSinceEpoch: Self.fix))
-        #expect(ISO8601.parseTimestampOrEpochMillis("2025-03-14T08:15:30Z")
-            == Timestamp(millisecondsSinceEpoch: Self.fix))
+        #expect(
+            ISO8601.parseTimestampOrEpochMillis("2025-03-14T08:15:30Z")
+                == Timestamp(millisecondsSinceEpoch: Self.fix)
+        )
         #expect(ISO8601.parseTimestampOrEpochMillis("-5") == Timestamp(millisecondsSinceEpoch: -5))
         #expect(ISO8601.parseTimestampOrEpochMillis("12ab") == nil)
         #expect(ISO8601.parseTimestampOrEpochMillis("99999999999999999999999") == nil)

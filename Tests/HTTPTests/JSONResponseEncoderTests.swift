@@ -10,9 +10,17 @@ struct JSONResponseEncoderTests {
     @Test func domainValue() throws {
         let fix = Timestamp(millisecondsSinceEpoch: 1_741_940_130_482)
         let visit = PlannedVisit(
-            id: "v1", tenantId: "acme", routeId: "r1", driverId: "d1", customerId: "c1", sequenceNumber: 1,
+            id: "v1",
+            tenantId: "acme",
+            routeId: "r1",
+            driverId: "d1",
+            customerId: "c1",
+            sequenceNumber: 1,
             scheduledDate: CalendarDate(year: 2025, month: 3, day: 14),
-            timeWindow: TimeWindow(start: fix, end: fix + .seconds(3600)), status: .inProgress, arrivedAt: fix)
+            timeWindow: TimeWindow(start: fix, end: fix + .seconds(3600)),
+            status: .inProgress,
+            arrivedAt: fix
+        )
         let json = try JSONResponseEncoder.encodeString(visit)
         #expect(json.contains(#""arrivedAt":"2025-03-14T08:15:30.482Z""#))
         #expect(json.contains(#""timeWindow":{"start":"2025-03-14T08:15:30.482Z","end":"2025-03-14T09:15:30.482Z"}"#))

@@ -1,10 +1,11 @@
-@testable import Benchmarks
-@testable import Composition
-@testable import Simulation
 import HTTPAdapters
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import Benchmarks
+@testable import Composition
+@testable import Simulation
 
 @Suite("Metrics")
 struct MetricsTests {
@@ -13,9 +14,14 @@ struct MetricsTests {
         PrometheusExport.bootstrapOnce()
         try await WebhookRouteTests.withDrivers { client in
             _ = try await client.webhook("/api/traccar/positions", Fixtures.positionA)
-            _ = try await client.webhook("/api/traccar/positions",
-                                         Fixtures.positionA.replacing("48241179", with: "unknown-device"))
-            _ = try await client.webhook("/api/traccar/positions", Fixtures.positionA(replacing: "latitude", with: "99"))
+            _ = try await client.webhook(
+                "/api/traccar/positions",
+                Fixtures.positionA.replacing("48241179", with: "unknown-device")
+            )
+            _ = try await client.webhook(
+                "/api/traccar/positions",
+                Fixtures.positionA(replacing: "latitude", with: "99")
+            )
             _ = try await client.webhook("/api/traccar/events", Fixtures.deviceOnline)
             let metrics = try await client.execute(uri: "/metrics", method: .get)
             #expect(metrics.status == .ok)

@@ -1,8 +1,5 @@
 import Application
 import ArgumentParser
-@testable import Benchmarks
-@testable import Composition
-@testable import Simulation
 import Domain
 import Foundation
 import HTTPTypes
@@ -11,6 +8,10 @@ import HummingbirdTesting
 import NIOCore
 import Synchronization
 import Testing
+
+@testable import Benchmarks
+@testable import Composition
+@testable import Simulation
 
 @Suite("Simulation")
 struct SimulationTests {
@@ -33,7 +34,8 @@ struct SimulationTests {
 
     /// The same seed gives the same tenant; another seed a different one.
     @Test func scenarioIsDeterministic() {
-        let a = Self.scenario(), b = Self.scenario()
+        let a = Self.scenario()
+        let b = Self.scenario()
         #expect(a.customers.map(\.id) == b.customers.map(\.id))
         #expect(a.customers.map(\.input) == b.customers.map(\.input))
         #expect(a.drivers == b.drivers)
@@ -45,7 +47,8 @@ struct SimulationTests {
         #expect(other.customers.map(\.input) != a.customers.map(\.input))
 
         // Same seed, same fixes.
-        let fa = Self.simulate(a, seconds: 60), fb = Self.simulate(b, seconds: 60)
+        let fa = Self.simulate(a, seconds: 60)
+        let fb = Self.simulate(b, seconds: 60)
         #expect(fa == fb)
     }
 
@@ -97,9 +100,11 @@ struct SimulationTests {
     @Test(arguments: [1, 40, 500])
     func routeCustomersAreSpreadOut(drivers: Int) {
         let s = Self.scenario(drivers: drivers)
-        let locations = Dictionary(uniqueKeysWithValues: s.customers.map {
-            ($0.id, Coordinate(latitude: $0.input.latitude, longitude: $0.input.longitude))
-        })
+        let locations = Dictionary(
+            uniqueKeysWithValues: s.customers.map {
+                ($0.id, Coordinate(latitude: $0.input.latitude, longitude: $0.input.longitude))
+            }
+        )
         var closest = Double.infinity
         for route in s.routes {
             let points = route.visits.map { locations[$0.customerId]! }
@@ -147,11 +152,19 @@ struct SimulationTests {
             let fixes = simulator.tick(now: Self.now + .seconds(second), interval: .seconds(1))
             for (i, fix) in fixes.enumerated() {
                 let candidates = open[i].map {
-                    GeofenceCandidate(visitId: $0.visitId, customerId: $0.customerId, center: $0.location,
-                                      radiusMeters: $0.radiusMeters)
+                    GeofenceCandidate(
+                        visitId: $0.visitId,
+                        customerId: $0.customerId,
+                        center: $0.location,
+                        radiusMeters: $0.radiusMeters
+                    )
                 }
-                let (phase, transition) = detector.step(phase: phases[i], position: fix.coordinate, at: fix.fixTime,
-                                                        candidates: candidates)
+                let (phase, transition) = detector.step(
+                    phase: phases[i],
+                    position: fix.coordinate,
+                    at: fix.fixTime,
+                    candidates: candidates
+                )
                 phases[i] = phase
                 switch transition {
                 case .arrived(let visit): arrivals[i].append(visit)
@@ -210,9 +223,19 @@ struct SimulationTests {
     ]
 
     static let fix = SimulatedFix(
-        deviceId: "dev-0007", fixTime: Timestamp(millisecondsSinceEpoch: 1_741_940_130_000), latitude: 52.520008,
-        longitude: 13.404954, altitude: 38, speedKnots: 23.758, course: 271, batteryLevel: 87, ignition: true,
-        motion: true, distanceMeters: 41.24, totalDistanceMeters: 15234.56)
+        deviceId: "dev-0007",
+        fixTime: Timestamp(millisecondsSinceEpoch: 1_741_940_130_000),
+        latitude: 52.520008,
+        longitude: 13.404954,
+        altitude: 38,
+        speedKnots: 23.758,
+        course: 271,
+        batteryLevel: 87,
+        ignition: true,
+        motion: true,
+        distanceMeters: 41.24,
+        totalDistanceMeters: 15234.56
+    )
 
     /// The body has Traccar's shape, key order, units and date format (reference §1.4 example B).
     @Test func webhookBodyMatchesTraccar() throws {
@@ -265,8 +288,15 @@ struct SimulationTests {
         let serverTime = try #require(position["serverTime"] as? String)
         #expect(serverTime > "2025-03-14T08:15:30.000+00:00" && serverTime < "2025-03-14T08:15:31.000+00:00")
 
-        let legacy = String(decoding: TraccarWebhookBody.encode(Self.fix, deviceNumericId: 7, name: "x",
-                                                                includeOutdated: true), as: UTF8.self)
+        let legacy = String(
+            decoding: TraccarWebhookBody.encode(
+                Self.fix,
+                deviceNumericId: 7,
+                name: "x",
+                includeOutdated: true
+            ),
+            as: UTF8.self
+        )
         #expect(legacy.contains(#""fixTime":"2025-03-14T08:15:30.000+00:00","outdated":false,"valid":true,"#))
         #expect(legacy.contains(#""category":null,"#))
     }
@@ -285,7 +315,8 @@ struct SimulationTests {
     // MARK: Command line
 
     @Test(arguments: [
-        ("1s", Duration.seconds(1)), ("500ms", .milliseconds(500)), ("2m", .seconds(120)), ("1.5s", .milliseconds(1500)),
+        ("1s", Duration.seconds(1)), ("500ms", .milliseconds(500)), ("2m", .seconds(120)),
+        ("1.5s", .milliseconds(1500)),
         ("1h", .seconds(3600)), (" 250MS ", .milliseconds(250)),
     ])
     func parsesDurations(text: String, expected: Duration) {
@@ -324,8 +355,10 @@ struct SimulationTests {
         stats.ok = 59_000
         stats.p50Milliseconds = 3.1
         stats.p99Milliseconds = 12
-        #expect(SimulationRunner.progressLine(elapsed: .seconds(60), stats: stats)
-            == "sim: 60s elapsed, 59,000 sent, 59,000 ok, 0 failed, p50 3.1 ms p99 12.0 ms")
+        #expect(
+            SimulationRunner.progressLine(elapsed: .seconds(60), stats: stats)
+                == "sim: 60s elapsed, 59,000 sent, 59,000 ok, 0 failed, p50 3.1 ms p99 12.0 ms"
+        )
         #expect(SimulationRunner.grouped(1_234_567) == "1,234,567" && SimulationRunner.grouped(12) == "12")
     }
 
@@ -333,7 +366,8 @@ struct SimulationTests {
         var histogram = LatencyHistogram()
         #expect(histogram.quantile(0.5) == nil)
         for ms in 1...100 { histogram.add(milliseconds: Double(ms)) }
-        let p50 = try #require(histogram.quantile(0.5)), p99 = try #require(histogram.quantile(0.99))
+        let p50 = try #require(histogram.quantile(0.5))
+        let p99 = try #require(histogram.quantile(0.99))
         #expect(abs(p50 - 50) / 50 < 0.05 && abs(p99 - 99) / 99 < 0.05, "p50 \(p50) p99 \(p99)")
     }
 
@@ -360,8 +394,11 @@ struct SimulationTests {
         router.put("/api/customers/:id") { request, context -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
             received.add(request.uri.path, "PUT", request.headers[.authorization], String(buffer: body))
-            return Response(status: .notImplemented, headers: [.contentType: "application/problem+json"],
-                            body: .init(byteBuffer: ByteBuffer(string: #"{"title":"Not Implemented"}"#)))
+            return Response(
+                status: .notImplemented,
+                headers: [.contentType: "application/problem+json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"title":"Not Implemented"}"#))
+            )
         }
         for path in ["/api/drivers", "/api/routes"] {
             router.post(RouterPath(path)) { request, context -> HTTPResponse.Status in
@@ -381,13 +418,21 @@ struct SimulationTests {
         let s = Self.scenario(drivers: 5)
         let result = try await Self.fakeTracker(received).test(.live) { client in
             let runner = SimulationRunner(
-                scenario: s, configuration: .init(url: "http://127.0.0.1:\(client.port!)/", secret: "s3cr3t",
-                                                  interval: .milliseconds(200), duration: .seconds(1)),
-                log: { _ in })
+                scenario: s,
+                configuration: .init(
+                    url: "http://127.0.0.1:\(client.port!)/",
+                    secret: "s3cr3t",
+                    interval: .milliseconds(200),
+                    duration: .seconds(1)
+                ),
+                log: { _ in }
+            )
             return await runner.run()
         }
         #expect((3...5).contains(result.ticks))
-        #expect(result.stats.sent == 5 * result.ticks && result.stats.ok == result.stats.sent && result.stats.failed == 0)
+        #expect(
+            result.stats.sent == 5 * result.ticks && result.stats.ok == result.stats.sent && result.stats.failed == 0
+        )
         #expect(result.stats.p50Milliseconds != nil)
         let posts = received.all
         #expect(posts.count == result.stats.sent)
@@ -462,8 +507,12 @@ struct SimulationTests {
         router.put("/api/customers/:id") { _, _ -> HTTPResponse.Status in .unauthorized }
         let error = try await Application(router: router).test(.live) { client in
             await #expect(throws: SimulationRunner.SeedError.self) {
-                try await SimulationRunner.seed(via: "http://127.0.0.1:\(client.port!)", token: "bad",
-                                                scenario: Self.scenario(drivers: 1), log: { _ in })
+                try await SimulationRunner.seed(
+                    via: "http://127.0.0.1:\(client.port!)",
+                    token: "bad",
+                    scenario: Self.scenario(drivers: 1),
+                    log: { _ in }
+                )
             }
         }
         #expect(error?.description.contains("HTTP 401") == true)

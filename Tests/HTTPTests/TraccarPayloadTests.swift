@@ -1,8 +1,8 @@
-import WireFormat
 import Application
 import Domain
 import HTTPAdapters
 import Testing
+import WireFormat
 
 @Suite("Traccar payload decoding")
 struct TraccarPayloadTests {
@@ -54,8 +54,10 @@ struct TraccarPayloadTests {
     }
 
     /// Every date form of Traccar's Jackson versions decodes to the same fix time.
-    @Test(arguments: ["2025-03-14T08:15:30.000+00:00", "2025-03-14T08:15:30.000+0000", "2025-03-14T08:15:30.000Z",
-                      "2025-03-14T08:15:30Z", "2025-03-14T08:15:30+0000"])
+    @Test(arguments: [
+        "2025-03-14T08:15:30.000+00:00", "2025-03-14T08:15:30.000+0000", "2025-03-14T08:15:30.000Z",
+        "2025-03-14T08:15:30Z", "2025-03-14T08:15:30+0000",
+    ])
     func dateForms(fixTime: String) throws {
         let report = try position(Fixtures.positionA(replacing: "fixTime", with: "\"\(fixTime)\""))
         #expect(report.fixTime == ISO8601.parse("2025-03-14T08:15:30Z"))
@@ -64,7 +66,8 @@ struct TraccarPayloadTests {
     /// A minimal body: only the required keys.
     @Test func minimal() throws {
         let report = try position(
-            #"{"position":{"fixTime":"2025-03-14T08:15:30Z","latitude":1.5,"longitude":-2},"device":{"uniqueId":"x"}}"#)
+            #"{"position":{"fixTime":"2025-03-14T08:15:30Z","latitude":1.5,"longitude":-2},"device":{"uniqueId":"x"}}"#
+        )
         #expect(report.speedKnots == 0)
         #expect(report.course == 0)
         #expect(report.valid)
@@ -73,11 +76,13 @@ struct TraccarPayloadTests {
 
     /// Nulls count as absent, unknown keys are ignored, attributes of any type are tolerated.
     @Test func tolerant() throws {
-        let report = try position(#"""
+        let report = try position(
+            #"""
             {"extra":{"a":[1,2]},"position":{"speed":null,"course":null,"valid":null,"attributes":{"batteryLevel":"55",
             "ignition":1,"alarm":"sos,overspeed","nested":{"x":null},"list":[true]},"fixTime":"2025-03-14T08:15:30Z",
             "latitude":1,"longitude":2,"future":"field"},"device":{"uniqueId":"x","attributes":null,"name":null}}
-            """#)
+            """#
+        )
         #expect(report.speedKnots == 0)
         #expect(report.batteryLevel == 55)
         #expect(report.ignition == true)
@@ -94,30 +99,32 @@ struct TraccarPayloadTests {
     }
 
     /// Bad bodies fail with a precise field and reason, or as malformed JSON.
-    @Test(arguments: [
-        ("{\"position\":", nil, true),
-        ("", nil, true),
-        ("NaN", nil, true),
-        (Fixtures.positionA(replacing: "latitude", with: "NaN"), nil, true),
-        (Fixtures.positionA(replacing: "latitude", with: "1e999"), "position.latitude", false),
-        (Fixtures.positionA(replacing: "latitude", with: "\"NaN\""), "position.latitude", false),
-        (Fixtures.positionA(replacing: "latitude", with: "\"52.5\""), "position.latitude", false),
-        (Fixtures.positionA(replacing: "longitude", with: "true"), "position.longitude", false),
-        (Fixtures.positionA(replacing: "latitude", with: "null"), "position.latitude", false),
-        (Fixtures.positionA(replacing: "speed", with: "\"fast\""), "position.speed", false),
-        (Fixtures.positionA(replacing: "valid", with: "\"yes\""), "position.valid", false),
-        (Fixtures.positionA(replacing: "fixTime", with: "\"yesterday\""), "position.fixTime", false),
-        (Fixtures.positionA(replacing: "fixTime", with: "\"2025-03-14T08:15:30\""), "position.fixTime", false),
-        (Fixtures.positionA(replacing: "fixTime", with: "1741940130000"), "position.fixTime", false),
-        (Fixtures.positionA(replacing: "fixTime", with: "null"), "position.fixTime", false),
-        (Fixtures.positionA(replacing: "uniqueId", with: "48241179"), "device.uniqueId", false),
-        (Fixtures.positionA(replacing: "uniqueId", with: "\"\""), "device.uniqueId", false),
-        (Fixtures.positionA(replacing: "device", with: "null"), "device", false),
-        (Fixtures.positionA(replacing: "position", with: "[]"), "position", false),
-        (#"{"device":{"uniqueId":"x"}}"#, "position", false),
-        ("\"hello\"", nil, false),
-        ("42", nil, false),
-    ] as [(String, String?, Bool)])
+    @Test(
+        arguments: [
+            ("{\"position\":", nil, true),
+            ("", nil, true),
+            ("NaN", nil, true),
+            (Fixtures.positionA(replacing: "latitude", with: "NaN"), nil, true),
+            (Fixtures.positionA(replacing: "latitude", with: "1e999"), "position.latitude", false),
+            (Fixtures.positionA(replacing: "latitude", with: "\"NaN\""), "position.latitude", false),
+            (Fixtures.positionA(replacing: "latitude", with: "\"52.5\""), "position.latitude", false),
+            (Fixtures.positionA(replacing: "longitude", with: "true"), "position.longitude", false),
+            (Fixtures.positionA(replacing: "latitude", with: "null"), "position.latitude", false),
+            (Fixtures.positionA(replacing: "speed", with: "\"fast\""), "position.speed", false),
+            (Fixtures.positionA(replacing: "valid", with: "\"yes\""), "position.valid", false),
+            (Fixtures.positionA(replacing: "fixTime", with: "\"yesterday\""), "position.fixTime", false),
+            (Fixtures.positionA(replacing: "fixTime", with: "\"2025-03-14T08:15:30\""), "position.fixTime", false),
+            (Fixtures.positionA(replacing: "fixTime", with: "1741940130000"), "position.fixTime", false),
+            (Fixtures.positionA(replacing: "fixTime", with: "null"), "position.fixTime", false),
+            (Fixtures.positionA(replacing: "uniqueId", with: "48241179"), "device.uniqueId", false),
+            (Fixtures.positionA(replacing: "uniqueId", with: "\"\""), "device.uniqueId", false),
+            (Fixtures.positionA(replacing: "device", with: "null"), "device", false),
+            (Fixtures.positionA(replacing: "position", with: "[]"), "position", false),
+            (#"{"device":{"uniqueId":"x"}}"#, "position", false),
+            ("\"hello\"", nil, false),
+            ("42", nil, false),
+        ] as [(String, String?, Bool)]
+    )
     func rejects(body: String, field: String?, malformed: Bool) throws {
         let error = try #require(failure(body))
         #expect(error.kind == (malformed ? .malformedJSON : .invalidField))
@@ -152,8 +159,10 @@ struct TraccarPayloadTests {
         (#"{"event":{"type":"alarm","eventTime":"x"},"device":{"uniqueId":"x"}}"#, "event.eventTime"),
         (#"{"event":{"type":7,"eventTime":"2025-03-14T08:15:30Z"},"device":{"uniqueId":"x"}}"#, "event.type"),
         (#"{"event":{"type":"alarm","eventTime":"2025-03-14T08:15:30Z"}}"#, "device"),
-        (#"{"event":{"type":"alarm","eventTime":"2025-03-14T08:15:30Z"},"device":{"uniqueId":"x"},"position":{"latitude":1}}"#,
-         "position.fixTime"),
+        (
+            #"{"event":{"type":"alarm","eventTime":"2025-03-14T08:15:30Z"},"device":{"uniqueId":"x"},"position":{"latitude":1}}"#,
+            "position.fixTime"
+        ),
     ])
     func rejectsEvents(body: String, field: String) throws {
         let error = try #require(failure(body, event: true))

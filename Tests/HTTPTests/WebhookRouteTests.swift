@@ -9,13 +9,18 @@ import Testing
 struct WebhookRouteTests {
     /// Registers the example devices as drivers of tenant `acme`.
     static func withDrivers<Value: Sendable>(
-        _ api: TestAPI = TestAPI(), _ body: @Sendable (any TestClientProtocol) async throws -> Value
+        _ api: TestAPI = TestAPI(),
+        _ body: @Sendable (any TestClientProtocol) async throws -> Value
     ) async throws -> Value {
         let admin = try await api.token(.admin)
         return try await api.test { client in
             for (id, device) in [("van-7", Fixtures.deviceA), ("truck-204", Fixtures.deviceB)] {
-                let created = try await client.api(.post, "/api/drivers", token: admin,
-                                                   json: #"{"id":"\#(id)","deviceId":"\#(device)","name":"\#(id)"}"#)
+                let created = try await client.api(
+                    .post,
+                    "/api/drivers",
+                    token: admin,
+                    json: #"{"id":"\#(id)","deviceId":"\#(device)","name":"\#(id)"}"#
+                )
                 #expect(created.status == .created, "\(created.text)")
             }
             return try await body(client)
@@ -40,8 +45,10 @@ struct WebhookRouteTests {
         }
     }
 
-    @Test(arguments: [("geofenceEnter", Fixtures.geofenceEnter), ("deviceOnline", Fixtures.deviceOnline),
-                      ("deviceOverspeed", Fixtures.overspeed), ("alarm", Fixtures.alarm)])
+    @Test(arguments: [
+        ("geofenceEnter", Fixtures.geofenceEnter), ("deviceOnline", Fixtures.deviceOnline),
+        ("deviceOverspeed", Fixtures.overspeed), ("alarm", Fixtures.alarm),
+    ])
     func acceptsEvents(name: String, body: String) async throws {
         try await Self.withDrivers { client in
             let response = try await client.webhook("/api/traccar/events", body)
@@ -81,33 +88,53 @@ struct WebhookRouteTests {
     }
 
     /// Bad input answers 4xx problem+json, never 5xx, whether the device is mapped or not.
-    @Test(arguments: [
-        ("malformed JSON", #"{"position":"#, 400, nil),
-        ("empty body", "", 400, nil),
-        ("bare NaN", Fixtures.positionA(replacing: "latitude", with: "NaN"), 400, nil),
-        ("1e999 (overflows a double)", Fixtures.positionA(replacing: "latitude", with: "1e999"), 422, "position.latitude"),
-        ("\"NaN\"", Fixtures.positionA(replacing: "latitude", with: "\"NaN\""), 422, "position.latitude"),
-        ("latitude as string", Fixtures.positionA(replacing: "latitude", with: "\"52.5\""), 422, "position.latitude"),
-        ("longitude as bool", Fixtures.positionA(replacing: "longitude", with: "true"), 422, "position.longitude"),
-        ("uniqueId as number", Fixtures.positionA(replacing: "uniqueId", with: "48241179"), 422, "device.uniqueId"),
-        ("position as array", Fixtures.positionA(replacing: "position", with: "[]"), 422, "position"),
-        ("no device", #"{"position":{"fixTime":"2025-03-14T08:15:30Z","latitude":1,"longitude":2}}"#, 422, "device"),
-        ("body is a string", "\"hello\"", 422, nil),
-        ("latitude 90.5", Fixtures.positionA(replacing: "latitude", with: "90.5"), 422, "position.latitude"),
-        ("latitude -91", Fixtures.positionA(replacing: "latitude", with: "-91"), 422, "position.latitude"),
-        ("longitude 180.01", Fixtures.positionA(replacing: "longitude", with: "180.01"), 422, "position.longitude"),
-        ("longitude -1e308", Fixtures.positionA(replacing: "longitude", with: "-1e308"), 422, "position.longitude"),
-        ("negative speed", Fixtures.positionA(replacing: "speed", with: "-1"), 422, "position.speed"),
-        ("battery 150", Fixtures.positionA(replacing: "batteryLevel", with: "150"), 422,
-         "position.attributes.batteryLevel"),
-        ("fix 10 min in the future", Fixtures.positionA(replacing: "fixTime", with: "\"2025-03-14T08:30:00.000+00:00\""),
-         422, "position.fixTime"),
-        ("fix time without zone", Fixtures.positionA(replacing: "fixTime", with: "\"2025-03-14T08:15:30\""), 422,
-         "position.fixTime"),
-        ("fix time 13th month", Fixtures.positionA(replacing: "fixTime", with: "\"2025-13-14T08:15:30Z\""), 422,
-         "position.fixTime"),
-        ("empty batch", "[]", 422, nil),
-    ] as [(String, String, Int, String?)])
+    @Test(
+        arguments: [
+            ("malformed JSON", #"{"position":"#, 400, nil),
+            ("empty body", "", 400, nil),
+            ("bare NaN", Fixtures.positionA(replacing: "latitude", with: "NaN"), 400, nil),
+            (
+                "1e999 (overflows a double)", Fixtures.positionA(replacing: "latitude", with: "1e999"), 422,
+                "position.latitude"
+            ),
+            ("\"NaN\"", Fixtures.positionA(replacing: "latitude", with: "\"NaN\""), 422, "position.latitude"),
+            (
+                "latitude as string", Fixtures.positionA(replacing: "latitude", with: "\"52.5\""), 422,
+                "position.latitude"
+            ),
+            ("longitude as bool", Fixtures.positionA(replacing: "longitude", with: "true"), 422, "position.longitude"),
+            ("uniqueId as number", Fixtures.positionA(replacing: "uniqueId", with: "48241179"), 422, "device.uniqueId"),
+            ("position as array", Fixtures.positionA(replacing: "position", with: "[]"), 422, "position"),
+            (
+                "no device", #"{"position":{"fixTime":"2025-03-14T08:15:30Z","latitude":1,"longitude":2}}"#, 422,
+                "device"
+            ),
+            ("body is a string", "\"hello\"", 422, nil),
+            ("latitude 90.5", Fixtures.positionA(replacing: "latitude", with: "90.5"), 422, "position.latitude"),
+            ("latitude -91", Fixtures.positionA(replacing: "latitude", with: "-91"), 422, "position.latitude"),
+            ("longitude 180.01", Fixtures.positionA(replacing: "longitude", with: "180.01"), 422, "position.longitude"),
+            ("longitude -1e308", Fixtures.positionA(replacing: "longitude", with: "-1e308"), 422, "position.longitude"),
+            ("negative speed", Fixtures.positionA(replacing: "speed", with: "-1"), 422, "position.speed"),
+            (
+                "battery 150", Fixtures.positionA(replacing: "batteryLevel", with: "150"), 422,
+                "position.attributes.batteryLevel"
+            ),
+            (
+                "fix 10 min in the future",
+                Fixtures.positionA(replacing: "fixTime", with: "\"2025-03-14T08:30:00.000+00:00\""),
+                422, "position.fixTime"
+            ),
+            (
+                "fix time without zone", Fixtures.positionA(replacing: "fixTime", with: "\"2025-03-14T08:15:30\""), 422,
+                "position.fixTime"
+            ),
+            (
+                "fix time 13th month", Fixtures.positionA(replacing: "fixTime", with: "\"2025-13-14T08:15:30Z\""), 422,
+                "position.fixTime"
+            ),
+            ("empty batch", "[]", 422, nil),
+        ] as [(String, String, Int, String?)]
+    )
     func rejectsPositions(name: String, body: String, status: Int, field: String?) async throws {
         // Mapped devices.
         try await Self.withDrivers { client in
@@ -119,13 +146,21 @@ struct WebhookRouteTests {
         }
     }
 
-    @Test(arguments: [
-        ("malformed", "{", 400, nil),
-        ("no type", #"{"event":{"eventTime":"2025-03-14T08:15:30Z"},"device":{"uniqueId":"48241179"}}"#, 422, "event.type"),
-        ("position out of range",
-         Fixtures.geofenceEnter.replacingOccurrences(of: #""latitude":48.137154"#, with: #""latitude":480"#), 422,
-         "position.latitude"),
-    ] as [(String, String, Int, String?)])
+    @Test(
+        arguments: [
+            ("malformed", "{", 400, nil),
+            (
+                "no type", #"{"event":{"eventTime":"2025-03-14T08:15:30Z"},"device":{"uniqueId":"48241179"}}"#, 422,
+                "event.type"
+            ),
+            (
+                "position out of range",
+                Fixtures.geofenceEnter.replacingOccurrences(of: #""latitude":48.137154"#, with: #""latitude":480"#),
+                422,
+                "position.latitude"
+            ),
+        ] as [(String, String, Int, String?)]
+    )
     func rejectsEvents(name: String, body: String, status: Int, field: String?) async throws {
         try await Self.withDrivers { client in
             expectProblem(try await client.webhook("/api/traccar/events", body), status, field: field)
@@ -172,8 +207,11 @@ struct WebhookRouteTests {
             for body in cases {
                 for path in ["/api/traccar/positions", "/api/traccar/events"] {
                     let response = try await client.execute(
-                        uri: path, method: .post, headers: [.authorization: "Bearer \(TestAPI.webhookSecret)"],
-                        body: ByteBuffer(bytes: body))
+                        uri: path,
+                        method: .post,
+                        headers: [.authorization: "Bearer \(TestAPI.webhookSecret)"],
+                        body: ByteBuffer(bytes: body)
+                    )
                     #expect(response.status.code < 500, "\(String(decoding: body, as: UTF8.self))")
                     if response.status.code >= 400 {
                         #expect(response.headers[.contentType] == "application/problem+json")

@@ -1,15 +1,18 @@
-import WireFormat
 import Application
-@testable import SocketIOAdapters
 import NIOCore
 import Synchronization
 import Testing
+import WireFormat
+
+@testable import SocketIOAdapters
 
 @Suite("Engine.IO and Socket.IO codecs")
 struct CodecTests {
     @Test func pollingPayloadRoundTrip() throws {
         let decoded = try EngineCodec.decode(payload: "4hello\u{1e}2\u{1e}bAQIDBA==\u{1e}3probe\u{1e}1")
-        #expect(decoded == [.message(.text("hello")), .ping(""), .message(.binary([1, 2, 3, 4])), .pong("probe"), .close])
+        #expect(
+            decoded == [.message(.text("hello")), .ping(""), .message(.binary([1, 2, 3, 4])), .pong("probe"), .close]
+        )
         let encoded = EngineCodec.encode(payload: [.message(Array("hello".utf8)), .binary([1, 2, 3, 4]), .noop])
         #expect(String(buffer: encoded) == "4hello\u{1e}bAQIDBA==\u{1e}6")
     }
@@ -41,14 +44,34 @@ struct CodecTests {
     }
 
     @Test func encodeMatchesReferenceStrings() {
-        #expect(String(decoding: SocketCodec.encode(.connect, namespace: "/admin", json: Array(#"{"sid":"x"}"#.utf8)),
-                       as: UTF8.self) == #"0/admin,{"sid":"x"}"#)
-        #expect(String(decoding: SocketCodec.encode(.disconnect, namespace: "/admin", json: nil), as: UTF8.self)
-                == "1/admin,")
-        #expect(String(decoding: SocketCodec.encode(.binaryAck, namespace: "/", id: 15, attachments: 1,
-                                                    json: Array(#"["bar"]"#.utf8)), as: UTF8.self)
-                == #"61-15["bar"]"#)
-        #expect(String(decoding: SocketCodec.eventArray("hi", [Array("1".utf8), Array(#"{"a":"b"}"#.utf8)]),
-                       as: UTF8.self) == #"["hi",1,{"a":"b"}]"#)
+        #expect(
+            String(
+                decoding: SocketCodec.encode(.connect, namespace: "/admin", json: Array(#"{"sid":"x"}"#.utf8)),
+                as: UTF8.self
+            ) == #"0/admin,{"sid":"x"}"#
+        )
+        #expect(
+            String(decoding: SocketCodec.encode(.disconnect, namespace: "/admin", json: nil), as: UTF8.self)
+                == "1/admin,"
+        )
+        #expect(
+            String(
+                decoding: SocketCodec.encode(
+                    .binaryAck,
+                    namespace: "/",
+                    id: 15,
+                    attachments: 1,
+                    json: Array(#"["bar"]"#.utf8)
+                ),
+                as: UTF8.self
+            )
+                == #"61-15["bar"]"#
+        )
+        #expect(
+            String(
+                decoding: SocketCodec.eventArray("hi", [Array("1".utf8), Array(#"{"a":"b"}"#.utf8)]),
+                as: UTF8.self
+            ) == #"["hi",1,{"a":"b"}]"#
+        )
     }
 }

@@ -1,8 +1,9 @@
 import Logging
-@testable import SocketIOAdapters
 import NIOCore
 import Synchronization
 import Testing
+
+@testable import SocketIOAdapters
 
 @Suite("Engine.IO session queue")
 struct SessionQueueTests {
@@ -13,8 +14,11 @@ struct SessionQueueTests {
     }
 
     func makeSession(coalesceAbove: Int = 4, maxFrames: Int = 20, maxBytes: Int = 1 << 20) -> EngineSession {
-        let limits = EngineServer.Limits(coalesceAbove: coalesceAbove, maxQueuedFrames: maxFrames,
-                                         maxQueuedBytes: maxBytes)
+        let limits = EngineServer.Limits(
+            coalesceAbove: coalesceAbove,
+            maxQueuedFrames: maxFrames,
+            maxQueuedBytes: maxBytes
+        )
         let server = EngineServer(limits: limits, handler: NoHandler(), logger: Logger(label: "test"))
         return server.open(transport: .websocket, query: [:], headers: [:])
     }
@@ -59,7 +63,9 @@ struct SessionQueueTests {
     @Test func positionsStayBoundedPerDriver() {
         let session = makeSession(coalesceAbove: 64, maxFrames: 1_000)
         for second in 0..<600 {
-            for driver in 0..<50 { session.send(.message(Array("d\(driver)-\(second)".utf8), coalesceKey: "d\(driver)")) }
+            for driver in 0..<50 {
+                session.send(.message(Array("d\(driver)-\(second)".utf8), coalesceKey: "d\(driver)"))
+            }
         }
         #expect(!session.isClosed)
         #expect(queued(session).count <= 128)

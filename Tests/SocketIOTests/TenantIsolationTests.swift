@@ -4,9 +4,10 @@ import Domain
 import InMemoryAdapters
 import Logging
 import NIOCore
-@testable import SocketIOAdapters
 import Synchronization
 import Testing
+
+@testable import SocketIOAdapters
 
 /// Tenant isolation is absolute: over random tenants, sockets (live and batched), subscriptions and events,
 /// no event ever reaches a socket of another tenant, and every socket gets each of its tenant's visit events
@@ -22,17 +23,29 @@ struct TenantIsolationTests {
             let clock = SystemWallClock()
             let bus = InMemoryEventBus()
             let customers = CustomerDirectory(
-                shared: InMemoryCustomerCache(clock: clock), store: InMemoryReferenceStore(),
-                sourceOfTruth: InMemorySourceOfTruth(bus: bus), clock: clock, logger: logger)
+                shared: InMemoryCustomerCache(clock: clock),
+                store: InMemoryReferenceStore(),
+                sourceOfTruth: InMemorySourceOfTruth(bus: bus),
+                clock: clock,
+                logger: logger
+            )
             gateway = SocketIOGateway(
                 authenticate: { token in
-                    Principal(tenantId: TenantID(String(token.dropFirst("tenant:".count))), role: .dispatcher,
-                              subject: "user")
+                    Principal(
+                        tenantId: TenantID(String(token.dropFirst("tenant:".count))),
+                        role: .dispatcher,
+                        subject: "user"
+                    )
                 },
-                positions: PositionQueries(fleet: fleet, latest: InMemoryLatestPositionCache(clock: clock),
-                                           history: InMemoryHistoryStore()),
-                drivers: DriverManagement(fleet: fleet), routes: RoutePlanning(fleet: fleet, customers: customers),
-                logger: logger)
+                positions: PositionQueries(
+                    fleet: fleet,
+                    latest: InMemoryLatestPositionCache(clock: clock),
+                    history: InMemoryHistoryStore()
+                ),
+                drivers: DriverManagement(fleet: fleet),
+                routes: RoutePlanning(fleet: fleet, customers: customers),
+                logger: logger
+            )
         }
 
         /// Opens a socket through the protocol path (Engine.IO open + Socket.IO CONNECT with auth).
@@ -92,22 +105,30 @@ struct TenantIsolationTests {
             let json = Array(#"{"tenant":"\#(tenant)","driverId":"\#(driver.rawValue)","n":\#(n)}"#.utf8)
             switch Int.random(in: 0..<5, using: &random) {
             case 0:
-                await harness.gateway.broadcast(PushMessage(event: "driver-position", json: json, tenantId: id),
-                                                to: .tenant(id))
+                await harness.gateway.broadcast(
+                    PushMessage(event: "driver-position", json: json, tenantId: id),
+                    to: .tenant(id)
+                )
             case 1:
-                await harness.gateway.broadcast(PushMessage(event: "driver-position-detailed", json: json, tenantId: id),
-                                                to: .driver(driver))
+                await harness.gateway.broadcast(
+                    PushMessage(event: "driver-position-detailed", json: json, tenantId: id),
+                    to: .driver(driver)
+                )
             case 2:
                 visitEvents[tenant, default: 0] += 1
-                await harness.gateway.broadcast(PushMessage(event: "visit-event", json: json, tenantId: id),
-                                                to: [.tenant(id), .delivery(routes.randomElement(using: &random)!)])
+                await harness.gateway.broadcast(
+                    PushMessage(event: "visit-event", json: json, tenantId: id),
+                    to: [.tenant(id), .delivery(routes.randomElement(using: &random)!)]
+                )
             case 3:
                 await harness.gateway.broadcast(PushMessage(event: "alert", json: json, tenantId: id), to: .tenant(id))
             default:
                 // A wrongly addressed message: this tenant's payload to another tenant's room.
                 let other = TenantID(tenants.randomElement(using: &random)!)
-                await harness.gateway.broadcast(PushMessage(event: "driver-event", json: json, tenantId: id),
-                                                to: .tenant(other))
+                await harness.gateway.broadcast(
+                    PushMessage(event: "driver-event", json: json, tenantId: id),
+                    to: .tenant(other)
+                )
             }
         }
         try await Task.sleep(for: .milliseconds(150))  // two batch intervals

@@ -26,7 +26,8 @@ func runRules(_ contract: String, _ rules: [(name: String, body: () async throws
 
 /// Expects `body` to throw a `StoreError` with `code`.
 func expectStoreError<T>(
-    _ code: StoreError.Code, _ comment: Comment,
+    _ code: StoreError.Code,
+    _ comment: Comment,
     sourceLocation: SourceLocation = #_sourceLocation,
     _ body: () async throws -> T
 ) async {
@@ -43,7 +44,8 @@ func expectStoreError<T>(
 /// Runs `body` for at most `timeout`: returns its result, or `nil` if the deadline came first (the body is
 /// then cancelled, and its result is still used if it returns one).
 func withDeadline<T: Sendable>(
-    _ timeout: Duration, _ body: @escaping @Sendable () async throws -> T
+    _ timeout: Duration,
+    _ body: @escaping @Sendable () async throws -> T
 )
     async throws -> T?
 {
@@ -69,11 +71,23 @@ func instant(_ seconds: Double) -> Timestamp {
 
 /// A minimal enriched position for fixtures.
 func position(
-    tenant: TenantID, driver: DriverID, at fixTime: Timestamp, speed: Double = 0,
+    tenant: TenantID,
+    driver: DriverID,
+    at fixTime: Timestamp,
+    speed: Double = 0,
     activity: DriverActivity = .moving
 ) -> EnrichedPosition {
     EnrichedPosition(
-        tenantId: tenant, driverId: driver, deviceId: DeviceID("dev-\(driver)"),
-        driverName: "Driver \(driver)", fixTime: fixTime, latitude: 45.5, longitude: -73.6,
-        speedKmh: speed, smoothedSpeedKmh: speed, heading: 90, activity: activity)
+        tenantId: tenant,
+        driverId: driver,
+        deviceId: DeviceID("dev-\(driver)"),
+        driverName: "Driver \(driver)",
+        fixTime: fixTime,
+        latitude: 45.5,
+        longitude: -73.6,
+        speedKmh: speed,
+        smoothedSpeedKmh: speed,
+        heading: 90,
+        activity: activity
+    )
 }

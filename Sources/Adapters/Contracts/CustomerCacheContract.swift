@@ -41,7 +41,8 @@ public struct CustomerCacheContract: Sendable {
                 ("putReplaces", putReplaces),
                 ("entriesExpire", entriesExpire),
                 ("invalidateRemovesAtOnce", invalidateRemovesAtOnce),
-            ])
+            ]
+        )
     }
 }
 
@@ -56,8 +57,12 @@ private struct Fixtures {
 
     func customer(_ n: Int, tenant: TenantID, name: String = "Customer") -> Customer {
         Customer(
-            id: customerID(n), tenantId: tenant, name: "\(name) \(n)",
-            location: Coordinate(latitude: 45.5, longitude: -73.6), version: "v\(n)")
+            id: customerID(n),
+            tenantId: tenant,
+            name: "\(name) \(n)",
+            location: Coordinate(latitude: 45.5, longitude: -73.6),
+            version: "v\(n)"
+        )
     }
 }
 
@@ -80,7 +85,8 @@ extension CustomerCacheContract {
         for (id, tenant, expected) in lookups {
             #expect(
                 try await cache.customer(id, tenantId: tenant) == expected,
-                "op: customer(_:tenantId:), key: \(id)@\(tenant)")
+                "op: customer(_:tenantId:), key: \(id)@\(tenant)"
+            )
         }
     }
 
@@ -93,7 +99,9 @@ extension CustomerCacheContract {
         let renamed = f.customer(1, tenant: f.tenantA, name: "Renamed")
         try await cache.put(renamed, ttl: capabilities.time.ttl)
         #expect(
-            try await cache.customer(renamed.id, tenantId: f.tenantA) == renamed, "op: put replace, key: \(renamed.id)")
+            try await cache.customer(renamed.id, tenantId: f.tenantA) == renamed,
+            "op: put replace, key: \(renamed.id)"
+        )
     }
 
     /// An entry is returned until its TTL passes, then never again.
@@ -107,14 +115,18 @@ extension CustomerCacheContract {
         try await capabilities.time.elapse(ttl * 0.5, on: clock)
         #expect(
             try await cache.customer(customer.id, tenantId: f.tenantA) == customer,
-            "op: customer before TTL, key: half TTL")
+            "op: customer before TTL, key: half TTL"
+        )
         try await capabilities.time.elapse(ttl * 0.6, on: clock)
         #expect(
-            try await cache.customer(customer.id, tenantId: f.tenantA) == nil, "op: customer after TTL, key: 1.1 TTL")
+            try await cache.customer(customer.id, tenantId: f.tenantA) == nil,
+            "op: customer after TTL, key: 1.1 TTL"
+        )
         try await cache.put(customer, ttl: ttl)
         #expect(
             try await cache.customer(customer.id, tenantId: f.tenantA) == customer,
-            "op: put after expiry, key: fresh TTL")
+            "op: put after expiry, key: fresh TTL"
+        )
     }
 
     /// `invalidate` removes the entry at once; invalidating an absent entry is fine.

@@ -23,7 +23,8 @@ public struct EventBusContract: Sendable {
 
         /// Declares the adapter's capabilities.
         public init(
-            partitionsPerTopic: Int? = nil, deliveryTimeout: Duration = .seconds(10),
+            partitionsPerTopic: Int? = nil,
+            deliveryTimeout: Duration = .seconds(10),
             quietPeriod: Duration = .milliseconds(300)
         ) {
             self.partitionsPerTopic = partitionsPerTopic
@@ -60,7 +61,8 @@ public struct EventBusContract: Sendable {
                 ("nextReturnsEmptyOnCancellation", nextReturnsEmptyOnCancellation),
                 ("maxCountRespected", maxCountRespected),
                 ("severalTopics", severalTopics),
-            ])
+            ]
+        )
     }
 }
 
@@ -109,7 +111,8 @@ private struct Position: Hashable {
 extension EventBusContract {
     /// Receives until `done` holds for everything received, `next` returns `[]`, or the delivery timeout passes.
     private func receive(
-        _ subscription: any EventSubscription, maxCount: Int = 500,
+        _ subscription: any EventSubscription,
+        maxCount: Int = 500,
         until done: ([BusMessage]) -> Bool
     ) async throws -> [BusMessage] {
         let clock = ContinuousClock()
@@ -209,7 +212,8 @@ extension EventBusContract {
             let offsets = received.filter { $0.partition == partition }.map(\.offset)
             #expect(
                 offsets == offsets.sorted() && Set(offsets).count == offsets.count,
-                "op: next, key: offsets increase in partition \(partition)")
+                "op: next, key: offsets increase in partition \(partition)"
+            )
         }
         if let partitions = capabilities.partitionsPerTopic {
             #expect(received.allSatisfy { (0..<partitions).contains($0.partition) }, "op: next, key: partition range")
@@ -261,7 +265,8 @@ extension EventBusContract {
             if let partitions = capabilities.partitionsPerTopic {
                 #expect(
                     partitionsA[key] == [Partitioner.partition(forKey: key, partitions: partitions)],
-                    "op: publish, key: \(key) on Partitioner's partition")
+                    "op: publish, key: \(key) on Partitioner's partition"
+                )
             }
         }
         await subscriptionA.close()
@@ -281,7 +286,9 @@ extension EventBusContract {
         let receivedTwo = try await receive(two, count: 10)
         #expect(Set(receivedOne.compactMap(seq)) == Set(0..<10), "op: next, key: group one sees all")
         #expect(
-            Set(receivedTwo.compactMap(seq)) == Set(0..<10), "op: next, key: group two sees all despite one's commit")
+            Set(receivedTwo.compactMap(seq)) == Set(0..<10),
+            "op: next, key: group two sees all despite one's commit"
+        )
         try await bus.publish((10..<15).map { f.message("key-\($0)", $0) }, to: topic)
         #expect(Set(try await receive(one, count: 5).compactMap(seq)) == Set(10..<15), "op: next, key: group one new")
         #expect(Set(try await receive(two, count: 5).compactMap(seq)) == Set(10..<15), "op: next, key: group two new")
@@ -306,7 +313,8 @@ extension EventBusContract {
         #expect(Set(all.map(\.key)) == Set(keys), "op: next in group, key: every message")
         #expect(
             Set(received[0].map(\.partition)).isDisjoint(with: received[1].map(\.partition)),
-            "op: next in group, key: partitions disjoint")
+            "op: next in group, key: partitions disjoint"
+        )
         if capabilities.partitionsPerTopic != 1 {
             #expect(!received[0].isEmpty && !received[1].isEmpty, "op: next in group, key: both members consume")
         }
@@ -353,7 +361,8 @@ extension EventBusContract {
         let again = try await receive(stayer) { expected.isSubset(of: $0.map(Position.init)) }
         #expect(
             expected.isSubset(of: again.map(Position.init)),
-            "op: close with uncommitted, key: \(expected.count) redelivered to live member")
+            "op: close with uncommitted, key: \(expected.count) redelivered to live member"
+        )
         try await stayer.commit(again)
         await stayer.close()
     }
@@ -371,7 +380,9 @@ extension EventBusContract {
         try await bus.publish(f.messages("k", from: 5, count: 3), to: topic)
         let second = try await bus.subscribe(topics: [topic], group: group, startAtEnd: false)
         #expect(
-            try await receive(second, count: 3).compactMap(seq) == [5, 6, 7], "op: next after commit, key: resumes")
+            try await receive(second, count: 3).compactMap(seq) == [5, 6, 7],
+            "op: next after commit, key: resumes"
+        )
         #expect(try await drain(second).isEmpty, "op: next after commit, key: nothing committed again")
         await second.close()
     }
@@ -410,7 +421,9 @@ extension EventBusContract {
         #expect(tail.compactMap(seq) == [5, 6, 7], "op: subscribe startAtEnd, key: only later messages")
         #expect(try await drain(atEnd).isEmpty, "op: subscribe startAtEnd, key: nothing older")
         #expect(
-            try await receive(fromStart, count: 8).compactMap(seq) == Array(0..<8), "op: subscribe, key: from earliest")
+            try await receive(fromStart, count: 8).compactMap(seq) == Array(0..<8),
+            "op: subscribe, key: from earliest"
+        )
         try await atEnd.commit(tail)
         await atEnd.close()
         await fromStart.close()
@@ -418,7 +431,8 @@ extension EventBusContract {
         let resumed = try await bus.subscribe(topics: [topic], group: f.group("end"), startAtEnd: true)
         #expect(
             try await receive(resumed, count: 2).compactMap(seq) == [8, 9],
-            "op: subscribe startAtEnd, key: existing group resumes from commits")
+            "op: subscribe startAtEnd, key: existing group resumes from commits"
+        )
         await resumed.close()
     }
 
@@ -447,7 +461,8 @@ extension EventBusContract {
         }
         #expect(
             result == [] && clock.now - start < capabilities.deliveryTimeout,
-            "op: next during close, key: returns []")
+            "op: next during close, key: returns []"
+        )
     }
 
     /// `next` returns `[]` promptly when its task is cancelled, and the subscription stays usable.
@@ -464,7 +479,8 @@ extension EventBusContract {
         let result = try await withDeadline(capabilities.deliveryTimeout) { try await pending.value }
         #expect(
             result == [] && clock.now - start < capabilities.deliveryTimeout,
-            "op: next cancelled, key: returns []")
+            "op: next cancelled, key: returns []"
+        )
         try await bus.publish([f.message("k", 0)], to: topic)
         #expect(try await receive(subscription, count: 1).compactMap(seq) == [0], "op: next after cancel, key: usable")
         await subscription.close()

@@ -39,7 +39,8 @@ public struct FleetStoreContract: Sendable {
                 ("snapshotNewestWins", snapshotNewestWins),
                 ("staleSnapshots", staleSnapshots),
                 ("syncStates", syncStates),
-            ])
+            ]
+        )
     }
 }
 
@@ -88,19 +89,33 @@ private struct Fixtures {
 
     func visit(_ n: Int, route: Route, sequence: Int, status: VisitStatus = .pending) -> PlannedVisit {
         PlannedVisit(
-            id: visitID(n), tenantId: route.tenantId, routeId: route.id, driverId: route.driverId,
-            customerId: CustomerID("cust-\(tag)-\(n)"), sequenceNumber: sequence,
-            scheduledDate: route.scheduledDate, status: status)
+            id: visitID(n),
+            tenantId: route.tenantId,
+            routeId: route.id,
+            driverId: route.driverId,
+            customerId: CustomerID("cust-\(tag)-\(n)"),
+            sequenceNumber: sequence,
+            scheduledDate: route.scheduledDate,
+            status: status
+        )
     }
 
     func snapshot(
-        tenant: TenantID, driver: Int, at seconds: Double, activity: DriverActivity = .moving,
+        tenant: TenantID,
+        driver: Int,
+        at seconds: Double,
+        activity: DriverActivity = .moving,
         speed: Double = 30
     ) -> DriverSnapshot {
         DriverSnapshot(
             position: position(
-                tenant: tenant, driver: driverID(driver), at: instant(seconds),
-                speed: speed, activity: activity))
+                tenant: tenant,
+                driver: driverID(driver),
+                at: instant(seconds),
+                speed: speed,
+                activity: activity
+            )
+        )
     }
 }
 
@@ -115,16 +130,21 @@ extension FleetStoreContract {
         for (id, tenant, expected) in f.driverLookups {
             #expect(
                 try await store.driver(id, tenantId: tenant) == expected,
-                "op: driver(_:tenantId:), key: \(id)@\(tenant)")
+                "op: driver(_:tenantId:), key: \(id)@\(tenant)"
+            )
         }
         #expect(
             try await store.drivers(tenantId: f.tenantA) == Array(f.drivers[0...1]),
-            "op: drivers(tenantId:), key: \(f.tenantA)")
+            "op: drivers(tenantId:), key: \(f.tenantA)"
+        )
         #expect(
-            try await store.drivers(tenantId: f.tenantB) == [f.drivers[2]], "op: drivers(tenantId:), key: \(f.tenantB)")
+            try await store.drivers(tenantId: f.tenantB) == [f.drivers[2]],
+            "op: drivers(tenantId:), key: \(f.tenantB)"
+        )
         #expect(
             try await store.drivers(tenantId: TenantID("absent-\(f.tag)")).isEmpty,
-            "op: drivers(tenantId:), key: absent tenant")
+            "op: drivers(tenantId:), key: absent tenant"
+        )
     }
 
     /// `driver(deviceId:)` finds the driver whatever its tenant.
@@ -135,7 +155,8 @@ extension FleetStoreContract {
         for driver in f.drivers {
             #expect(
                 try await store.driver(deviceId: driver.deviceId) == driver,
-                "op: driver(deviceId:), key: \(driver.deviceId)")
+                "op: driver(deviceId:), key: \(driver.deviceId)"
+            )
         }
         #expect(try await store.driver(deviceId: f.deviceID("absent")) == nil, "op: driver(deviceId:), key: absent")
     }
@@ -151,7 +172,8 @@ extension FleetStoreContract {
         try await store.saveDriver(renamed)
         #expect(
             try await store.driver(renamed.id, tenantId: f.tenantA) == renamed,
-            "op: saveDriver replace, key: \(renamed.id)")
+            "op: saveDriver replace, key: \(renamed.id)"
+        )
         #expect(try await store.drivers(tenantId: f.tenantA) == [renamed], "op: saveDriver replace, key: one row")
         #expect(try await store.driver(deviceId: renamed.deviceId) == renamed, "op: saveDriver replace, key: device")
     }
@@ -171,10 +193,13 @@ extension FleetStoreContract {
             }
             #expect(
                 try await store.driver(duplicate.id, tenantId: duplicate.tenantId) == nil,
-                "op: saveDriver duplicate not written, key: \(duplicate.id)")
+                "op: saveDriver duplicate not written, key: \(duplicate.id)"
+            )
         }
         #expect(
-            try await store.driver(deviceId: owner.deviceId) == owner, "op: driver(deviceId:), key: still the owner")
+            try await store.driver(deviceId: owner.deviceId) == owner,
+            "op: driver(deviceId:), key: still the owner"
+        )
     }
 
     /// A driver moving to a new device releases the old one for others.
@@ -185,7 +210,9 @@ extension FleetStoreContract {
         let moved = f.driver(1, tenant: f.tenantA, device: "new")
         try await store.saveDriver(moved)
         #expect(
-            try await store.driver(deviceId: f.deviceID("old")) == nil, "op: driver(deviceId:), key: released device")
+            try await store.driver(deviceId: f.deviceID("old")) == nil,
+            "op: driver(deviceId:), key: released device"
+        )
         #expect(try await store.driver(deviceId: f.deviceID("new")) == moved, "op: driver(deviceId:), key: new device")
         let taker = f.driver(2, tenant: f.tenantA, device: "old")
         try await store.saveDriver(taker)
@@ -206,23 +233,31 @@ extension FleetStoreContract {
         let stored = try await store.route(route.id, tenantId: f.tenantA)
         #expect(
             stored?.id == route.id && stored?.driverId == route.driverId
-                && stored?.scheduledDate == route.scheduledDate, "op: route(_:tenantId:), key: \(route.id)")
+                && stored?.scheduledDate == route.scheduledDate,
+            "op: route(_:tenantId:), key: \(route.id)"
+        )
         #expect(
-            try await store.route(route.id, tenantId: f.tenantB) == nil, "op: route(_:tenantId:), key: other tenant")
+            try await store.route(route.id, tenantId: f.tenantB) == nil,
+            "op: route(_:tenantId:), key: other tenant"
+        )
         #expect(try await store.route(f.routeID(99), tenantId: f.tenantA) == nil, "op: route(_:tenantId:), key: absent")
         #expect(
             try await store.visits(routeId: route.id, tenantId: f.tenantA) == [visits[1], visits[2], visits[0]],
-            "op: visits(routeId:tenantId:), key: ordered by sequence")
+            "op: visits(routeId:tenantId:), key: ordered by sequence"
+        )
         #expect(
             try await store.visits(routeId: route.id, tenantId: f.tenantB).isEmpty,
-            "op: visits(routeId:tenantId:), key: other tenant")
+            "op: visits(routeId:tenantId:), key: other tenant"
+        )
         for visit in visits {
             #expect(
                 try await store.visit(visit.id, tenantId: f.tenantA) == visit,
-                "op: visit(_:tenantId:), key: \(visit.id)")
+                "op: visit(_:tenantId:), key: \(visit.id)"
+            )
             #expect(
                 try await store.visit(visit.id, tenantId: f.tenantB) == nil,
-                "op: visit(_:tenantId:), key: \(visit.id)@other")
+                "op: visit(_:tenantId:), key: \(visit.id)@other"
+            )
         }
         #expect(try await store.visit(f.visitID(99), tenantId: f.tenantA) == nil, "op: visit(_:tenantId:), key: absent")
     }
@@ -251,7 +286,8 @@ extension FleetStoreContract {
             let ids = try await store.routes(tenantId: tenant, date: date, driverId: driver).map(\.id)
             #expect(
                 ids == expected,
-                "op: routes, key: \(tenant) date \(date?.description ?? "any") driver \(driver?.description ?? "any")")
+                "op: routes, key: \(tenant) date \(date?.description ?? "any") driver \(driver?.description ?? "any")"
+            )
         }
     }
 
@@ -266,10 +302,12 @@ extension FleetStoreContract {
         }
         #expect(
             try await store.visit(f.visitID(2), tenantId: f.tenantA) == nil,
-            "op: createRoute duplicate, key: visit not written")
+            "op: createRoute duplicate, key: visit not written"
+        )
         #expect(
             try await store.visits(routeId: route.id, tenantId: f.tenantA).map(\.id) == [f.visitID(1)],
-            "op: createRoute duplicate, key: visits unchanged")
+            "op: createRoute duplicate, key: visits unchanged"
+        )
     }
 
     /// A visit id that exists (or repeats in the batch) makes `createRoute` a duplicate that writes nothing.
@@ -286,17 +324,21 @@ extension FleetStoreContract {
                 visits: [
                     f.visit(5, route: second, sequence: 1),
                     f.visit(1, route: second, sequence: 2),
-                ])
+                ]
+            )
         }
         #expect(
             try await store.route(second.id, tenantId: f.tenantA) == nil,
-            "op: createRoute atomic, key: route not written")
+            "op: createRoute atomic, key: route not written"
+        )
         #expect(
             try await store.visit(f.visitID(5), tenantId: f.tenantA) == nil,
-            "op: createRoute atomic, key: visit not written")
+            "op: createRoute atomic, key: visit not written"
+        )
         #expect(
             try await store.visit(f.visitID(1), tenantId: f.tenantA)?.routeId == first.id,
-            "op: createRoute atomic, key: existing visit untouched")
+            "op: createRoute atomic, key: existing visit untouched"
+        )
 
         let third = f.route(3, tenant: f.tenantA, driver: 1, date: f.date1)
         await expectStoreError(.duplicate, "op: createRoute, key: visit id repeated in batch") {
@@ -305,14 +347,17 @@ extension FleetStoreContract {
                 visits: [
                     f.visit(6, route: third, sequence: 1),
                     f.visit(6, route: third, sequence: 2),
-                ])
+                ]
+            )
         }
         #expect(
             try await store.route(third.id, tenantId: f.tenantA) == nil,
-            "op: createRoute atomic, key: route 3 not written")
+            "op: createRoute atomic, key: route 3 not written"
+        )
         #expect(
             try await store.visit(f.visitID(6), tenantId: f.tenantA) == nil,
-            "op: createRoute atomic, key: visit 6 not written")
+            "op: createRoute atomic, key: visit 6 not written"
+        )
     }
 
     /// `updateVisit` writes only over the expected status, else `.conflict`; each write stores and returns the
@@ -341,13 +386,18 @@ extension FleetStoreContract {
             let key = "\(next.id) \(from.rawValue)→\(to.rawValue)"
             #expect(
                 returned.totalStops == expected.totalStops && returned.completedStops == expected.completedStops
-                    && returned.status == expected.status, "op: updateVisit returns recomputed route, key: \(key)")
+                    && returned.status == expected.status,
+                "op: updateVisit returns recomputed route, key: \(key)"
+            )
             let stored = try await store.route(route.id, tenantId: f.tenantA)
             #expect(
                 stored?.totalStops == expected.totalStops && stored?.completedStops == expected.completedStops
-                    && stored?.status == expected.status, "op: updateVisit stores recomputed route, key: \(key)")
+                    && stored?.status == expected.status,
+                "op: updateVisit stores recomputed route, key: \(key)"
+            )
             #expect(
-                try await store.visit(next.id, tenantId: f.tenantA) == next, "op: updateVisit writes visit, key: \(key)"
+                try await store.visit(next.id, tenantId: f.tenantA) == next,
+                "op: updateVisit writes visit, key: \(key)"
             )
         }
 
@@ -358,11 +408,13 @@ extension FleetStoreContract {
         }
         #expect(
             try await store.visit(stale.id, tenantId: f.tenantA)?.status == .completed,
-            "op: updateVisit conflict, key: visit unchanged")
+            "op: updateVisit conflict, key: visit unchanged"
+        )
         let afterConflict = try await store.route(route.id, tenantId: f.tenantA)
         #expect(
             afterConflict?.completedStops == route.recomputed(from: visits).completedStops,
-            "op: updateVisit conflict, key: route unchanged")
+            "op: updateVisit conflict, key: route unchanged"
+        )
     }
 
     /// Updating an absent visit, or another tenant's, is `.notFound`.
@@ -386,7 +438,8 @@ extension FleetStoreContract {
         }
         #expect(
             try await store.visit(visit.id, tenantId: f.tenantA) == visit,
-            "op: updateVisit notFound, key: visit unchanged")
+            "op: updateVisit notFound, key: visit unchanged"
+        )
     }
 
     /// An older snapshot never replaces a newer one; reads stay in the tenant.
@@ -398,12 +451,14 @@ extension FleetStoreContract {
         try await store.saveSnapshot(f.snapshot(tenant: f.tenantA, driver: 1, at: 50, activity: .stopped))
         #expect(
             try await store.snapshot(driverId: f.driverID(1), tenantId: f.tenantA) == newer,
-            "op: saveSnapshot older ignored, key: \(f.driverID(1))")
+            "op: saveSnapshot older ignored, key: \(f.driverID(1))"
+        )
         let newest = f.snapshot(tenant: f.tenantA, driver: 1, at: 200, activity: .stopped)
         try await store.saveSnapshot(newest)
         #expect(
             try await store.snapshot(driverId: f.driverID(1), tenantId: f.tenantA) == newest,
-            "op: saveSnapshot newer replaces, key: \(f.driverID(1))")
+            "op: saveSnapshot newer replaces, key: \(f.driverID(1))"
+        )
 
         let other = f.snapshot(tenant: f.tenantA, driver: 2, at: 10)
         let foreign = f.snapshot(tenant: f.tenantB, driver: 3, at: 10)
@@ -411,14 +466,18 @@ extension FleetStoreContract {
         try await store.saveSnapshot(foreign)
         #expect(
             try await store.snapshot(driverId: f.driverID(1), tenantId: f.tenantB) == nil,
-            "op: snapshot(driverId:tenantId:), key: other tenant")
+            "op: snapshot(driverId:tenantId:), key: other tenant"
+        )
         #expect(
             try await store.snapshot(driverId: f.driverID(9), tenantId: f.tenantA) == nil,
-            "op: snapshot(driverId:tenantId:), key: absent")
+            "op: snapshot(driverId:tenantId:), key: absent"
+        )
         let tenantSnapshots = try await store.snapshots(tenantId: f.tenantA).sorted { $0.driverId < $1.driverId }
         #expect(tenantSnapshots == [newest, other], "op: snapshots(tenantId:), key: \(f.tenantA)")
         #expect(
-            try await store.snapshots(tenantId: f.tenantB) == [foreign], "op: snapshots(tenantId:), key: \(f.tenantB)")
+            try await store.snapshots(tenantId: f.tenantB) == [foreign],
+            "op: snapshots(tenantId:), key: \(f.tenantB)"
+        )
     }
 
     /// `staleSnapshots(before:)` returns every tenant's snapshots older than the cutoff, except offline ones.
@@ -444,8 +503,11 @@ extension FleetStoreContract {
         let orders = "Orders-\(f.tag)"
         try await store.saveSyncState(SyncState(tableName: customers, status: .syncing))
         let updated = SyncState(
-            tableName: customers, lastVersion: "0000002b:00000c28:0005|0000002b:00000c28:0003|1",
-            lastSyncedAt: instant(1), status: .healthy)
+            tableName: customers,
+            lastVersion: "0000002b:00000c28:0005|0000002b:00000c28:0003|1",
+            lastSyncedAt: instant(1),
+            status: .healthy
+        )
         try await store.saveSyncState(updated)
         let ordersState = SyncState(tableName: orders, status: .failing)
         try await store.saveSyncState(ordersState)

@@ -29,7 +29,8 @@ public struct HistoryStoreContract: Sendable {
                 ("completionIsIdempotent", completionIsIdempotent),
                 ("pruneCounts", pruneCounts),
                 ("tenancy", tenancy),
-            ])
+            ]
+        )
     }
 }
 
@@ -52,23 +53,42 @@ private struct Fixtures {
 
     /// A closed visit of driver 1 of tenant A.
     func completion(
-        _ n: Int, status: VisitStatus, closedAt seconds: Double, arrivedAt arrival: Double?,
-        onTime: Bool, tenant: TenantID? = nil, driver: Int = 1
+        _ n: Int,
+        status: VisitStatus,
+        closedAt seconds: Double,
+        arrivedAt arrival: Double?,
+        onTime: Bool,
+        tenant: TenantID? = nil,
+        driver: Int = 1
     ) -> VisitCompletionRecord {
         VisitCompletionRecord(
-            visitId: VisitID("visit-\(tag)-\(n)"), tenantId: tenant ?? tenantA,
-            driverId: driverID(driver), routeId: RouteID("route-\(tag)"),
-            customerId: CustomerID("cust-\(tag)-\(n)"), status: status,
-            arrivedAt: arrival.map(instant), closedAt: instant(seconds), onTime: onTime)
+            visitId: VisitID("visit-\(tag)-\(n)"),
+            tenantId: tenant ?? tenantA,
+            driverId: driverID(driver),
+            routeId: RouteID("route-\(tag)"),
+            customerId: CustomerID("cust-\(tag)-\(n)"),
+            status: status,
+            arrivedAt: arrival.map(instant),
+            closedAt: instant(seconds),
+            onTime: onTime
+        )
     }
 
     func history(
-        _ store: any HistoryStore, driver: Int = 1, tenant: TenantID? = nil, from: Double = -1,
-        to: Double = 10 * 86_400, maxPoints: Int = 10_000
+        _ store: any HistoryStore,
+        driver: Int = 1,
+        tenant: TenantID? = nil,
+        from: Double = -1,
+        to: Double = 10 * 86_400,
+        maxPoints: Int = 10_000
     ) async throws -> [HistoryPoint] {
         try await store.routeHistory(
-            driverId: driverID(driver), tenantId: tenant ?? tenantA, from: instant(from),
-            to: instant(to), maxPoints: maxPoints)
+            driverId: driverID(driver),
+            tenantId: tenant ?? tenantA,
+            from: instant(from),
+            to: instant(to),
+            maxPoints: maxPoints
+        )
     }
 }
 
@@ -123,10 +143,16 @@ extension HistoryStoreContract {
         #expect(
             fifty
                 == HistoryPoint(
-                    fixTime: instant(50), latitude: fixes[4].latitude, longitude: fixes[4].longitude,
-                    speedKmh: fixes[4].speedKmh, heading: fixes[4].heading,
-                    routeId: fixes[4].routeId, visitId: fixes[4].currentVisitId),
-            "op: routeHistory, key: point fields")
+                    fixTime: instant(50),
+                    latitude: fixes[4].latitude,
+                    longitude: fixes[4].longitude,
+                    speedKmh: fixes[4].speedKmh,
+                    heading: fixes[4].heading,
+                    routeId: fixes[4].routeId,
+                    visitId: fixes[4].currentVisitId
+                ),
+            "op: routeHistory, key: point fields"
+        )
         #expect(try await f.history(store, from: 1000, to: 2000).isEmpty, "op: routeHistory, key: empty range")
     }
 
@@ -147,9 +173,12 @@ extension HistoryStoreContract {
             #expect(points.last?.fixTime == instant(495), "op: routeHistory keeps last, key: \(key)")
             #expect(
                 zip(points, points.dropFirst()).allSatisfy { $0.fixTime < $1.fixTime },
-                "op: routeHistory downsampled ordered, key: \(key)")
+                "op: routeHistory downsampled ordered, key: \(key)"
+            )
             #expect(
-                points.allSatisfy { original.contains($0.fixTime) }, "op: routeHistory downsampled subset, key: \(key)")
+                points.allSatisfy { original.contains($0.fixTime) },
+                "op: routeHistory downsampled subset, key: \(key)"
+            )
             // Spanning: no gap wider than three times an even spacing of the allowed points.
             let widest = zip(points, points.dropFirst()).map { ($1.fixTime - $0.fixTime).secondsValue }.max() ?? 0
             #expect(widest <= 3 * 495 / Double(maxPoints - 1), "op: routeHistory downsampled spans range, key: \(key)")
@@ -157,7 +186,8 @@ extension HistoryStoreContract {
         let inner = try await f.history(store, from: 98, to: 202, maxPoints: 5)
         #expect(
             inner.first?.fixTime == instant(100) && inner.last?.fixTime == instant(200) && inner.count <= 5,
-            "op: routeHistory downsampled sub-range, key: 98s...202s keeps its first and last")
+            "op: routeHistory downsampled sub-range, key: 98s...202s keeps its first and last"
+        )
     }
 
     /// `driverStats` reflects every append and completion, per UTC day of fix / close time, days without data
@@ -174,13 +204,20 @@ extension HistoryStoreContract {
         // Day 2: one fix at 5 km/h, just after midnight UTC.
         try await store.append([f.fix(1, at: day + 1, speed: 5)])
         try await store.recordVisitCompletion(
-            f.completion(1, status: .completed, closedAt: 500, arrivedAt: 450, onTime: true))
+            f.completion(1, status: .completed, closedAt: 500, arrivedAt: 450, onTime: true)
+        )
         try await store.recordVisitCompletion(
-            f.completion(2, status: .failed, closedAt: 600, arrivedAt: nil, onTime: false))
+            f.completion(2, status: .failed, closedAt: 600, arrivedAt: nil, onTime: false)
+        )
         try await store.recordVisitCompletion(
             f.completion(
-                3, status: .skipped, closedAt: day + 10, arrivedAt: nil,
-                onTime: true))
+                3,
+                status: .skipped,
+                closedAt: day + 10,
+                arrivedAt: nil,
+                onTime: true
+            )
+        )
 
         let stats = try await store.driverStats(driverId: f.driverID(1), tenantId: f.tenantA, from: f.day1, to: f.day3)
         #expect(stats.map(\.date) == [f.day1, f.day2], "op: driverStats, key: days with data, ordered")
@@ -195,17 +232,24 @@ extension HistoryStoreContract {
             #expect(
                 second.positions == 1 && close(second.avgSpeedKmh, 5) && close(second.maxSpeedKmh, 5)
                     && close(second.movingPercentage, 100) && second.visitsCount == 1,
-                "op: driverStats, key: \(f.day2)")
+                "op: driverStats, key: \(f.day2)"
+            )
         }
         #expect(
             try await store.driverStats(driverId: f.driverID(1), tenantId: f.tenantA, from: f.day2, to: f.day2)
-                .map(\.date) == [f.day2], "op: driverStats, key: from...to bounds")
+                .map(\.date) == [f.day2],
+            "op: driverStats, key: from...to bounds"
+        )
         #expect(
             try await store.driverStats(driverId: f.driverID(1), tenantId: f.tenantA, from: f.day3, to: f.day3)
-                .isEmpty, "op: driverStats, key: day without data omitted")
+                .isEmpty,
+            "op: driverStats, key: day without data omitted"
+        )
         #expect(
             try await store.driverStats(driverId: f.driverID(2), tenantId: f.tenantA, from: f.day1, to: f.day3)
-                .isEmpty, "op: driverStats, key: absent driver")
+                .isEmpty,
+            "op: driverStats, key: absent driver"
+        )
     }
 
     /// `visitPerformance` counts closed visits per UTC day of close time.
@@ -215,44 +259,81 @@ extension HistoryStoreContract {
         let day = 86_400.0
         try await store.recordVisitCompletion(
             f.completion(
-                1, status: .completed, closedAt: 1000, arrivedAt: 400,
-                onTime: true))
+                1,
+                status: .completed,
+                closedAt: 1000,
+                arrivedAt: 400,
+                onTime: true
+            )
+        )
         let early = try await store.visitPerformance(tenantId: f.tenantA, from: f.day1, to: f.day1)
         #expect(early.map(\.total) == [1], "op: visitPerformance after first completion, key: \(f.day1)")
         try await store.recordVisitCompletion(
             f.completion(
-                2, status: .failed, closedAt: 2000, arrivedAt: 1700,
-                onTime: false, driver: 2))
+                2,
+                status: .failed,
+                closedAt: 2000,
+                arrivedAt: 1700,
+                onTime: false,
+                driver: 2
+            )
+        )
         try await store.recordVisitCompletion(
             f.completion(
-                3, status: .skipped, closedAt: 3000, arrivedAt: nil,
-                onTime: true))
+                3,
+                status: .skipped,
+                closedAt: 3000,
+                arrivedAt: nil,
+                onTime: true
+            )
+        )
         try await store.recordVisitCompletion(
             f.completion(
-                4, status: .completed, closedAt: day + 100, arrivedAt: nil,
-                onTime: false))
+                4,
+                status: .completed,
+                closedAt: day + 100,
+                arrivedAt: nil,
+                onTime: false
+            )
+        )
         let performance = try await store.visitPerformance(tenantId: f.tenantA, from: f.day1, to: f.day3)
         let expected = [
             VisitPerformanceDaily(
-                tenantId: f.tenantA, date: f.day1, total: 3, completed: 1, failed: 1, onTime: 2,
-                avgDurationSeconds: 450),
+                tenantId: f.tenantA,
+                date: f.day1,
+                total: 3,
+                completed: 1,
+                failed: 1,
+                onTime: 2,
+                avgDurationSeconds: 450
+            ),
             VisitPerformanceDaily(
-                tenantId: f.tenantA, date: f.day2, total: 1, completed: 1, failed: 0, onTime: 0,
-                avgDurationSeconds: nil),
+                tenantId: f.tenantA,
+                date: f.day2,
+                total: 1,
+                completed: 1,
+                failed: 0,
+                onTime: 0,
+                avgDurationSeconds: nil
+            ),
         ]
         #expect(performance.map(\.date) == expected.map(\.date), "op: visitPerformance, key: days with data, ordered")
         for (actual, wanted) in zip(performance, expected) {
             #expect(
                 actual.tenantId == wanted.tenantId && actual.total == wanted.total
                     && actual.completed == wanted.completed && actual.failed == wanted.failed
-                    && actual.onTime == wanted.onTime, "op: visitPerformance counts, key: \(wanted.date)")
+                    && actual.onTime == wanted.onTime,
+                "op: visitPerformance counts, key: \(wanted.date)"
+            )
             #expect(
                 close(actual.avgDurationSeconds, wanted.avgDurationSeconds),
-                "op: visitPerformance avgDurationSeconds, key: \(wanted.date)")
+                "op: visitPerformance avgDurationSeconds, key: \(wanted.date)"
+            )
         }
         #expect(
             try await store.visitPerformance(tenantId: f.tenantA, from: f.day3, to: f.day3).isEmpty,
-            "op: visitPerformance, key: day without data omitted")
+            "op: visitPerformance, key: day without data omitted"
+        )
     }
 
     /// Recording a completion with the same visit id again is a no-op.
@@ -270,7 +351,8 @@ extension HistoryStoreContract {
         #expect(performance.map(\.total) == [1], "op: recordVisitCompletion twice, key: counted once")
         #expect(
             performance.map(\.completed) == [1] && performance.map(\.onTime) == [1],
-            "op: recordVisitCompletion twice, key: first record kept")
+            "op: recordVisitCompletion twice, key: first record kept"
+        )
         let stats = try await store.driverStats(driverId: f.driverID(1), tenantId: f.tenantA, from: f.day1, to: f.day1)
         #expect(stats.map(\.visitsCount) == [1], "op: recordVisitCompletion twice, key: driver visits counted once")
     }
@@ -282,9 +364,11 @@ extension HistoryStoreContract {
         try await store.append((1...5).map { f.fix(1, at: Double($0)) })
         try await store.append((1...3).map { f.fix(2, tenant: f.tenantB, at: Double($0)) })
         try await store.recordVisitCompletion(
-            f.completion(1, status: .completed, closedAt: 2, arrivedAt: 1, onTime: true))
+            f.completion(1, status: .completed, closedAt: 2, arrivedAt: 1, onTime: true)
+        )
         try await store.recordVisitCompletion(
-            f.completion(2, status: .completed, closedAt: 10, arrivedAt: 9, onTime: true))
+            f.completion(2, status: .completed, closedAt: 10, arrivedAt: 9, onTime: true)
+        )
         #expect(try await store.prune(olderThan: instant(4)) == 7, "op: prune, key: 3 + 3 positions + 1 completion")
         #expect(try await f.history(store).map(\.fixTime) == [4, 5].map(instant), "op: prune, key: newer points kept")
         #expect(try await f.history(store, driver: 2, tenant: f.tenantB).isEmpty, "op: prune, key: every tenant")
@@ -298,14 +382,18 @@ extension HistoryStoreContract {
         let f = Fixtures()
         try await store.append([f.fix(1, at: 10), f.fix(1, at: 20)])
         try await store.recordVisitCompletion(
-            f.completion(1, status: .completed, closedAt: 30, arrivedAt: 20, onTime: true))
+            f.completion(1, status: .completed, closedAt: 30, arrivedAt: 20, onTime: true)
+        )
         #expect(try await f.history(store, tenant: f.tenantB).isEmpty, "op: routeHistory, key: other tenant")
         #expect(
             try await store.driverStats(driverId: f.driverID(1), tenantId: f.tenantB, from: f.day1, to: f.day3)
-                .isEmpty, "op: driverStats, key: other tenant")
+                .isEmpty,
+            "op: driverStats, key: other tenant"
+        )
         #expect(
             try await store.visitPerformance(tenantId: f.tenantB, from: f.day1, to: f.day3).isEmpty,
-            "op: visitPerformance, key: other tenant")
+            "op: visitPerformance, key: other tenant"
+        )
         #expect(try await f.history(store).count == 2, "op: routeHistory, key: own tenant")
     }
 }

@@ -40,7 +40,8 @@ public struct LatestPositionCacheContract: Sendable {
                 ("newestFixWins", newestFixWins),
                 ("entriesExpire", entriesExpire),
                 ("allOrderedUnexpiredAndScoped", allOrderedUnexpiredAndScoped),
-            ])
+            ]
+        )
     }
 }
 
@@ -77,7 +78,8 @@ extension LatestPositionCacheContract {
         for (driver, tenant, expected) in lookups {
             #expect(
                 try await cache.latest(driverId: driver, tenantId: tenant) == expected,
-                "op: latest(driverId:tenantId:), key: \(driver)@\(tenant)")
+                "op: latest(driverId:tenantId:), key: \(driver)@\(tenant)"
+            )
         }
     }
 
@@ -91,12 +93,14 @@ extension LatestPositionCacheContract {
         try await cache.put(f.fix(1, tenant: f.tenantA, at: 100, speed: 99), ttl: capabilities.time.ttl)
         #expect(
             try await cache.latest(driverId: current.driverId, tenantId: f.tenantA) == current,
-            "op: put older fix, key: ignored")
+            "op: put older fix, key: ignored"
+        )
         let newer = f.fix(1, tenant: f.tenantA, at: 300, speed: 5)
         try await cache.put(newer, ttl: capabilities.time.ttl)
         #expect(
             try await cache.latest(driverId: current.driverId, tenantId: f.tenantA) == newer,
-            "op: put newer fix, key: replaces")
+            "op: put newer fix, key: replaces"
+        )
     }
 
     /// An entry is returned until its TTL passes since its put, then never again.
@@ -110,11 +114,13 @@ extension LatestPositionCacheContract {
         try await capabilities.time.elapse(ttl * 0.5, on: clock)
         #expect(
             try await cache.latest(driverId: fix.driverId, tenantId: f.tenantA) == fix,
-            "op: latest before TTL, key: half TTL")
+            "op: latest before TTL, key: half TTL"
+        )
         try await capabilities.time.elapse(ttl * 0.6, on: clock)
         #expect(
             try await cache.latest(driverId: fix.driverId, tenantId: f.tenantA) == nil,
-            "op: latest after TTL, key: 1.1 TTL")
+            "op: latest after TTL, key: 1.1 TTL"
+        )
         #expect(try await cache.all(tenantId: f.tenantA).isEmpty, "op: all after TTL, key: expired excluded")
     }
 
@@ -135,14 +141,17 @@ extension LatestPositionCacheContract {
         try await cache.put(shortLived, ttl: ttl)
         #expect(
             try await cache.all(tenantId: f.tenantA).map(\.driverId) == [0, 1, 2, 3].map(f.driverID),
-            "op: all(tenantId:), key: ordered by driver id")
+            "op: all(tenantId:), key: ordered by driver id"
+        )
         try await capabilities.time.elapse(ttl * 1.1, on: clock)
         #expect(
             try await cache.all(tenantId: f.tenantA) == [fixes[1], fixes[2], fixes[0]],
-            "op: all(tenantId:), key: expired entry excluded")
+            "op: all(tenantId:), key: expired entry excluded"
+        )
         #expect(try await cache.all(tenantId: f.tenantB) == [foreign], "op: all(tenantId:), key: \(f.tenantB)")
         #expect(
-            try await cache.all(tenantId: TenantID("absent-\(f.tag)")).isEmpty, "op: all(tenantId:), key: absent tenant"
+            try await cache.all(tenantId: TenantID("absent-\(f.tag)")).isEmpty,
+            "op: all(tenantId:), key: absent tenant"
         )
     }
 }

@@ -69,7 +69,8 @@ public struct PushGatewayContract: Sendable {
                 ("tenantIsolation", tenantIsolation),
                 ("orderPerConnection", orderPerConnection),
                 ("stalledReceiverDoesNotBlock", stalledReceiverDoesNotBlock),
-            ])
+            ]
+        )
     }
 }
 
@@ -146,8 +147,10 @@ extension PushGatewayContract {
         _ = try await both.join(.tenant(f.tenantA))
         _ = try await both.join(f.deliveryRoom(1))
         _ = try await one.join(f.deliveryRoom(1))
-        await gateway.broadcast(f.message("union", tenant: f.tenantA, event: "visit-event"),
-                                to: [.tenant(f.tenantA), f.deliveryRoom(1)])
+        await gateway.broadcast(
+            f.message("union", tenant: f.tenantA, event: "visit-event"),
+            to: [.tenant(f.tenantA), f.deliveryRoom(1)]
+        )
         await gateway.broadcast(f.message("marker", tenant: f.tenantA), to: f.deliveryRoom(1))
         for (label, connection) in [("member of both", both), ("member of one", one)] {
             let received = await connection.messages(until: until("marker"), timeout: capabilities.deliveryTimeout)
@@ -179,11 +182,13 @@ extension PushGatewayContract {
         let ownReceived = await own.messages(until: until("a-marker"), timeout: capabilities.deliveryTimeout)
         #expect(
             ownReceived.map(name) == ["a-driver", "a-tenant", "a-marker"],
-            "op: broadcast, key: tenant A connection gets only tenant A messages")
+            "op: broadcast, key: tenant A connection gets only tenant A messages"
+        )
         let foreignReceived = await foreign.messages(until: until("b-marker"), timeout: capabilities.deliveryTimeout)
         #expect(
             foreignReceived.map(name) == ["b-marker"],
-            "op: broadcast, key: tenant B connection gets no tenant A message")
+            "op: broadcast, key: tenant B connection gets no tenant A message"
+        )
         #expect(foreignReceived.allSatisfy { $0.tenantId == f.tenantB }, "op: broadcast, key: payload tenant")
         await own.disconnect()
         await foreign.disconnect()
@@ -219,12 +224,17 @@ extension PushGatewayContract {
         for n in 0..<count {
             await gateway.broadcast(
                 PushMessage(
-                    event: "driver-position", json: Array(#"{"name":"n\#(n)","p":"\#(payload)"}"#.utf8),
-                    tenantId: f.tenantA), to: f.driverRoom(1))
+                    event: "driver-position",
+                    json: Array(#"{"name":"n\#(n)","p":"\#(payload)"}"#.utf8),
+                    tenantId: f.tenantA
+                ),
+                to: f.driverRoom(1)
+            )
         }
         #expect(
             clock.now - start < capabilities.broadcastBudget,
-            "op: broadcast, key: \(count) messages to a stalled connection")
+            "op: broadcast, key: \(count) messages to a stalled connection"
+        )
         await gateway.broadcast(f.message("last", tenant: f.tenantA), to: f.driverRoom(1))
         let received = await reader.messages(until: until("last"), timeout: capabilities.deliveryTimeout)
         #expect(received.last.map(name) == "last", "op: broadcast, key: reading connection still served")

@@ -27,7 +27,8 @@ public struct ReferenceStoreContract: Sendable {
                 ("deleteLeavesTombstone", deleteLeavesTombstone),
                 ("deleteOfAbsentKeyLeavesTombstone", deleteOfAbsentKeyLeavesTombstone),
                 ("staleDeleteIgnored", staleDeleteIgnored),
-            ])
+            ]
+        )
     }
 }
 
@@ -44,15 +45,25 @@ private struct Fixtures {
     func version(_ n: Int) -> String {
         let lsn = "0000002b:" + String(repeating: "0", count: 8 - String(n, radix: 16).count) + String(n, radix: 16)
         return ChangeEventCodec.version(
-            operation: .update, commitLSN: lsn + ":0003", changeLSN: lsn + ":0002",
-            eventSerialNo: 1)!
+            operation: .update,
+            commitLSN: lsn + ":0003",
+            changeLSN: lsn + ":0002",
+            eventSerialNo: 1
+        )!
     }
 
     func customer(_ n: Int, tenant: TenantID, name: String = "Customer", version: String?) -> Customer {
         Customer(
-            id: customerID(n), tenantId: tenant, name: "\(name) \(n)", phone: "+1-555-0100", address: "1 Main St",
-            location: Coordinate(latitude: 45.5 + Double(n) / 100, longitude: -73.6), geofenceRadiusMeters: 80,
-            customerType: "retail", version: version)
+            id: customerID(n),
+            tenantId: tenant,
+            name: "\(name) \(n)",
+            phone: "+1-555-0100",
+            address: "1 Main St",
+            location: Coordinate(latitude: 45.5 + Double(n) / 100, longitude: -73.6),
+            geofenceRadiusMeters: 80,
+            customerType: "retail",
+            version: version
+        )
     }
 
     func upsert(_ customer: Customer) -> ReferenceChange { .upsert(.customer(customer)) }
@@ -82,14 +93,18 @@ extension ReferenceStoreContract {
         for (id, tenant, expected) in lookups {
             #expect(
                 try await store.customer(id, tenantId: tenant) == expected,
-                "op: customer(_:tenantId:), key: \(id)@\(tenant)")
+                "op: customer(_:tenantId:), key: \(id)@\(tenant)"
+            )
         }
         #expect(
-            try await store.customers(tenantId: f.tenantA) == [c1, c2], "op: customers(tenantId:), key: \(f.tenantA)")
+            try await store.customers(tenantId: f.tenantA) == [c1, c2],
+            "op: customers(tenantId:), key: \(f.tenantA)"
+        )
         #expect(try await store.customers(tenantId: f.tenantB) == [c3], "op: customers(tenantId:), key: \(f.tenantB)")
         #expect(
             try await store.customers(tenantId: TenantID("absent-\(f.tag)")).isEmpty,
-            "op: customers(tenantId:), key: absent tenant")
+            "op: customers(tenantId:), key: absent tenant"
+        )
     }
 
     /// Accounts, products and orders apply and read back within their tenant, and are guarded by version too.
@@ -97,14 +112,30 @@ extension ReferenceStoreContract {
         let store = try await make()
         let f = Fixtures()
         let account = Account(
-            id: AccountID("acct-\(f.tag)"), tenantId: f.tenantA, name: "Acme", accountType: "premium",
-            settings: ["currency": "CAD", "dwellSeconds": "120"], version: f.version(2))
+            id: AccountID("acct-\(f.tag)"),
+            tenantId: f.tenantA,
+            name: "Acme",
+            accountType: "premium",
+            settings: ["currency": "CAD", "dwellSeconds": "120"],
+            version: f.version(2)
+        )
         let product = Product(
-            id: ProductID("prod-\(f.tag)"), tenantId: f.tenantA, name: "Widget", sku: "W-1",
-            category: "tools", unitPrice: "12.50", version: f.version(2))
+            id: ProductID("prod-\(f.tag)"),
+            tenantId: f.tenantA,
+            name: "Widget",
+            sku: "W-1",
+            category: "tools",
+            unitPrice: "12.50",
+            version: f.version(2)
+        )
         let order = Order(
-            id: OrderID("order-\(f.tag)"), tenantId: f.tenantA, customerId: f.customerID(1),
-            status: "open", totalAmount: "2500.00", version: f.version(2))
+            id: OrderID("order-\(f.tag)"),
+            tenantId: f.tenantA,
+            customerId: f.customerID(1),
+            status: "open",
+            totalAmount: "2500.00",
+            version: f.version(2)
+        )
         for record in [ReferenceRecord.account(account), .product(product), .order(order)] {
             #expect(try await store.apply(.upsert(record)) == true, "op: apply upsert, key: \(record.key)")
         }
@@ -116,20 +147,25 @@ extension ReferenceStoreContract {
         #expect(try await store.order(order.id, tenantId: f.tenantB) == nil, "op: order, key: other tenant")
         #expect(
             try await store.account(AccountID("absent-\(f.tag)"), tenantId: f.tenantA) == nil,
-            "op: account, key: absent")
+            "op: account, key: absent"
+        )
 
         var staleOrder = order
         staleOrder.status = "stale"
         staleOrder.version = f.version(1)
         #expect(try await store.apply(.upsert(.order(staleOrder))) == false, "op: apply stale order, key: \(order.id)")
         #expect(
-            try await store.order(order.id, tenantId: f.tenantA) == order, "op: order after stale, key: \(order.id)")
+            try await store.order(order.id, tenantId: f.tenantA) == order,
+            "op: order after stale, key: \(order.id)"
+        )
         #expect(
             try await store.apply(.delete(.product(product.id), tenantId: f.tenantA, version: f.version(3))) == true,
-            "op: apply delete product, key: \(product.id)")
+            "op: apply delete product, key: \(product.id)"
+        )
         #expect(
             try await store.product(product.id, tenantId: f.tenantA) == nil,
-            "op: product after delete, key: \(product.id)")
+            "op: product after delete, key: \(product.id)"
+        )
     }
 
     /// A lower or equal version than the stored one is stale: ignored, `false`. A higher one applies.
@@ -146,7 +182,8 @@ extension ReferenceStoreContract {
             #expect(try await store.apply(f.upsert(stale)) == false, "op: apply stale, key: \(label)")
             #expect(
                 try await store.customer(current.id, tenantId: f.tenantA) == current,
-                "op: read after stale, key: \(label)")
+                "op: read after stale, key: \(label)"
+            )
         }
         let newer = f.customer(1, tenant: f.tenantA, name: "Newer", version: f.version(7))
         #expect(try await store.apply(f.upsert(newer)) == true, "op: apply newer, key: v7")
@@ -164,13 +201,16 @@ extension ReferenceStoreContract {
         _ = try await store.apply(f.upsert(customer))
         _ = try await store.apply(f.upsert(customer))
         #expect(
-            try await store.customers(tenantId: f.tenantA) == [customer], "op: apply upsert twice, key: \(customer.id)")
+            try await store.customers(tenantId: f.tenantA) == [customer],
+            "op: apply upsert twice, key: \(customer.id)"
+        )
         let delete = f.delete(1, tenant: f.tenantA, version: f.version(3))
         _ = try await store.apply(delete)
         _ = try await store.apply(delete)
         #expect(
             try await store.customer(customer.id, tenantId: f.tenantA) == nil,
-            "op: apply delete twice, key: \(customer.id)")
+            "op: apply delete twice, key: \(customer.id)"
+        )
         #expect(try await store.customers(tenantId: f.tenantA).isEmpty, "op: apply delete twice, key: list")
     }
 
@@ -189,7 +229,8 @@ extension ReferenceStoreContract {
         #expect(try await store.customer(snapshot.id, tenantId: f.tenantA) == streamed, "op: read, key: still v1")
         #expect(
             try await store.apply(f.delete(1, tenant: f.tenantA, version: nil)) == false,
-            "op: apply nil-version delete over versioned, key: ignored")
+            "op: apply nil-version delete over versioned, key: ignored"
+        )
         #expect(try await store.customer(snapshot.id, tenantId: f.tenantA) == streamed, "op: read, key: not deleted")
     }
 
@@ -201,21 +242,28 @@ extension ReferenceStoreContract {
         _ = try await store.apply(f.upsert(customer))
         #expect(
             try await store.apply(f.delete(1, tenant: f.tenantA, version: f.version(4))) == true,
-            "op: apply delete, key: v4")
+            "op: apply delete, key: v4"
+        )
         #expect(
             try await store.customer(customer.id, tenantId: f.tenantA) == nil,
-            "op: read after delete, key: \(customer.id)")
+            "op: read after delete, key: \(customer.id)"
+        )
         #expect(try await store.customers(tenantId: f.tenantA).isEmpty, "op: customers after delete, key: \(f.tenantA)")
         for late in [3, 4] {
             let resurrection = f.customer(1, tenant: f.tenantA, name: "Late", version: f.version(late))
             #expect(
-                try await store.apply(f.upsert(resurrection)) == false, "op: apply upsert after delete, key: v\(late)")
+                try await store.apply(f.upsert(resurrection)) == false,
+                "op: apply upsert after delete, key: v\(late)"
+            )
             #expect(
-                try await store.customer(customer.id, tenantId: f.tenantA) == nil, "op: no resurrection, key: v\(late)")
+                try await store.customer(customer.id, tenantId: f.tenantA) == nil,
+                "op: no resurrection, key: v\(late)"
+            )
         }
         #expect(
             try await store.apply(f.upsert(f.customer(1, tenant: f.tenantA, name: "Snapshot", version: nil))) == false,
-            "op: apply nil-version upsert after delete, key: ignored")
+            "op: apply nil-version upsert after delete, key: ignored"
+        )
         let recreated = f.customer(1, tenant: f.tenantA, name: "Recreated", version: f.version(6))
         #expect(try await store.apply(f.upsert(recreated)) == true, "op: apply upsert after delete, key: v6")
         #expect(try await store.customer(customer.id, tenantId: f.tenantA) == recreated, "op: read recreated, key: v6")
@@ -239,12 +287,15 @@ extension ReferenceStoreContract {
         _ = try await store.apply(f.upsert(customer))
         #expect(
             try await store.apply(f.delete(1, tenant: f.tenantA, version: f.version(4))) == false,
-            "op: apply stale delete, key: v4")
+            "op: apply stale delete, key: v4"
+        )
         #expect(
             try await store.apply(f.delete(1, tenant: f.tenantA, version: f.version(5))) == false,
-            "op: apply equal-version delete, key: v5")
+            "op: apply equal-version delete, key: v5"
+        )
         #expect(
             try await store.customer(customer.id, tenantId: f.tenantA) == customer,
-            "op: read after stale delete, key: kept")
+            "op: read after stale delete, key: kept"
+        )
     }
 }

@@ -48,14 +48,16 @@ public struct SourceOfTruthContract: Sendable {
                     ("deletePublishesRewriteThenTombstone", deletePublishesRewriteThenTombstone),
                     ("deleteOfOtherTenantRefused", deleteOfOtherTenantRefused),
                     ("eventsInWriteOrder", eventsInWriteOrder),
-                ])
+                ]
+            )
         } else {
             await runRules(
                 "SourceOfTruth",
                 [
                     ("declaredWritability", declaredWritability),
                     ("readOnlyRefusesWrites", readOnlyRefusesWrites),
-                ])
+                ]
+            )
         }
     }
 }
@@ -71,9 +73,15 @@ private struct Fixtures {
 
     func customer(_ n: Int, tenant: TenantID? = nil, name: String = "Customer") -> Customer {
         Customer(
-            id: customerID(n), tenantId: tenant ?? tenantA, name: "\(name) \(n)", phone: "+1 555 0100",
-            address: "1 \"Main\" St\nSuite 2", location: Coordinate(latitude: 45.501_689, longitude: -73.567_256),
-            geofenceRadiusMeters: 75.5, customerType: "retail")
+            id: customerID(n),
+            tenantId: tenant ?? tenantA,
+            name: "\(name) \(n)",
+            phone: "+1 555 0100",
+            address: "1 \"Main\" St\nSuite 2",
+            location: Coordinate(latitude: 45.501_689, longitude: -73.567_256),
+            geofenceRadiusMeters: 75.5,
+            customerType: "retail"
+        )
     }
 }
 
@@ -110,8 +118,10 @@ extension SourceOfTruthContract {
     /// Subscribes to the table's change topic from now on, in a group of its own.
     private func watch(_ bus: any EventBus, _ table: String, _ f: Fixtures) async throws -> any EventSubscription {
         try await bus.subscribe(
-            topics: [.cdc(table)], group: "contract-\(f.tag)-\(table)-\(UInt32.random(in: 0...UInt32.max))",
-            startAtEnd: true)
+            topics: [.cdc(table)],
+            group: "contract-\(f.tag)-\(table)-\(UInt32.random(in: 0...UInt32.max))",
+            startAtEnd: true
+        )
     }
 
     /// The next `count` events of `key` (others are skipped), decoded; fewer if they do not arrive in time.
@@ -131,7 +141,9 @@ extension SourceOfTruthContract {
                     Event(
                         message: message,
                         change: try ChangeEventCodec.decode(topic: topic, key: message.key, value: message.value),
-                        operation: try ChangeEventCodec.operation(of: message.value)))
+                        operation: try ChangeEventCodec.operation(of: message.value)
+                    )
+                )
             }
             try await subscription.commit(batch)
         }
@@ -146,7 +158,9 @@ extension SourceOfTruthContract {
     private func declaredWritability() async throws {
         let (source, _) = try await make()
         #expect(
-            source.isWritable == capabilities.isWritable, "op: isWritable, key: declared \(capabilities.isWritable)")
+            source.isWritable == capabilities.isWritable,
+            "op: isWritable, key: declared \(capabilities.isWritable)"
+        )
     }
 
     /// A read-only source refuses writes with `.unavailable`.
@@ -174,10 +188,12 @@ extension SourceOfTruthContract {
         #expect(read == customer, "op: customer(_:tenantId:), key: written record")
         #expect(
             try await source.customer(customer.id, tenantId: f.tenantB) == nil,
-            "op: customer(_:tenantId:), key: other tenant")
+            "op: customer(_:tenantId:), key: other tenant"
+        )
         #expect(
             try await source.customer(f.customerID(99), tenantId: f.tenantA) == nil,
-            "op: customer(_:tenantId:), key: absent")
+            "op: customer(_:tenantId:), key: absent"
+        )
 
         let events = try await events(subscription, key: .customer(customer.id), count: 1)
         let key = ChangeEventCodec.key(for: .customer(customer.id))
@@ -186,7 +202,9 @@ extension SourceOfTruthContract {
         #expect(event.message.topic == .cdc("Customers"), "op: upsert publishes, key: topic cdc.Customers")
         #expect(event.operation == .create, "op: upsert publishes, key: __op c")
         #expect(
-            event.message.headers[ChangeEventCodec.operationHeader] == "c", "op: upsert publishes, key: __op header")
+            event.message.headers[ChangeEventCodec.operationHeader] == "c",
+            "op: upsert publishes, key: __op header"
+        )
         guard case .upsert(let record)? = event.change else {
             Issue.record("op: decode, key: \(key) is not an upsert: \(String(describing: event.change))")
             return
@@ -222,16 +240,32 @@ extension SourceOfTruthContract {
         let records: [ReferenceRecord] = [
             .account(
                 Account(
-                    id: AccountID("acct-\(f.tag)"), tenantId: f.tenantA, name: "Acme", accountType: "premium",
-                    settings: ["currency": "CAD", "note": "a \"quoted\" value"])),
+                    id: AccountID("acct-\(f.tag)"),
+                    tenantId: f.tenantA,
+                    name: "Acme",
+                    accountType: "premium",
+                    settings: ["currency": "CAD", "note": "a \"quoted\" value"]
+                )
+            ),
             .product(
                 Product(
-                    id: ProductID("prod-\(f.tag)"), tenantId: f.tenantA, name: "Widget", sku: "W-1",
-                    category: nil, unitPrice: "12.50")),
+                    id: ProductID("prod-\(f.tag)"),
+                    tenantId: f.tenantA,
+                    name: "Widget",
+                    sku: "W-1",
+                    category: nil,
+                    unitPrice: "12.50"
+                )
+            ),
             .order(
                 Order(
-                    id: OrderID("order-\(f.tag)"), tenantId: f.tenantA, customerId: f.customerID(1),
-                    status: "open", totalAmount: "2500.00")),
+                    id: OrderID("order-\(f.tag)"),
+                    tenantId: f.tenantA,
+                    customerId: f.customerID(1),
+                    status: "open",
+                    totalAmount: "2500.00"
+                )
+            ),
         ]
         for record in records {
             let subscription = try await watch(bus, record.key.table, f)
@@ -258,14 +292,17 @@ extension SourceOfTruthContract {
         try await source.upsert(.customer(customer))
         #expect(try await source.delete(key, tenantId: f.tenantA) == true, "op: delete, key: existing record")
         #expect(
-            try await source.customer(customer.id, tenantId: f.tenantA) == nil, "op: customer after delete, key: gone")
+            try await source.customer(customer.id, tenantId: f.tenantA) == nil,
+            "op: customer after delete, key: gone"
+        )
         #expect(try await source.delete(key, tenantId: f.tenantA) == false, "op: delete again, key: absent record")
         try await source.upsert(.customer(customer))
 
         let events = try await events(subscription, key: key, count: 4)
         #expect(
             events.map(\.operation) == [.create, .delete, nil, .create],
-            "op: upsert, delete, delete, upsert, key: c, d, tombstone, c")
+            "op: upsert, delete, delete, upsert, key: c, d, tombstone, c"
+        )
         guard events.count == 4 else { return }
         guard case .upsert(let created)? = events[0].change,
             case .delete(let deletedKey, let tenant, let deleteVersion)? = events[1].change,
@@ -280,7 +317,9 @@ extension SourceOfTruthContract {
         #expect(events[2].message.value == nil && events[2].change == nil, "op: delete, key: tombstone follows")
         #expect(
             events[1].message.headers[ChangeEventCodec.operationHeader] == "d"
-                && events[2].message.headers[ChangeEventCodec.operationHeader] == "d", "op: delete, key: __op headers")
+                && events[2].message.headers[ChangeEventCodec.operationHeader] == "d",
+            "op: delete, key: __op headers"
+        )
     }
 
     /// Deleting with another tenant than the record's is refused (`false`) and publishes nothing.
@@ -292,7 +331,8 @@ extension SourceOfTruthContract {
         try await source.upsert(.customer(customer))
         #expect(
             try await source.delete(.customer(customer.id), tenantId: f.tenantB) == false,
-            "op: delete, key: other tenant's record")
+            "op: delete, key: other tenant's record"
+        )
         #expect(try await source.customer(customer.id, tenantId: f.tenantA) != nil, "op: customer, key: still there")
         try await source.upsert(.customer(f.customer(1, name: "Renamed")))
         let events = try await events(subscription, key: .customer(customer.id), count: 2)
@@ -314,6 +354,7 @@ extension SourceOfTruthContract {
         let versions = events.compactMap(\.change?.version)
         #expect(
             versions.count == 5 && versions == versions.sorted() && Set(versions).count == 5,
-            "op: upsert ×5, key: increasing versions")
+            "op: upsert ×5, key: increasing versions"
+        )
     }
 }

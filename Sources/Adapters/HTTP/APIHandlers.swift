@@ -1,9 +1,9 @@
-import WireFormat
 import Application
 import Domain
 import Hummingbird
 import Metrics
 import NIOCore
+import WireFormat
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -25,8 +25,11 @@ struct APIHandlers: Sendable {
             return try await devToken(request)
         case .webhookSecret:
             guard services.webhook.isAuthorized(request.headers[.authorization]) else {
-                throw Problem(.unauthorized, detail: "missing or wrong webhook secret",
-                              headers: [.wwwAuthenticate: #"Bearer realm="traccar-webhook""#])
+                throw Problem(
+                    .unauthorized,
+                    detail: "missing or wrong webhook secret",
+                    headers: [.wwwAuthenticate: #"Bearer realm="traccar-webhook""#]
+                )
             }
             return try await handleWebhook(endpoint, request: request)
         case .jwt:
@@ -39,20 +42,31 @@ struct APIHandlers: Sendable {
 
     func authenticate(_ request: Request) async throws -> Principal {
         guard let header = request.headers[.authorization] else {
-            throw Problem(.unauthorized, detail: "missing bearer token",
-                          headers: [.wwwAuthenticate: #"Bearer realm="tracker""#])
+            throw Problem(
+                .unauthorized,
+                detail: "missing bearer token",
+                headers: [.wwwAuthenticate: #"Bearer realm="tracker""#]
+            )
         }
         guard let token = bearerToken(header) else {
-            throw Problem(.unauthorized, detail: "the Authorization header must be 'Bearer <token>'",
-                          headers: [.wwwAuthenticate: #"Bearer realm="tracker", error="invalid_request""#])
+            throw Problem(
+                .unauthorized,
+                detail: "the Authorization header must be 'Bearer <token>'",
+                headers: [.wwwAuthenticate: #"Bearer realm="tracker", error="invalid_request""#]
+            )
         }
         do {
             return try await services.tokens.verify(String(token))
         } catch let error as TokenAuthority.InvalidToken {
-            throw Problem(.unauthorized, detail: error.reason,
-                          headers: [.wwwAuthenticate:
-                              #"Bearer realm="tracker", error="invalid_token", error_description=""# + error.reason
-                                  + #"""#])
+            throw Problem(
+                .unauthorized,
+                detail: error.reason,
+                headers: [
+                    .wwwAuthenticate:
+                        #"Bearer realm="tracker", error="invalid_token", error_description=""# + error.reason
+                        + #"""#
+                ]
+            )
         }
     }
 
@@ -66,20 +80,30 @@ struct APIHandlers: Sendable {
             let checks = await services.readiness()
             let failing = checks.filter { !$0.value }.map(\.key).sorted()
             guard failing.isEmpty else {
-                throw Problem(.unavailable, detail: "not ready: \(failing.joined(separator: ", "))",
-                              checks: failing, headers: [.retryAfter: "5"])
+                throw Problem(
+                    .unavailable,
+                    detail: "not ready: \(failing.joined(separator: ", "))",
+                    checks: failing,
+                    headers: [.retryAfter: "5"]
+                )
             }
             return try json(ReadyBody(status: "ready", checks: checks.keys.sorted()))
         case .metrics:
             let text = await services.metrics()
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: text)))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: text))
+            )
         case .openAPI:
             guard let bytes = OpenAPIDocument.bytes else {
                 throw Problem(.internalError, detail: "the OpenAPI document is not bundled")
             }
-            return Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/yaml; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes))
+            )
         case .dashboardConfig:
             return try dashboardConfig()
         default:
@@ -122,7 +146,9 @@ struct APIHandlers: Sendable {
                 results[index] = PositionResult(outcome: "accepted", driverId: driverId.rawValue)
             case .unmappedDevice:
                 results[index] = PositionResult(
-                    outcome: "unmapped", detail: "no active driver has device \(reports[index].deviceId); dropped")
+                    outcome: "unmapped",
+                    detail: "no active driver has device \(reports[index].deviceId); dropped"
+                )
             case .invalid(let error):
                 let field = (isBatch ? "[\(index)].position." : "position.") + Self.traccarField(error.field)
                 results[index] = PositionResult(outcome: "invalid", detail: "\(field): \(error.reason)", field: field)
@@ -137,9 +163,14 @@ struct APIHandlers: Sendable {
             }
             return try json(result)
         }
-        return try json(BatchResult(
-            accepted: final.count { $0.outcome == "accepted" }, unmapped: final.count { $0.outcome == "unmapped" },
-            invalid: final.count { $0.outcome == "invalid" }, results: final))
+        return try json(
+            BatchResult(
+                accepted: final.count { $0.outcome == "accepted" },
+                unmapped: final.count { $0.outcome == "unmapped" },
+                invalid: final.count { $0.outcome == "invalid" },
+                results: final
+            )
+        )
     }
 
     func ingestEvent(_ body: ByteBuffer) async throws -> Response {
@@ -157,8 +188,12 @@ struct APIHandlers: Sendable {
             return try json(PositionResult(outcome: "accepted", driverId: driverId.rawValue))
         case .unmappedDevice:
             webhookEvents.count("unmapped")
-            return try json(PositionResult(outcome: "unmapped",
-                                           detail: "no active driver has device \(event.deviceId); dropped"))
+            return try json(
+                PositionResult(
+                    outcome: "unmapped",
+                    detail: "no active driver has device \(event.deviceId); dropped"
+                )
+            )
         case .invalid(let error):
             webhookEvents.count("invalid")
             let field = "position." + Self.traccarField(error.field)
@@ -177,8 +212,12 @@ struct APIHandlers: Sendable {
 
     // MARK: REST API
 
-    func handleAPI(_ endpoint: Endpoint, request: Request, context: BasicRequestContext,
-                   principal: Principal) async throws -> Response {
+    func handleAPI(
+        _ endpoint: Endpoint,
+        request: Request,
+        context: BasicRequestContext,
+        principal: Principal
+    ) async throws -> Response {
         switch endpoint {
         case .listDrivers:
             return try json(try await services.drivers.list(as: principal))
@@ -203,17 +242,29 @@ struct APIHandlers: Sendable {
                 maxPoints = min(value, PositionQueries.maxPointsLimit)
             }
             let driverId = DriverID(try id(context))
-            let points = try await services.positions.history(driverId: driverId, from: from, to: to,
-                                                              maxPoints: maxPoints, as: principal)
+            let points = try await services.positions.history(
+                driverId: driverId,
+                from: from,
+                to: to,
+                maxPoints: maxPoints,
+                as: principal
+            )
             return try json(HistoryBody(driverId: driverId, from: from, to: to, maxPoints: maxPoints, points: points))
         case .driverStats:
             let query = request.uri.queryParameters
             let today = CalendarDate(containing: services.clock.now())
             let to = try dateParameter(query.get("to"), name: "to") ?? today
-            let from = try dateParameter(query.get("from"), name: "from")
+            let from =
+                try dateParameter(query.get("from"), name: "from")
                 ?? CalendarDate(containing: to.startOfDay - .seconds(6 * 86_400))
-            return try json(try await services.positions.stats(driverId: DriverID(try id(context)), from: from, to: to,
-                                                               as: principal))
+            return try json(
+                try await services.positions.stats(
+                    driverId: DriverID(try id(context)),
+                    from: from,
+                    to: to,
+                    as: principal
+                )
+            )
         case .putCustomer:
             let input = try decode(NewCustomer.self, from: try await readJSONBody(request))
             return try json(try await services.customers.upsert(input, id: CustomerID(try id(context)), as: principal))
@@ -239,8 +290,10 @@ struct APIHandlers: Sendable {
                 case .visitArrive: .arrive(outOfSequence: false)
                 case .visitStart: .start
                 case .visitComplete:
-                    .complete(input.notes == nil && input.signedBy == nil
-                        ? nil : VisitCompletion(notes: input.notes, signedBy: input.signedBy))
+                    .complete(
+                        input.notes == nil && input.signedBy == nil
+                            ? nil : VisitCompletion(notes: input.notes, signedBy: input.signedBy)
+                    )
                 case .visitSkip: .skip(reason: input.reason)
                 default: .fail(reason: input.reason)
                 }
@@ -304,9 +357,11 @@ struct APIHandlers: Sendable {
     func timestampParameter(_ text: String?, name: String) throws -> Timestamp? {
         guard let text, !text.isEmpty else { return nil }
         guard let value = ISO8601.parseTimestampOrEpochMillis(text) else {
-            throw Problem(.invalidInput,
-                          detail: "\(name): expected an ISO-8601 timestamp with zone or epoch milliseconds",
-                          field: name)
+            throw Problem(
+                .invalidInput,
+                detail: "\(name): expected an ISO-8601 timestamp with zone or epoch milliseconds",
+                field: name
+            )
         }
         return value
     }
@@ -406,15 +461,19 @@ struct APITimestamp: Decodable {
         let container = try decoder.singleValueContainer()
         if let text = try? container.decode(String.self) {
             guard let value = ISO8601.parse(text) else {
-                throw TraccarDecodingError.invalid(TraccarPayload.render(decoder.codingPath),
-                                                   "expected an ISO-8601 timestamp with zone")
+                throw TraccarDecodingError.invalid(
+                    TraccarPayload.render(decoder.codingPath),
+                    "expected an ISO-8601 timestamp with zone"
+                )
             }
             self.value = value
         } else if let millis = try? container.decode(Int64.self) {
             self.value = Timestamp(millisecondsSinceEpoch: millis)
         } else {
-            throw TraccarDecodingError.invalid(TraccarPayload.render(decoder.codingPath),
-                                               "expected an ISO-8601 timestamp or epoch milliseconds")
+            throw TraccarDecodingError.invalid(
+                TraccarPayload.render(decoder.codingPath),
+                "expected an ISO-8601 timestamp or epoch milliseconds"
+            )
         }
     }
 }
@@ -441,10 +500,20 @@ struct RouteInput: Decodable {
     var visits: [Visit]
 
     var newRoute: NewRoute {
-        NewRoute(id: id, driverId: driverId, scheduledDate: scheduledDate, visits: visits.map { v in
-            NewVisit(id: v.id, customerId: v.customerId, sequenceNumber: v.sequenceNumber, visitType: v.visitType,
-                     timeWindow: v.timeWindow.map { TimeWindow(start: $0.start.value, end: $0.end.value) },
-                     serviceDurationSeconds: v.serviceDurationSeconds)
-        })
+        NewRoute(
+            id: id,
+            driverId: driverId,
+            scheduledDate: scheduledDate,
+            visits: visits.map { v in
+                NewVisit(
+                    id: v.id,
+                    customerId: v.customerId,
+                    sequenceNumber: v.sequenceNumber,
+                    visitType: v.visitType,
+                    timeWindow: v.timeWindow.map { TimeWindow(start: $0.start.value, end: $0.end.value) },
+                    serviceDurationSeconds: v.serviceDurationSeconds
+                )
+            }
+        )
     }
 }

@@ -16,18 +16,26 @@ extension APIHandlers {
     /// `GET /api/dashboard/config`: what the dashboard needs before sign-in (public, no tenant data).
     func dashboardConfig() throws -> Response {
         let settings = services.dashboard
-        return try json(DashboardConfigBody(
-            tiles: settings.tileURL.flatMap { $0.isEmpty ? nil : .init(url: $0, attribution: settings.tileAttribution ?? "") },
-            basemap: settings.basemap != nil,
-            devSignIn: settings.devSignIn != nil,
-            devTenantId: settings.devSignIn?.tenantId.rawValue))
+        return try json(
+            DashboardConfigBody(
+                tiles: settings.tileURL.flatMap {
+                    $0.isEmpty ? nil : .init(url: $0, attribution: settings.tileAttribution ?? "")
+                },
+                basemap: settings.basemap != nil,
+                devSignIn: settings.devSignIn != nil,
+                devTenantId: settings.devSignIn?.tenantId.rawValue
+            )
+        )
     }
 
     /// `POST /api/dev/token`: a development token for the configured tenant, in local/demo mode only.
     func devToken(_ request: Request) async throws -> Response {
         guard let signIn = services.dashboard.devSignIn else {
-            throw Problem(.forbidden, detail: "development sign-in is disabled on this server; paste a token "
-                + "(tracker token) or start it with --dev-sign-in")
+            throw Problem(
+                .forbidden,
+                detail: "development sign-in is disabled on this server; paste a token "
+                    + "(tracker token) or start it with --dev-sign-in"
+            )
         }
         let body = try await readBody(request, required: false)
         let input = body.readableBytes == 0 ? DevTokenInput() : try decode(DevTokenInput.self, from: body)
@@ -41,8 +49,15 @@ extension APIHandlers {
         }
         let principal = Principal(tenantId: signIn.tenantId, role: role, subject: subject)
         let token = try await services.tokens.mint(principal: principal, ttl: signIn.ttl)
-        return try json(DevTokenBody(token: token, tenantId: signIn.tenantId.rawValue, role: role.rawValue,
-                                     subject: subject, expiresAt: services.clock.now() + signIn.ttl))
+        return try json(
+            DevTokenBody(
+                token: token,
+                tenantId: signIn.tenantId.rawValue,
+                role: role.rawValue,
+                subject: subject,
+                expiresAt: services.clock.now() + signIn.ttl
+            )
+        )
     }
 
     /// `GET /api/customers`: every customer of the caller's tenant (map markers and geofences).
@@ -56,9 +71,14 @@ extension APIHandlers {
         guard let source = services.dashboard.basemap, let bytes = await source(principal.tenantId) else {
             throw Problem(.notFound, detail: "this server has no demo basemap for the tenant")
         }
-        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8",
-                                               .cacheControl: "private, max-age=3600"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "application/json; charset=utf-8",
+                .cacheControl: "private, max-age=3600",
+            ],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes))
+        )
     }
 }
 
@@ -126,15 +146,23 @@ struct DashboardFiles: RouterMiddleware {
     init(directory: String, tileOrigin: String?, logger: Logger) {
         self.directory = directory
         let images = ["'self'", "data:", "blob:"] + (tileOrigin.map { [$0] } ?? [])
-        self.contentSecurityPolicy = "default-src 'self'; img-src \(images.joined(separator: " ")); "
+        self.contentSecurityPolicy =
+            "default-src 'self'; img-src \(images.joined(separator: " ")); "
             + "style-src 'self' 'unsafe-inline'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
             + "frame-ancestors 'none'"
-        self.files = FileMiddleware(directory, cacheControl: CacheControl([(MediaType(type: .any), [CacheControl.CacheControlValue.noCache])]),
-                                    searchForIndexHtml: true, logger: logger)
+        self.files = FileMiddleware(
+            directory,
+            cacheControl: CacheControl([(MediaType(type: .any), [CacheControl.CacheControlValue.noCache])]),
+            searchForIndexHtml: true,
+            logger: logger
+        )
     }
 
-    func handle(_ request: Request, context: Context,
-                next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         let path = request.uri.path
         let isPage = path == "/" || path == "/index.html"
         if isPage, request.method == .get || request.method == .head {
@@ -163,9 +191,10 @@ struct DashboardFiles: RouterMiddleware {
             <code>--dashboard-dir</code> (<code>DASHBOARD_DIR</code>).</p>
             </body></html>
             """
-        return Response(status: .serviceUnavailable,
-                        headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(string: html)))
+        return Response(
+            status: .serviceUnavailable,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: html))
+        )
     }
 }
-

@@ -31,8 +31,13 @@ public struct DashboardSettings: Sendable {
     /// The demo's offline basemap as JSON for a tenant (nil for any other tenant); nil outside the demo.
     public var basemap: (@Sendable (TenantID) async -> [UInt8]?)?
 
-    public init(directory: String? = nil, tileURL: String? = nil, tileAttribution: String? = nil,
-                devSignIn: DevSignIn? = nil, basemap: (@Sendable (TenantID) async -> [UInt8]?)? = nil) {
+    public init(
+        directory: String? = nil,
+        tileURL: String? = nil,
+        tileAttribution: String? = nil,
+        devSignIn: DevSignIn? = nil,
+        basemap: (@Sendable (TenantID) async -> [UInt8]?)? = nil
+    ) {
         self.directory = directory
         self.tileURL = tileURL
         self.tileAttribution = tileAttribution

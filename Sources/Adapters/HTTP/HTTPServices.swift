@@ -35,12 +35,21 @@ public struct HTTPServices: Sendable {
     public var dashboard = DashboardSettings()
 
     /// - Parameter webhookSecret: `TRACKER_WEBHOOK_SECRET`; an empty secret refuses every webhook call.
-    public init(ingest: IngestTraccar, drivers: DriverManagement, positions: PositionQueries, routes: RoutePlanning,
-                visits: VisitLifecycle, customers: CustomerAdministration, tokens: TokenAuthority,
-                webhookSecret: String, clock: any WallClock,
-                readiness: @escaping @Sendable () async -> [String: Bool] = { [:] },
-                metrics: @escaping @Sendable () async -> String = { "" },
-                bodyLimit: Int = 1 << 20, logger: Logger) {
+    public init(
+        ingest: IngestTraccar,
+        drivers: DriverManagement,
+        positions: PositionQueries,
+        routes: RoutePlanning,
+        visits: VisitLifecycle,
+        customers: CustomerAdministration,
+        tokens: TokenAuthority,
+        webhookSecret: String,
+        clock: any WallClock,
+        readiness: @escaping @Sendable () async -> [String: Bool] = { [:] },
+        metrics: @escaping @Sendable () async -> String = { "" },
+        bodyLimit: Int = 1 << 20,
+        logger: Logger
+    ) {
         self.ingest = ingest
         self.drivers = drivers
         self.positions = positions

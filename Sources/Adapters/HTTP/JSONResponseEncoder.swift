@@ -1,5 +1,5 @@
-import WireFormat
 import Domain
+import WireFormat
 
 /// The one JSON encoder of every API response.
 ///
@@ -176,7 +176,10 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         try Node.encode(value, into: node.child(forKey: key.stringValue), codingPath: codingPath + [key])
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type,
+        forKey key: Key
+    )
         -> KeyedEncodingContainer<NestedKey>
     {
         let child = node.child(forKey: key.stringValue)
@@ -216,7 +219,9 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
         try Node.encode(value, into: node.appendChild(), codingPath: path)
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type
+    )
         -> KeyedEncodingContainer<NestedKey>
     {
         let path = codingPath + [IndexKey(count)]

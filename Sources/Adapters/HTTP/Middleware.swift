@@ -14,8 +14,11 @@ struct ProblemMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let logger: Logger
 
-    func handle(_ request: Request, context: Context,
-                next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
@@ -31,29 +34,51 @@ struct ProblemMiddleware: RouterMiddleware {
         case let error as UseCaseError:
             return Problem(kind(of: error.code), detail: error.reason, field: error.field)
         case let error as StoreError where error.code == .unavailable || error.code == .closed:
-            logger.debug("store unavailable", metadata: ["request.id": "\(requestId ?? "-")",
-                                                          "error": "\(error.debugDescription)"])
-            return Problem(.unavailable, detail: "a backing service is unavailable; retry later",
-                           headers: [.retryAfter: "5"])
+            logger.debug(
+                "store unavailable",
+                metadata: [
+                    "request.id": "\(requestId ?? "-")",
+                    "error": "\(error.debugDescription)",
+                ]
+            )
+            return Problem(
+                .unavailable,
+                detail: "a backing service is unavailable; retry later",
+                headers: [.retryAfter: "5"]
+            )
         case let error as TraccarDecodingError:
-            return Problem(error.kind == .malformedJSON ? .malformedRequest : .invalidInput, detail: error.reason,
-                           field: error.field)
+            return Problem(
+                error.kind == .malformedJSON ? .malformedRequest : .invalidInput,
+                detail: error.reason,
+                field: error.field
+            )
         case is NIOTooManyBytesError:
             return Problem(.payloadTooLarge, detail: "the request body is larger than allowed")
         case let error as HTTPError where error.status == .notFound:
             return notFoundOrMethodNotAllowed(request)
         case let error as HTTPError where error.status.code < 500:
-            return Problem(Problem.Kind(slug: "http-\(error.status.code)", status: error.status.code,
-                                        title: error.status.reasonPhrase),
-                           detail: error.body ?? error.status.reasonPhrase)
+            return Problem(
+                Problem.Kind(
+                    slug: "http-\(error.status.code)",
+                    status: error.status.code,
+                    title: error.status.reasonPhrase
+                ),
+                detail: error.body ?? error.status.reasonPhrase
+            )
         case is CancellationError:
             return Problem(.unavailable, detail: "the request was cancelled")
         default:
-            logger.error("unexpected error while handling request",
-                         metadata: ["request.id": "\(requestId ?? "-")", "http.method": "\(request.method)",
-                                    "http.path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
-            return Problem(.internalError,
-                           detail: "an unexpected error occurred (request id \(requestId ?? "unknown"))")
+            logger.error(
+                "unexpected error while handling request",
+                metadata: [
+                    "request.id": "\(requestId ?? "-")", "http.method": "\(request.method)",
+                    "http.path": "\(request.uri.path)", "error": "\(String(reflecting: error))",
+                ]
+            )
+            return Problem(
+                .internalError,
+                detail: "an unexpected error occurred (request id \(requestId ?? "unknown"))"
+            )
         }
     }
 
@@ -73,8 +98,11 @@ struct ProblemMiddleware: RouterMiddleware {
         let allowed = TrackerAPI.routes.filter { $0.matches(path: path) }.map(\.method)
         if !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
             let allow = Array(Set(allowed)).sorted().joined(separator: ", ")
-            return Problem(.methodNotAllowed, detail: "\(request.method.rawValue) is not allowed here; use \(allow)",
-                           headers: [.allow: allow])
+            return Problem(
+                .methodNotAllowed,
+                detail: "\(request.method.rawValue) is not allowed here; use \(allow)",
+                headers: [.allow: allow]
+            )
         }
         return Problem(.notFound, detail: "no route \(request.method.rawValue) \(path)")
     }
@@ -84,18 +112,27 @@ struct ProblemMiddleware: RouterMiddleware {
 struct RequestMetricsMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
 
-    func handle(_ request: Request, context: Context,
-                next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         let start = ContinuousClock.now
         var status = 500
         defer {
             let elapsed = ContinuousClock.now - start
             let route = context.endpointPath.map { $0 == "NotFound" ? "unmatched" : $0 } ?? "unmatched"
-            Metrics.Timer(label: "tracker_http_request_duration_seconds",
-                          dimensions: [("method", request.method.rawValue), ("route", route),
-                                       ("status", String(status))])
-                .recordNanoseconds(elapsed.components.seconds * 1_000_000_000
-                    + elapsed.components.attoseconds / 1_000_000_000)
+            Metrics.Timer(
+                label: "tracker_http_request_duration_seconds",
+                dimensions: [
+                    ("method", request.method.rawValue), ("route", route),
+                    ("status", String(status)),
+                ]
+            )
+            .recordNanoseconds(
+                elapsed.components.seconds * 1_000_000_000
+                    + elapsed.components.attoseconds / 1_000_000_000
+            )
         }
         let response = try await next(request, context)
         status = response.status.code

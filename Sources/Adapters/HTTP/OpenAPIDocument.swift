@@ -5,7 +5,7 @@ public enum OpenAPIDocument {
     /// The document's bytes, read once from the module bundle; nil if the resource is missing.
     public static let bytes: [UInt8]? = {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
-              let data = try? Data(contentsOf: url)
+            let data = try? Data(contentsOf: url)
         else { return nil }
         return [UInt8](data)
     }()

@@ -30,15 +30,21 @@ public struct Problem: Error, Sendable, Encodable {
         /// 404 Not found.
         public static let notFound = Kind(slug: "not-found", status: 404, title: "Not found")
         /// 405 Method not allowed.
-        public static let methodNotAllowed = Kind(slug: "method-not-allowed", status: 405,
-                                                  title: "Method not allowed")
+        public static let methodNotAllowed = Kind(
+            slug: "method-not-allowed",
+            status: 405,
+            title: "Method not allowed"
+        )
         /// 409 Conflict.
         public static let conflict = Kind(slug: "conflict", status: 409, title: "Conflict")
         /// 413 Payload too large.
         public static let payloadTooLarge = Kind(slug: "payload-too-large", status: 413, title: "Payload too large")
         /// 415 Unsupported media type.
-        public static let unsupportedMediaType = Kind(slug: "unsupported-media-type", status: 415,
-                                                      title: "Unsupported media type")
+        public static let unsupportedMediaType = Kind(
+            slug: "unsupported-media-type",
+            status: 415,
+            title: "Unsupported media type"
+        )
         /// 422 Invalid input.
         public static let invalidInput = Kind(slug: "invalid-input", status: 422, title: "Invalid input")
         /// 500 Internal server error.
@@ -75,8 +81,14 @@ public struct Problem: Error, Sendable, Encodable {
     /// Extra response headers (`WWW-Authenticate`, `Allow`, `Retry-After`); not part of the body.
     public var headers: HTTPFields
 
-    public init(_ kind: Kind, detail: String, field: String? = nil, instance: String? = nil, checks: [String]? = nil,
-                headers: HTTPFields = [:]) {
+    public init(
+        _ kind: Kind,
+        detail: String,
+        field: String? = nil,
+        instance: String? = nil,
+        checks: [String]? = nil,
+        headers: HTTPFields = [:]
+    ) {
         self.type = Kind.typePrefix + kind.slug
         self.title = kind.title
         self.status = kind.status

@@ -45,10 +45,12 @@ public final class TokenAuthority: Sendable {
     public func mint(principal: Principal, ttl: Duration) async throws -> String {
         let issued = now()
         let payload = Claims(
-            sub: SubjectClaim(value: principal.subject), tenant: principal.tenantId.rawValue,
+            sub: SubjectClaim(value: principal.subject),
+            tenant: principal.tenantId.rawValue,
             role: principal.role.rawValue,
             exp: ExpirationClaim(value: Date(timeIntervalSince1970: (issued + ttl).secondsSinceEpoch)),
-            iat: IssuedAtClaim(value: Date(timeIntervalSince1970: issued.secondsSinceEpoch)))
+            iat: IssuedAtClaim(value: Date(timeIntervalSince1970: issued.secondsSinceEpoch))
+        )
         return try await keys.value.sign(payload)
     }
 

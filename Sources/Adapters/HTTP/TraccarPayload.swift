@@ -1,6 +1,6 @@
-import WireFormat
 public import Application
 import Domain
+import WireFormat
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -27,8 +27,11 @@ public struct TraccarDecodingError: Error, Hashable, Sendable, CustomStringConve
     }
 
     static func invalid(_ path: String, _ problem: String) -> Self {
-        TraccarDecodingError(kind: .invalidField, field: path.isEmpty ? nil : path,
-                             reason: path.isEmpty ? "body: \(problem)" : "\(path): \(problem)")
+        TraccarDecodingError(
+            kind: .invalidField,
+            field: path.isEmpty ? nil : path,
+            reason: path.isEmpty ? "body: \(problem)" : "\(path): \(problem)"
+        )
     }
 
     public var description: String { reason }
@@ -45,7 +48,9 @@ public struct TraccarDecodingError: Error, Hashable, Sendable, CustomStringConve
 /// or not, and attribute values may be booleans, numbers or strings. Speed stays in knots.
 public enum TraccarPayload {
     /// Decodes a position body or an array of position bodies.
-    public static func decodePositions(_ bytes: some Collection<UInt8>) throws(TraccarDecodingError)
+    public static func decodePositions(
+        _ bytes: some Collection<UInt8>
+    ) throws(TraccarDecodingError)
         -> [DevicePositionReport]
     {
         let root = try parse(bytes)
@@ -61,7 +66,9 @@ public enum TraccarPayload {
     }
 
     /// Decodes one position body (no batch).
-    public static func decodePosition(_ bytes: some Collection<UInt8>) throws(TraccarDecodingError)
+    public static func decodePosition(
+        _ bytes: some Collection<UInt8>
+    ) throws(TraccarDecodingError)
         -> DevicePositionReport
     {
         try positionReport(try parse(bytes), path: "")
@@ -100,8 +107,14 @@ public enum TraccarPayload {
             try expectObject(geofence, path: "geofence")
             geofenceName = try string(geofence["name"], path: "geofence.name")
         }
-        return DeviceEventReport(deviceId: deviceId, type: type, eventTime: eventTime, attributes: attributes,
-                                 geofenceName: geofenceName, position: position)
+        return DeviceEventReport(
+            deviceId: deviceId,
+            type: type,
+            eventTime: eventTime,
+            attributes: attributes,
+            geofenceName: geofenceName,
+            position: position
+        )
     }
 
     // MARK: Mapping with precise errors
@@ -110,12 +123,19 @@ public enum TraccarPayload {
         do {
             return try JSONBytesReader.parse(Array(bytes))
         } catch {
-            throw TraccarDecodingError(kind: .malformedJSON, field: nil, reason: "the body is not valid JSON (\(error))")
+            throw TraccarDecodingError(
+                kind: .malformedJSON,
+                field: nil,
+                reason: "the body is not valid JSON (\(error))"
+            )
         }
     }
 
     /// `{"position":…,"device":…}`.
-    static func positionReport(_ body: JSONTree, path prefix: String) throws(TraccarDecodingError)
+    static func positionReport(
+        _ body: JSONTree,
+        path prefix: String
+    ) throws(TraccarDecodingError)
         -> DevicePositionReport
     {
         try expectObject(body, path: prefix.isEmpty ? "" : String(prefix.dropLast()))
@@ -134,7 +154,11 @@ public enum TraccarPayload {
         return DeviceID(id)
     }
 
-    static func position(_ p: JSONTree, deviceId: DeviceID, path: String) throws(TraccarDecodingError)
+    static func position(
+        _ p: JSONTree,
+        deviceId: DeviceID,
+        path: String
+    ) throws(TraccarDecodingError)
         -> DevicePositionReport
     {
         try expectObject(p, path: path)
@@ -155,12 +179,22 @@ public enum TraccarPayload {
         let attributes = p["attributes"] ?? .null
         let alarm = attributes["alarm"]?.string
         return DevicePositionReport(
-            deviceId: deviceId, fixTime: fixTime, serverTime: try timestamp(p["serverTime"], path: path + ".serverTime"),
-            latitude: latitude, longitude: longitude, altitude: altitude, speedKnots: speed ?? 0, course: course ?? 0,
-            accuracy: accuracy, valid: try bool(p["valid"], path: path + ".valid") ?? true,
+            deviceId: deviceId,
+            fixTime: fixTime,
+            serverTime: try timestamp(p["serverTime"], path: path + ".serverTime"),
+            latitude: latitude,
+            longitude: longitude,
+            altitude: altitude,
+            speedKnots: speed ?? 0,
+            course: course ?? 0,
+            accuracy: accuracy,
+            valid: try bool(p["valid"], path: path + ".valid") ?? true,
             batteryLevel: lenientDouble(attributes["batteryLevel"]).flatMap { $0.isFinite ? $0 : nil },
-            ignition: lenientBool(attributes["ignition"]), motion: lenientBool(attributes["motion"]),
-            alarm: alarm.flatMap { $0.isEmpty ? nil : $0 }, protocolName: try string(p["protocol"], path: path + ".protocol"))
+            ignition: lenientBool(attributes["ignition"]),
+            motion: lenientBool(attributes["motion"]),
+            alarm: alarm.flatMap { $0.isEmpty ? nil : $0 },
+            protocolName: try string(p["protocol"], path: path + ".protocol")
+        )
     }
 
     /// Renders a scalar attribute as text: integral numbers without a fraction.
@@ -251,8 +285,10 @@ public enum TraccarPayload {
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
                 return TraccarDecodingError(
-                    kind: .malformedJSON, field: nil,
-                    reason: "the body is not valid JSON (syntax error, or a number that does not fit a double)")
+                    kind: .malformedJSON,
+                    field: nil,
+                    reason: "the body is not valid JSON (syntax error, or a number that does not fit a double)"
+                )
             }
             let reason = context.debugDescription.isEmpty ? "invalid value" : context.debugDescription
             return .invalid(render(context.codingPath), reason)

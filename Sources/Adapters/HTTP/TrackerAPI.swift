@@ -108,14 +108,20 @@ public enum TrackerAPI {
         for endpoint in Endpoint.allCases {
             let route = endpoint.route
             router.on(RouterPath(route.routerPath), method: HTTPRequest.Method(route.method) ?? .get) {
-                request, context in
+                request,
+                context in
                 try await handlers.handle(endpoint, request: request, context: context)
             }
         }
         // The dashboard's files, for GETs no route matched (added last: it only wraps the not-found responder).
         if let directory = services.dashboard.directory {
-            router.add(middleware: DashboardFiles(directory: directory, tileOrigin: services.dashboard.tileOrigin,
-                                                  logger: services.logger))
+            router.add(
+                middleware: DashboardFiles(
+                    directory: directory,
+                    tileOrigin: services.dashboard.tileOrigin,
+                    logger: services.logger
+                )
+            )
         }
         return router
     }

@@ -22,8 +22,11 @@ public actor InMemoryCustomerCache: CustomerCache {
     public func put(_ customer: Customer, ttl: Duration) async throws {
         let now = clock.now()
         entries.set(
-            TenantKey(tenantId: customer.tenantId, id: customer.id.rawValue), customer,
-            expiresAt: now + ttl, now: now)
+            TenantKey(tenantId: customer.tenantId, id: customer.id.rawValue),
+            customer,
+            expiresAt: now + ttl,
+            now: now
+        )
     }
 
     /// Removes the entry at once.

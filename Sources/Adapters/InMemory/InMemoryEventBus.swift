@@ -139,8 +139,10 @@ public final class InMemoryEventSubscription: EventSubscription {
                     let messages = state.poll(memberID, maxCount: maxCount)
                     if !messages.isEmpty { return messages }
                     state.waiters[waiterID] = Waiter(
-                        memberID: memberID, maxCount: maxCount,
-                        continuation: continuation)
+                        memberID: memberID,
+                        maxCount: maxCount,
+                        continuation: continuation
+                    )
                     return nil
                 }
                 if let immediate { continuation.resume(returning: immediate) }
@@ -350,7 +352,10 @@ private struct BusState {
     }
 
     mutating func append(
-        _ messages: [OutgoingMessage], to topic: Topic, at now: Timestamp, partitions: Int,
+        _ messages: [OutgoingMessage],
+        to topic: Topic,
+        at now: Timestamp,
+        partitions: Int,
         limit: Int
     ) {
         // Taken out of the dictionary while appending, so the log's storage is mutated in place.
@@ -360,9 +365,16 @@ private struct BusState {
             let offset = log.partitions[partition].endOffset
             log.partitions[partition].append(
                 BusMessage(
-                    topic: topic, partition: partition, offset: offset, key: message.key,
-                    value: message.value, headers: message.headers, timestamp: now),
-                sequence: log.nextSequence)
+                    topic: topic,
+                    partition: partition,
+                    offset: offset,
+                    key: message.key,
+                    value: message.value,
+                    headers: message.headers,
+                    timestamp: now
+                ),
+                sequence: log.nextSequence
+            )
             log.nextSequence += 1
         }
         log.count += messages.count

@@ -139,7 +139,10 @@ public actor InMemoryFleetStore: FleetStore {
             from: routeVisits(
                 TenantKey<Route>(
                     tenantId: visit.tenantId,
-                    id: visit.routeId.rawValue)))
+                    id: visit.routeId.rawValue
+                )
+            )
+        )
         routes[visit.tenantId, default: [:]][visit.routeId] = updated
         return updated
     }

@@ -53,10 +53,16 @@ public actor InMemoryHistoryStore: HistoryStore {
             }
             track.insert(
                 HistoryPoint(
-                    fixTime: position.fixTime, latitude: position.latitude,
-                    longitude: position.longitude, speedKmh: position.speedKmh,
-                    heading: position.heading, routeId: position.routeId,
-                    visitId: position.currentVisitId), at: index)
+                    fixTime: position.fixTime,
+                    latitude: position.latitude,
+                    longitude: position.longitude,
+                    speedKmh: position.speedKmh,
+                    heading: position.heading,
+                    routeId: position.routeId,
+                    visitId: position.currentVisitId
+                ),
+                at: index
+            )
             tracks[key] = track
 
             let date = CalendarDate(containing: position.fixTime)
@@ -82,7 +88,10 @@ public actor InMemoryHistoryStore: HistoryStore {
 
     /// The driver's points in `from...to`, ordered by fix time, downsampled to at most `maxPoints`.
     public func routeHistory(
-        driverId: DriverID, tenantId: TenantID, from: Timestamp, to: Timestamp,
+        driverId: DriverID,
+        tenantId: TenantID,
+        from: Timestamp,
+        to: Timestamp,
         maxPoints: Int
     ) async throws -> [HistoryPoint] {
         guard maxPoints > 0, from <= to,
@@ -141,7 +150,9 @@ public actor InMemoryHistoryStore: HistoryStore {
 
     /// The driver's daily statistics for the days in `from...to` that have data, ordered by date.
     public func driverStats(
-        driverId: DriverID, tenantId: TenantID, from: CalendarDate,
+        driverId: DriverID,
+        tenantId: TenantID,
+        from: CalendarDate,
         to: CalendarDate
     ) async throws -> [DriverDailyStats] {
         (driverDays[TenantKey(tenantId: tenantId, id: driverId.rawValue)] ?? [:])
@@ -149,17 +160,23 @@ public actor InMemoryHistoryStore: HistoryStore {
             .sorted { $0.key < $1.key }
             .map { date, day in
                 DriverDailyStats(
-                    driverId: driverId, tenantId: tenantId, date: date, positions: day.positions,
+                    driverId: driverId,
+                    tenantId: tenantId,
+                    date: date,
+                    positions: day.positions,
                     avgSpeedKmh: day.positions > 0 ? day.speedSum / Double(day.positions) : 0,
                     maxSpeedKmh: day.maxSpeed,
                     movingPercentage: day.positions > 0 ? Double(day.moving) * 100 / Double(day.positions) : 0,
-                    visitsCount: day.visits)
+                    visitsCount: day.visits
+                )
             }
     }
 
     /// The tenant's daily visit KPIs for the days in `from...to` that have completions, ordered by date.
     public func visitPerformance(
-        tenantId: TenantID, from: CalendarDate, to: CalendarDate
+        tenantId: TenantID,
+        from: CalendarDate,
+        to: CalendarDate
     ) async throws
         -> [VisitPerformanceDaily]
     {
@@ -168,9 +185,14 @@ public actor InMemoryHistoryStore: HistoryStore {
             .sorted { $0.key < $1.key }
             .map { date, day in
                 VisitPerformanceDaily(
-                    tenantId: tenantId, date: date, total: day.total, completed: day.completed, failed: day.failed,
+                    tenantId: tenantId,
+                    date: date,
+                    total: day.total,
+                    completed: day.completed,
+                    failed: day.failed,
                     onTime: day.onTime,
-                    avgDurationSeconds: day.durations > 0 ? day.durationSum / Double(day.durations) : nil)
+                    avgDurationSeconds: day.durations > 0 ? day.durationSum / Double(day.durations) : nil
+                )
             }
     }
 

@@ -27,7 +27,8 @@ public final class InMemoryPushGateway: PushGateway {
         let size = max(1, bufferSize ?? defaultBufferSize)
         let (stream, continuation) = AsyncStream.makeStream(
             of: PushMessage.self,
-            bufferingPolicy: .bufferingNewest(size))
+            bufferingPolicy: .bufferingNewest(size)
+        )
         let id = core.state.withLock { state in
             state.lastID += 1
             state.connections[state.lastID] = GatewayState.Entry(tenantId: tenantId, continuation: continuation)

@@ -62,20 +62,30 @@ public actor InMemorySourceOfTruth: SourceOfTruth {
         let lsn = nextLSN()
         let operation: ChangeEventCodec.Operation = existing == nil ? .create : .update
         let position = ChangeEventCodec.SourcePosition(
-            commitLSN: Self.format(lsn, slot: 3), changeLSN: Self.format(lsn, slot: 2),
-            eventSerialNo: operation == .update ? 2 : 1, timestamp: clock.now())
+            commitLSN: Self.format(lsn, slot: 3),
+            changeLSN: Self.format(lsn, slot: 2),
+            eventSerialNo: operation == .update ? 2 : 1,
+            timestamp: clock.now()
+        )
         let event = ChangeEventCodec.encode(record, operation: operation, position: position)
         try await bus.publish(
             [
                 OutgoingMessage(
-                    key: event.key, value: event.value,
-                    headers: [ChangeEventCodec.operationHeader: operation.rawValue])
+                    key: event.key,
+                    value: event.value,
+                    headers: [ChangeEventCodec.operationHeader: operation.rawValue]
+                )
             ],
-            to: .cdc(key.table))
+            to: .cdc(key.table)
+        )
         records[key] = record.withVersion(
             ChangeEventCodec.version(
-                operation: operation, commitLSN: position.commitLSN, changeLSN: position.changeLSN,
-                eventSerialNo: position.eventSerialNo))
+                operation: operation,
+                commitLSN: position.commitLSN,
+                changeLSN: position.changeLSN,
+                eventSerialNo: position.eventSerialNo
+            )
+        )
     }
 
     /// Deletes the record of `tenantId` and publishes the delete event and its tombstone before returning.
@@ -89,8 +99,11 @@ public actor InMemorySourceOfTruth: SourceOfTruth {
         guard let existing = records[key], existing.tenantId == tenantId else { return false }
         let lsn = nextLSN()
         let position = ChangeEventCodec.SourcePosition(
-            commitLSN: Self.format(lsn, slot: 3), changeLSN: Self.format(lsn, slot: 2), eventSerialNo: 1,
-            timestamp: clock.now())
+            commitLSN: Self.format(lsn, slot: 3),
+            changeLSN: Self.format(lsn, slot: 2),
+            eventSerialNo: 1,
+            timestamp: clock.now()
+        )
         let event = ChangeEventCodec.encode(existing, operation: .delete, position: position)
         let headers = [ChangeEventCodec.operationHeader: ChangeEventCodec.Operation.delete.rawValue]
         try await bus.publish(
@@ -98,7 +111,8 @@ public actor InMemorySourceOfTruth: SourceOfTruth {
                 OutgoingMessage(key: event.key, value: event.value, headers: headers),
                 OutgoingMessage(key: event.key, value: nil, headers: headers),
             ],
-            to: .cdc(key.table))
+            to: .cdc(key.table)
+        )
         records[key] = nil
         return true
     }

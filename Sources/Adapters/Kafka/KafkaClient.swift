@@ -1,8 +1,8 @@
 import AdapterSupport
 import Application
 package import CRdKafka
-import Domain
 import Dispatch
+import Domain
 import Foundation
 import Logging
 
@@ -10,7 +10,9 @@ import Logging
 ///
 /// `opaque` is handed to the callbacks installed by `configure` (delivery reports, rebalances).
 package func makeKafkaClient(
-    type: rd_kafka_type_t, properties: [(String, String)], opaque: UnsafeMutableRawPointer?,
+    type: rd_kafka_type_t,
+    properties: [(String, String)],
+    opaque: UnsafeMutableRawPointer?,
     configure: (OpaquePointer) -> Void = { _ in }
 ) throws -> OpaquePointer {
     guard let conf = rd_kafka_conf_new() else { throw KafkaConfigurationError("rd_kafka_conf_new failed") }
@@ -41,8 +43,12 @@ class KafkaClientContext: @unchecked Sendable {
 
 /// librdkafka's log lines (from its own threads) go to the client's logger; clients without a context
 /// (the mock cluster's) log nothing.
-private func kafkaLog(_ client: OpaquePointer?, _ level: Int32, _ facility: UnsafePointer<CChar>?,
-                      _ message: UnsafePointer<CChar>?) {
+private func kafkaLog(
+    _ client: OpaquePointer?,
+    _ level: Int32,
+    _ facility: UnsafePointer<CChar>?,
+    _ message: UnsafePointer<CChar>?
+) {
     guard let client, let opaque = rd_kafka_opaque(client) else { return }
     let logger = Unmanaged<KafkaClientContext>.fromOpaque(opaque).takeUnretainedValue().logger
     let text = "\(facility.map { String(cString: $0) } ?? ""): \(message.map { String(cString: $0) } ?? "")"
@@ -97,13 +103,17 @@ struct TopicPartition: Hashable, Sendable {
 }
 
 /// Reads the entries of a partition list.
-func entries(of list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>)
+func entries(
+    of list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+)
     -> [(TopicPartition, offset: Int64, error: rd_kafka_resp_err_t)]
 {
     (0..<Int(list.pointee.cnt)).map { index in
         let element = list.pointee.elems[index]
-        return (TopicPartition(topic: String(cString: element.topic), partition: element.partition),
-                element.offset, element.err)
+        return (
+            TopicPartition(topic: String(cString: element.topic), partition: element.partition),
+            element.offset, element.err
+        )
     }
 }
 

@@ -24,9 +24,14 @@ public struct KafkaConfiguration: Sendable {
     public var requestTimeout: Duration
 
     public init(
-        bootstrapServers: String, partitions: Int = 12, replicationFactor: Int = 3,
-        properties: [String: String] = [:], clientId: String = "tracker", maxBufferedMessages: Int = 10_000,
-        assignmentTimeout: Duration = .seconds(30), requestTimeout: Duration = .seconds(10)
+        bootstrapServers: String,
+        partitions: Int = 12,
+        replicationFactor: Int = 3,
+        properties: [String: String] = [:],
+        clientId: String = "tracker",
+        maxBufferedMessages: Int = 10_000,
+        assignmentTimeout: Duration = .seconds(30),
+        requestTimeout: Duration = .seconds(10)
     ) {
         self.bootstrapServers = bootstrapServers
         self.partitions = partitions

@@ -43,10 +43,14 @@ public final class KafkaEventBus: EventBus {
         self.configuration = configuration
         self.logger = logger
         let properties = configuration.properties(
-            for: .producer, overrides: ["client.id": "\(configuration.clientId)-producer"])
+            for: .producer,
+            overrides: ["client.id": "\(configuration.clientId)-producer"]
+        )
         let context = KafkaClientContext(logger: logger)
         let pointer = try makeKafkaClient(
-            type: RD_KAFKA_PRODUCER, properties: properties, opaque: Unmanaged.passUnretained(context).toOpaque()
+            type: RD_KAFKA_PRODUCER,
+            properties: properties,
+            opaque: Unmanaged.passUnretained(context).toOpaque()
         ) { conf in
             rd_kafka_conf_set_dr_msg_cb(conf, deliveryReport)
         }
@@ -114,7 +118,12 @@ public final class KafkaEventBus: EventBus {
         }
     }
 
-    private func produce(_ message: OutgoingMessage, topic: String, partition: Int32, batch: DeliveryBatch)
+    private func produce(
+        _ message: OutgoingMessage,
+        topic: String,
+        partition: Int32,
+        batch: DeliveryBatch
+    )
         -> rd_kafka_resp_err_t
     {
         let headers = rd_kafka_headers_new(message.headers.count)!
@@ -127,13 +136,30 @@ public final class KafkaEventBus: EventBus {
             if let value = message.value {
                 // A non-NULL pointer for an empty value keeps it empty rather than a tombstone.
                 return value.withUnsafeBytes { value in
-                    crdkafka_produce(producer.pointer, topic, partition, key.baseAddress, key.count,
-                                     value.baseAddress ?? UnsafeRawPointer(bitPattern: 1), value.count,
-                                     headers, opaque)
+                    crdkafka_produce(
+                        producer.pointer,
+                        topic,
+                        partition,
+                        key.baseAddress,
+                        key.count,
+                        value.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
+                        value.count,
+                        headers,
+                        opaque
+                    )
                 }
             }
-            return crdkafka_produce(producer.pointer, topic, partition, key.baseAddress, key.count, nil, 0,
-                                    headers, opaque)
+            return crdkafka_produce(
+                producer.pointer,
+                topic,
+                partition,
+                key.baseAddress,
+                key.count,
+                nil,
+                0,
+                headers,
+                opaque
+            )
         }
         if result != RD_KAFKA_RESP_ERR_NO_ERROR {
             rd_kafka_headers_destroy(headers)
@@ -151,8 +177,13 @@ public final class KafkaEventBus: EventBus {
         for topic in topics { counts[topic.name] = try await partitionCount(of: topic) }
         let number = subscriptionCounter.add(1, ordering: .relaxed).newValue
         let subscription = try KafkaEventSubscription(
-            bus: self, topics: topics, group: group, startAtEnd: startAtEnd, partitionCounts: counts,
-            clientId: "\(configuration.clientId)-consumer-\(number)")
+            bus: self,
+            topics: topics,
+            group: group,
+            startAtEnd: startAtEnd,
+            partitionCounts: counts,
+            clientId: "\(configuration.clientId)-consumer-\(number)"
+        )
         await subscription.waitForFirstAssignment(timeout: configuration.assignmentTimeout)
         return subscription
     }
@@ -177,12 +208,16 @@ public final class KafkaEventBus: EventBus {
                 try createTopic(topic)
             } catch let error as AdminUnsupported {
                 adminUnsupported.store(true, ordering: .relaxed)
-                logger.notice("the Kafka cluster does not offer CreateTopics: topics are auto-created by the broker",
-                              metadata: ["error": "\(error.text)"])
+                logger.notice(
+                    "the Kafka cluster does not offer CreateTopics: topics are auto-created by the broker",
+                    metadata: ["error": "\(error.text)"]
+                )
             } catch {
                 // No answer or refused (e.g. no ACL): the topic may exist or be auto-created; metadata decides.
-                logger.warning("kafka CreateTopics failed; relying on an existing or auto-created topic",
-                               metadata: ["topic": "\(topic)", "error": "\(String(reflecting: error))"])
+                logger.warning(
+                    "kafka CreateTopics failed; relying on an existing or auto-created topic",
+                    metadata: ["topic": "\(topic)", "error": "\(String(reflecting: error))"]
+                )
             }
         }
         return try metadataPartitionCount(topic, namingTopic: true, attempts: 50)
@@ -194,18 +229,32 @@ public final class KafkaEventBus: EventBus {
     private func createTopic(_ topic: String) throws {
         let client = producer.pointer
         var errstr = [CChar](repeating: 0, count: 512)
-        guard let newTopic = rd_kafka_NewTopic_new(topic, Int32(configuration.partitions),
-                                                   Int32(configuration.replicationFactor), &errstr, errstr.count)
+        guard
+            let newTopic = rd_kafka_NewTopic_new(
+                topic,
+                Int32(configuration.partitions),
+                Int32(configuration.replicationFactor),
+                &errstr,
+                errstr.count
+            )
         else { throw StoreError(.unavailable, detail: "cannot describe topic \(topic): \(cString(errstr))") }
         defer { rd_kafka_NewTopic_destroy(newTopic) }
         let queue = rd_kafka_queue_new(client)!
         defer { rd_kafka_queue_destroy(queue) }
         let options = rd_kafka_AdminOptions_new(client, RD_KAFKA_ADMIN_OP_CREATETOPICS)!
         defer { rd_kafka_AdminOptions_destroy(options) }
-        _ = rd_kafka_AdminOptions_set_operation_timeout(options, configuration.requestTimeout.kafkaMilliseconds,
-                                                        &errstr, errstr.count)
-        _ = rd_kafka_AdminOptions_set_request_timeout(options, configuration.requestTimeout.kafkaMilliseconds,
-                                                      &errstr, errstr.count)
+        _ = rd_kafka_AdminOptions_set_operation_timeout(
+            options,
+            configuration.requestTimeout.kafkaMilliseconds,
+            &errstr,
+            errstr.count
+        )
+        _ = rd_kafka_AdminOptions_set_request_timeout(
+            options,
+            configuration.requestTimeout.kafkaMilliseconds,
+            &errstr,
+            errstr.count
+        )
         var topics: [OpaquePointer?] = [newTopic]
         rd_kafka_CreateTopics(client, &topics, 1, options, queue)
         guard let event = rd_kafka_queue_poll(queue, configuration.requestTimeout.kafkaMilliseconds + 5000) else {
@@ -215,7 +264,8 @@ public final class KafkaEventBus: EventBus {
         let eventError = rd_kafka_event_error(event)
         if eventError != RD_KAFKA_RESP_ERR_NO_ERROR {
             let text = "\(kafkaErrorText(eventError)) \(String(cString: rd_kafka_event_error_string(event)))"
-            if eventError == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE || eventError == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION
+            if eventError == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE
+                || eventError == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION
                 || eventError == RD_KAFKA_RESP_ERR_INVALID_REQUEST
             {
                 throw AdminUnsupported(text: text)
@@ -234,10 +284,13 @@ public final class KafkaEventBus: EventBus {
             }
             throw StoreError(.unavailable, detail: "CreateTopics \(topic): \(text)")
         }
-        logger.info("kafka topic created", metadata: [
-            "topic": "\(topic)", "partitions": "\(configuration.partitions)",
-            "replication": "\(configuration.replicationFactor)",
-        ])
+        logger.info(
+            "kafka topic created",
+            metadata: [
+                "topic": "\(topic)", "partitions": "\(configuration.partitions)",
+                "replication": "\(configuration.replicationFactor)",
+            ]
+        )
     }
 
     /// The topic's partition count from the cluster's metadata, retrying while the topic is being created.
@@ -255,8 +308,13 @@ public final class KafkaEventBus: EventBus {
         for attempt in 0..<attempts {
             if attempt > 0 { usleep(100_000) }
             var metadata: UnsafePointer<rd_kafka_metadata>?
-            let error = rd_kafka_metadata(client, namingTopic ? 0 : 1, namingTopic ? handle : nil, &metadata,
-                                          configuration.requestTimeout.kafkaMilliseconds)
+            let error = rd_kafka_metadata(
+                client,
+                namingTopic ? 0 : 1,
+                namingTopic ? handle : nil,
+                &metadata,
+                configuration.requestTimeout.kafkaMilliseconds
+            )
             guard error == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
                 lastError = kafkaErrorText(error)
                 continue
@@ -319,8 +377,11 @@ final class DeliveryBatch: Sendable {
 }
 
 /// librdkafka's delivery report (on the producer's poll thread): one per message, with the batch as opaque.
-private func deliveryReport(_ client: OpaquePointer?, _ message: UnsafePointer<rd_kafka_message_t>?,
-                            _ opaque: UnsafeMutableRawPointer?) {
+private func deliveryReport(
+    _ client: OpaquePointer?,
+    _ message: UnsafePointer<rd_kafka_message_t>?,
+    _ opaque: UnsafeMutableRawPointer?
+) {
     guard let message, let batchPointer = message.pointee._private else { return }
     let batch = Unmanaged<DeliveryBatch>.fromOpaque(batchPointer).takeRetainedValue()
     let error = message.pointee.err

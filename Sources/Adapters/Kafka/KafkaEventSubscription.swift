@@ -27,26 +27,43 @@ public final class KafkaEventSubscription: EventSubscription {
     public let topics: [Topic]
     private let core: ConsumerCore
 
-    init(bus: KafkaEventBus, topics: [Topic], group: String, startAtEnd: Bool, partitionCounts: [String: Int],
-         clientId: String) throws
-    {
+    init(
+        bus: KafkaEventBus,
+        topics: [Topic],
+        group: String,
+        startAtEnd: Bool,
+        partitionCounts: [String: Int],
+        clientId: String
+    ) throws {
         self.group = group
         self.topics = topics
-        let core = ConsumerCore(configuration: bus.configuration, logger: bus.logger, group: group,
-                                startAtEnd: startAtEnd)
-        let properties = bus.configuration.properties(for: .consumer, overrides: [
-            "group.id": group,
-            "client.id": clientId,
-            "auto.offset.reset": startAtEnd ? "latest" : "earliest",
-        ])
+        let core = ConsumerCore(
+            configuration: bus.configuration,
+            logger: bus.logger,
+            group: group,
+            startAtEnd: startAtEnd
+        )
+        let properties = bus.configuration.properties(
+            for: .consumer,
+            overrides: [
+                "group.id": group,
+                "client.id": clientId,
+                "auto.offset.reset": startAtEnd ? "latest" : "earliest",
+            ]
+        )
         let pointer = try makeKafkaClient(
-            type: RD_KAFKA_CONSUMER, properties: properties, opaque: Unmanaged.passUnretained(core).toOpaque()
+            type: RD_KAFKA_CONSUMER,
+            properties: properties,
+            opaque: Unmanaged.passUnretained(core).toOpaque()
         ) { conf in
             rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
         }
         rd_kafka_poll_set_consumer(pointer)
-        core.start(handle: KafkaHandle(pointer: pointer), topics: topics.map(\.name),
-                   partitionCounts: partitionCounts)
+        core.start(
+            handle: KafkaHandle(pointer: pointer),
+            topics: topics.map(\.name),
+            partitionCounts: partitionCounts
+        )
         self.core = core
     }
 
@@ -58,7 +75,9 @@ public final class KafkaEventSubscription: EventSubscription {
     public var assignedPartitions: [Topic: [Int]] {
         core.state.withLock { state in
             var result: [Topic: [Int]] = [:]
-            for partition in state.assigned { result[Topic(partition.topic), default: []].append(Int(partition.partition)) }
+            for partition in state.assigned {
+                result[Topic(partition.topic), default: []].append(Int(partition.partition))
+            }
             return result.mapValues { $0.sorted() }
         }
     }
@@ -71,8 +90,10 @@ public final class KafkaEventSubscription: EventSubscription {
         let deadline = clock.now + timeout
         while !core.state.withLock({ $0.assignedOnce || $0.closing }) {
             if clock.now >= deadline {
-                core.logger.warning("kafka consumer not assigned partitions in time; continuing",
-                                    metadata: ["consumer.group": "\(group)", "timeout": "\(timeout)"])
+                core.logger.warning(
+                    "kafka consumer not assigned partitions in time; continuing",
+                    metadata: ["consumer.group": "\(group)", "timeout": "\(timeout)"]
+                )
                 return
             }
             try? await Task.sleep(for: .milliseconds(10))
@@ -196,9 +217,17 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
     func start(handle: KafkaHandle, topics: [String], partitionCounts: [String: Int]) {
         self.handle = handle
         self.topics = topics
-        deliveredCounters = Dictionary(uniqueKeysWithValues: topics.map { topic in
-            (topic, Counter(label: "tracker_kafka_delivered_messages_total", dimensions: [("group", group), ("topic", topic)]))
-        })
+        deliveredCounters = Dictionary(
+            uniqueKeysWithValues: topics.map { topic in
+                (
+                    topic,
+                    Counter(
+                        label: "tracker_kafka_delivered_messages_total",
+                        dimensions: [("group", group), ("topic", topic)]
+                    )
+                )
+            }
+        )
         let queue = rd_kafka_queue_get_consumer(handle.pointer).map(KafkaHandle.init(pointer:))
         state.withLock { $0.queue = queue }
         startDedicatedThread(name: "kafka-consumer-\(group)") { [self] in
@@ -214,7 +243,10 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
         let error = rd_kafka_subscribe(client, list)
         rd_kafka_topic_partition_list_destroy(list)
         if error != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.error("kafka subscribe failed", metadata: ["consumer.group": "\(group)", "error": "\(kafkaErrorText(error))"])
+            logger.error(
+                "kafka subscribe failed",
+                metadata: ["consumer.group": "\(group)", "error": "\(kafkaErrorText(error))"]
+            )
             requestClose()
         }
         while !state.withLock({ $0.closing }) {
@@ -256,16 +288,25 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
                 var low: Int64 = 0
                 var high: Int64 = 0
                 for attempt in 0..<5 {
-                    let error = rd_kafka_query_watermark_offsets(client, topic, partition, &low, &high,
-                                                                 configuration.requestTimeout.kafkaMilliseconds)
+                    let error = rd_kafka_query_watermark_offsets(
+                        client,
+                        topic,
+                        partition,
+                        &low,
+                        &high,
+                        configuration.requestTimeout.kafkaMilliseconds
+                    )
                     if error == RD_KAFKA_RESP_ERR_NO_ERROR {
                         offsets[TopicPartition(topic: topic, partition: partition)] = high
                         break
                     }
-                    logger.debug("kafka watermark query failed", metadata: [
-                        "topic": "\(topic)", "partition": "\(partition)", "attempt": "\(attempt)",
-                        "error": "\(kafkaErrorText(error))",
-                    ])
+                    logger.debug(
+                        "kafka watermark query failed",
+                        metadata: [
+                            "topic": "\(topic)", "partition": "\(partition)", "attempt": "\(attempt)",
+                            "error": "\(kafkaErrorText(error))",
+                        ]
+                    )
                     usleep(100_000)
                 }
             }
@@ -277,14 +318,18 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
         let m = message.pointee
         if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
             if m.err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
-                logger.warning("kafka consumer error", metadata: [
-                    "consumer.group": "\(group)", "error": "\(kafkaErrorText(m.err))",
-                ])
+                logger.warning(
+                    "kafka consumer error",
+                    metadata: [
+                        "consumer.group": "\(group)", "error": "\(kafkaErrorText(m.err))",
+                    ]
+                )
             }
             return nil
         }
         let topic = String(cString: rd_kafka_topic_name(m.rkt))
-        let key = m.key.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: m.key_len), as: UTF8.self) } ?? ""
+        let key =
+            m.key.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: m.key_len), as: UTF8.self) } ?? ""
         let value = m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) }
         var headers: [String: String] = [:]
         var list: OpaquePointer?
@@ -296,22 +341,32 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
             while rd_kafka_header_get_all(list, index, &name, &bytes, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
                 if let name {
                     headers[String(cString: name)] =
-                        bytes.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: size), as: UTF8.self) } ?? ""
+                        bytes.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: size), as: UTF8.self) }
+                        ?? ""
                 }
                 index += 1
             }
         }
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let milliseconds = rd_kafka_message_timestamp(message, &timestampType)
-        return BusMessage(topic: Topic(topic), partition: Int(m.partition), offset: m.offset, key: key, value: value,
-                          headers: headers, timestamp: Timestamp(millisecondsSinceEpoch: max(0, milliseconds)))
+        return BusMessage(
+            topic: Topic(topic),
+            partition: Int(m.partition),
+            offset: m.offset,
+            key: key,
+            value: value,
+            headers: headers,
+            timestamp: Timestamp(millisecondsSinceEpoch: max(0, milliseconds))
+        )
     }
 
     /// Adds polled messages to the buffer (only of partitions still assigned) and serves waiting `next` calls.
     private func deliver(_ batch: [BusMessage]) {
         let ready = state.withLock { state in
             for message in batch
-            where state.assigned.contains(TopicPartition(topic: message.topic.name, partition: Int32(message.partition))) {
+            where state.assigned.contains(
+                TopicPartition(topic: message.topic.name, partition: Int32(message.partition))
+            ) {
                 state.buffer.append(message)
             }
             return state.serveWaiters()
@@ -373,9 +428,10 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
 
     // MARK: Rebalance (on the consumer thread, inside rd_kafka_consumer_poll / close)
 
-    fileprivate func rebalance(_ error: rd_kafka_resp_err_t,
-                               _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>)
-    {
+    fileprivate func rebalance(
+        _ error: rd_kafka_resp_err_t,
+        _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+    ) {
         let client = handle!.pointer
         let cooperative = String(cString: rd_kafka_rebalance_protocol(client)) == "COOPERATIVE"
         let changed = Set(entries(of: partitions).map(\.0))
@@ -384,7 +440,10 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
             if startAtEnd, partitions.pointee.cnt > 0 { startAtEndWithoutCommits(partitions) }
             if cooperative {
                 if let failure = takeKafkaError(rd_kafka_incremental_assign(client, partitions)) {
-                    logger.error("kafka assign failed", metadata: ["consumer.group": "\(group)", "error": "\(failure)"])
+                    logger.error(
+                        "kafka assign failed",
+                        metadata: ["consumer.group": "\(group)", "error": "\(failure)"]
+                    )
                 }
             } else {
                 _ = rd_kafka_assign(client, partitions)
@@ -396,9 +455,12 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
             }
             recordAssignment(count)
             if paused { _ = rd_kafka_pause_partitions(client, partitions) }
-            logger.debug("kafka partitions assigned", metadata: [
-                "consumer.group": "\(group)", "partitions": "\(changed.count)",
-            ])
+            logger.debug(
+                "kafka partitions assigned",
+                metadata: [
+                    "consumer.group": "\(group)", "partitions": "\(changed.count)",
+                ]
+            )
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             // Commits in flight land before the partitions go (the next owner starts after them); buffered
             // messages of revoked partitions are dropped: the next owner receives them from the commit.
@@ -414,18 +476,27 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
             recordAssignment(count)
             if cooperative {
                 if let failure = takeKafkaError(rd_kafka_incremental_unassign(client, partitions)) {
-                    logger.error("kafka unassign failed", metadata: ["consumer.group": "\(group)", "error": "\(failure)"])
+                    logger.error(
+                        "kafka unassign failed",
+                        metadata: ["consumer.group": "\(group)", "error": "\(failure)"]
+                    )
                 }
             } else {
                 _ = rd_kafka_assign(client, nil)
             }
-            logger.debug("kafka partitions revoked", metadata: [
-                "consumer.group": "\(group)", "partitions": "\(changed.count)",
-            ])
+            logger.debug(
+                "kafka partitions revoked",
+                metadata: [
+                    "consumer.group": "\(group)", "partitions": "\(changed.count)",
+                ]
+            )
         default:
-            logger.warning("kafka rebalance error", metadata: [
-                "consumer.group": "\(group)", "error": "\(kafkaErrorText(error))",
-            ])
+            logger.warning(
+                "kafka rebalance error",
+                metadata: [
+                    "consumer.group": "\(group)", "error": "\(kafkaErrorText(error))",
+                ]
+            )
             _ = rd_kafka_assign(client, nil)
             state.withLock { state in
                 state.assigned = []
@@ -517,9 +588,12 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
 }
 
 /// librdkafka's rebalance callback; the opaque is the subscription's `ConsumerCore`.
-private func rebalanceCallback(_ client: OpaquePointer?, _ error: rd_kafka_resp_err_t,
-                               _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
-                               _ opaque: UnsafeMutableRawPointer?) {
+private func rebalanceCallback(
+    _ client: OpaquePointer?,
+    _ error: rd_kafka_resp_err_t,
+    _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+    _ opaque: UnsafeMutableRawPointer?
+) {
     guard let opaque, let partitions else { return }
     Unmanaged<ConsumerCore>.fromOpaque(opaque).takeUnretainedValue().rebalance(error, partitions)
 }

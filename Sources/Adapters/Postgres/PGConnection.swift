@@ -17,8 +17,7 @@ final class PGConnection {
         let keywords = parameters.map { strdup($0.0) }
         let values = parameters.map { strdup($0.1) }
         defer {
-            keywords.forEach { free($0) }
-            values.forEach { free($0) }
+            for pointer in keywords + values { free(pointer) }
         }
         let keywordPointers = keywords.map { UnsafePointer($0) } + [nil]
         let valuePointers = values.map { UnsafePointer($0) } + [nil]
@@ -92,7 +91,8 @@ final class PGConnection {
     }
 
     private func withParameters<T>(
-        _ parameters: [String?], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) throws -> T
+        _ parameters: [String?],
+        _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) throws -> T
     ) throws -> T {
         // One contiguous buffer of NUL-terminated strings, pointers into it.
         var bytes: [CChar] = []

@@ -33,7 +33,8 @@ public final class PostgresFleetStore: FleetStore {
                 [
                     driver.tenantId.rawValue, driver.id.rawValue, driver.deviceId.rawValue, driver.name, driver.phone,
                     driver.vehiclePlate, driver.vehicleType.rawValue, driver.status.rawValue,
-                ])
+                ]
+            )
         }
     }
 
@@ -53,10 +54,15 @@ public final class PostgresFleetStore: FleetStore {
         try await pool.withConnection { db in
             try db.query("SELECT \(Self.driverColumns) FROM drivers \(clause)", parameters).rows.map { row in
                 Driver(
-                    id: DriverID(row.text(1) ?? ""), tenantId: TenantID(row.text(0) ?? ""),
-                    deviceId: DeviceID(row.text(2) ?? ""), name: row.text(3) ?? "", phone: row.text(4),
-                    vehiclePlate: row.text(5), vehicleType: try decodeRaw(VehicleType.self, row.text(6)),
-                    status: try decodeRaw(DriverStatus.self, row.text(7)))
+                    id: DriverID(row.text(1) ?? ""),
+                    tenantId: TenantID(row.text(0) ?? ""),
+                    deviceId: DeviceID(row.text(2) ?? ""),
+                    name: row.text(3) ?? "",
+                    phone: row.text(4),
+                    vehiclePlate: row.text(5),
+                    vehicleType: try decodeRaw(VehicleType.self, row.text(6)),
+                    status: try decodeRaw(DriverStatus.self, row.text(7))
+                )
             }
         }
     }
@@ -101,11 +107,14 @@ public final class PostgresFleetStore: FleetStore {
                     stored.tenantId.rawValue, stored.id.rawValue, stored.driverId.rawValue,
                     stored.scheduledDate.description, stored.status.rawValue, PG.int(stored.totalStops),
                     PG.int(stored.completedStops),
-                ])
+                ]
+            )
             for visit in visits {
                 try db.prepared(
-                    "insert_visit", "INSERT INTO planned_visits (\(Self.visitColumns)) VALUES (\(Self.visitPlaceholders))",
-                    Self.visitParameters(visit))
+                    "insert_visit",
+                    "INSERT INTO planned_visits (\(Self.visitColumns)) VALUES (\(Self.visitPlaceholders))",
+                    Self.visitParameters(visit)
+                )
             }
         }
     }
@@ -174,7 +183,8 @@ public final class PostgresFleetStore: FleetStore {
                 UPDATE planned_visits SET \(assignments)
                 WHERE tenant_id = $1 AND id = $2 AND status = $22 AND route_id = $3
                 """,
-                Self.visitParameters(visit) + [expectedStatus.rawValue])
+                Self.visitParameters(visit) + [expectedStatus.rawValue]
+            )
             guard updated.affectedRows == 1 else {
                 guard
                     let stored = try db.query(
@@ -191,23 +201,29 @@ public final class PostgresFleetStore: FleetStore {
                 throw StoreError.notFound("route \(visit.routeId)")
             }
             let recomputed = route.recomputed(
-                from: try Self.visits(routeId: visit.routeId, tenantId: visit.tenantId, db))
+                from: try Self.visits(routeId: visit.routeId, tenantId: visit.tenantId, db)
+            )
             try db.query(
                 "UPDATE routes SET status = $3, total_stops = $4, completed_stops = $5 WHERE tenant_id = $1 AND id = $2",
                 [
                     recomputed.tenantId.rawValue, recomputed.id.rawValue, recomputed.status.rawValue,
                     PG.int(recomputed.totalStops), PG.int(recomputed.completedStops),
-                ])
+                ]
+            )
             return recomputed
         }
     }
 
     private static func route(from row: PGRow) throws -> Route {
         Route(
-            id: RouteID(row.text(1) ?? ""), tenantId: TenantID(row.text(0) ?? ""),
-            driverId: DriverID(row.text(2) ?? ""), scheduledDate: try PG.date(row.text(3)),
-            status: try decodeRaw(RouteStatus.self, row.text(4)), totalStops: row.int(5) ?? 0,
-            completedStops: row.int(6) ?? 0)
+            id: RouteID(row.text(1) ?? ""),
+            tenantId: TenantID(row.text(0) ?? ""),
+            driverId: DriverID(row.text(2) ?? ""),
+            scheduledDate: try PG.date(row.text(3)),
+            status: try decodeRaw(RouteStatus.self, row.text(4)),
+            totalStops: row.int(5) ?? 0,
+            completedStops: row.int(6) ?? 0
+        )
     }
 
     private static func visit(from row: PGRow) throws -> PlannedVisit {
@@ -218,14 +234,24 @@ public final class PostgresFleetStore: FleetStore {
             row.bool(17) == true
             ? VisitCompletion(notes: row.text(18), signedBy: row.text(19), failureReason: row.text(20)) : nil
         return PlannedVisit(
-            id: VisitID(row.text(1) ?? ""), tenantId: TenantID(row.text(0) ?? ""),
-            routeId: RouteID(row.text(2) ?? ""), driverId: DriverID(row.text(3) ?? ""),
-            customerId: CustomerID(row.text(4) ?? ""), sequenceNumber: row.int(5) ?? 0,
-            visitType: try decodeRaw(VisitType.self, row.text(6)), scheduledDate: try PG.date(row.text(7)),
-            timeWindow: window, serviceDurationSeconds: row.int(10) ?? 0,
-            status: try decodeRaw(VisitStatus.self, row.text(11)), arrivedAt: time(12), startedAt: time(13),
-            departedAt: time(14), completedAt: time(15), outOfSequence: row.bool(16) ?? false,
-            completion: completion)
+            id: VisitID(row.text(1) ?? ""),
+            tenantId: TenantID(row.text(0) ?? ""),
+            routeId: RouteID(row.text(2) ?? ""),
+            driverId: DriverID(row.text(3) ?? ""),
+            customerId: CustomerID(row.text(4) ?? ""),
+            sequenceNumber: row.int(5) ?? 0,
+            visitType: try decodeRaw(VisitType.self, row.text(6)),
+            scheduledDate: try PG.date(row.text(7)),
+            timeWindow: window,
+            serviceDurationSeconds: row.int(10) ?? 0,
+            status: try decodeRaw(VisitStatus.self, row.text(11)),
+            arrivedAt: time(12),
+            startedAt: time(13),
+            departedAt: time(14),
+            completedAt: time(15),
+            outOfSequence: row.bool(16) ?? false,
+            completion: completion
+        )
     }
 
     // MARK: Snapshots
@@ -268,11 +294,14 @@ public final class PostgresFleetStore: FleetStore {
                 VALUES (\((1...28).map { "$\($0)" }.joined(separator: ", ")))
                 ON CONFLICT (tenant_id, driver_id) DO UPDATE SET \(updates)
                 WHERE excluded.fix_time >= driver_positions.fix_time
-                """, parameters)
+                """,
+                parameters
+            )
         }
     }
 
-    private static let snapshotSelect = snapshotColumns
+    private static let snapshotSelect =
+        snapshotColumns
         .replacingOccurrences(of: "fix_time,", with: "\(PG.millis("fix_time")),")
         .replacingOccurrences(of: "eta_to_next,", with: "\(PG.millis("eta_to_next")),")
         .replacingOccurrences(of: "geofence_since,", with: "\(PG.millis("geofence_since")),")
@@ -288,7 +317,8 @@ public final class PostgresFleetStore: FleetStore {
     public func staleSnapshots(before: Timestamp) async throws -> [DriverSnapshot] {
         try await snapshots(
             "WHERE fix_time < $1 AND activity <> 'offline' ORDER BY tenant_id COLLATE \"C\", driver_id COLLATE \"C\"",
-            [PG.time(before)])
+            [PG.time(before)]
+        )
     }
 
     private func snapshots(_ clause: String, _ parameters: [String?]) async throws -> [DriverSnapshot] {
@@ -306,17 +336,31 @@ public final class PostgresFleetStore: FleetStore {
             throw StoreError.invalidData("cannot decode remaining_stops: \(error)")
         }
         let position = EnrichedPosition(
-            tenantId: TenantID(row.text(0) ?? ""), driverId: DriverID(row.text(1) ?? ""),
-            deviceId: DeviceID(row.text(2) ?? ""), driverName: row.text(3) ?? "",
+            tenantId: TenantID(row.text(0) ?? ""),
+            driverId: DriverID(row.text(1) ?? ""),
+            deviceId: DeviceID(row.text(2) ?? ""),
+            driverName: row.text(3) ?? "",
             fixTime: PG.timestamp(row.int64(4)) ?? Timestamp(millisecondsSinceEpoch: 0),
-            latitude: row.double(5) ?? 0, longitude: row.double(6) ?? 0, speedKmh: row.double(7) ?? 0,
-            smoothedSpeedKmh: row.double(8) ?? 0, heading: row.double(9) ?? 0, batteryLevel: row.double(10),
-            ignition: row.bool(11), activity: try decodeRaw(DriverActivity.self, row.text(12)),
-            routeId: row.text(13).map { RouteID($0) }, currentVisitId: row.text(14).map { VisitID($0) },
-            nextVisitId: row.text(15).map { VisitID($0) }, nextCustomerId: row.text(16).map { CustomerID($0) },
-            nextCustomerName: row.text(17), distanceToNextMeters: row.double(18),
-            etaToNext: PG.timestamp(row.int64(19)), late: row.bool(20) ?? false, completedStops: row.int(21) ?? 0,
-            totalStops: row.int(22) ?? 0, remainingStops: stops)
+            latitude: row.double(5) ?? 0,
+            longitude: row.double(6) ?? 0,
+            speedKmh: row.double(7) ?? 0,
+            smoothedSpeedKmh: row.double(8) ?? 0,
+            heading: row.double(9) ?? 0,
+            batteryLevel: row.double(10),
+            ignition: row.bool(11),
+            activity: try decodeRaw(DriverActivity.self, row.text(12)),
+            routeId: row.text(13).map { RouteID($0) },
+            currentVisitId: row.text(14).map { VisitID($0) },
+            nextVisitId: row.text(15).map { VisitID($0) },
+            nextCustomerId: row.text(16).map { CustomerID($0) },
+            nextCustomerName: row.text(17),
+            distanceToNextMeters: row.double(18),
+            etaToNext: PG.timestamp(row.int64(19)),
+            late: row.bool(20) ?? false,
+            completedStops: row.int(21) ?? 0,
+            totalStops: row.int(22) ?? 0,
+            remainingStops: stops
+        )
         let visit = row.text(25).map { VisitID($0) }
         let since = PG.timestamp(row.int64(26))
         let geofence: GeofencePhase
@@ -342,7 +386,8 @@ public final class PostgresFleetStore: FleetStore {
                 ON CONFLICT (table_name) DO UPDATE SET last_version = excluded.last_version,
                     last_synced_at = excluded.last_synced_at, status = excluded.status
                 """,
-                [state.tableName, state.lastVersion, PG.time(state.lastSyncedAt), state.status.rawValue])
+                [state.tableName, state.lastVersion, PG.time(state.lastSyncedAt), state.status.rawValue]
+            )
         }
     }
 
@@ -355,8 +400,11 @@ public final class PostgresFleetStore: FleetStore {
                 """
             ).rows.map { row in
                 SyncState(
-                    tableName: row.text(0) ?? "", lastVersion: row.text(1), lastSyncedAt: PG.timestamp(row.int64(2)),
-                    status: try decodeRaw(SyncState.Status.self, row.text(3)))
+                    tableName: row.text(0) ?? "",
+                    lastVersion: row.text(1),
+                    lastSyncedAt: PG.timestamp(row.int64(2)),
+                    status: try decodeRaw(SyncState.Status.self, row.text(3))
+                )
             }
         }
     }

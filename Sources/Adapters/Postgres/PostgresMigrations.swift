@@ -33,7 +33,8 @@ public enum PostgresMigrations {
     /// The fleet and reference tables (spec §5.1).
     package static let fleet: [PostgresMigration] = [
         PostgresMigration(
-            component: "fleet", version: 1,
+            component: "fleet",
+            version: 1,
             sql: """
                 CREATE TABLE drivers (
                     tenant_id text NOT NULL, id text NOT NULL, device_id text NOT NULL, name text NOT NULL,
@@ -71,9 +72,11 @@ public enum PostgresMigrations {
                 CREATE TABLE sync_state (
                     table_name text PRIMARY KEY, last_version text, last_synced_at timestamptz,
                     status text NOT NULL);
-                """),
+                """
+        ),
         PostgresMigration(
-            component: "fleet", version: 2,
+            component: "fleet",
+            version: 2,
             sql: """
                 CREATE TABLE customers_cache (
                     id text PRIMARY KEY, tenant_id text, name text, phone text, address text, latitude float8,
@@ -90,16 +93,25 @@ public enum PostgresMigrations {
                 CREATE TABLE orders_cache (
                     id text PRIMARY KEY, tenant_id text, customer_id text, status text, total_amount text,
                     version text, deleted boolean NOT NULL DEFAULT false);
-                """),
+                """
+        ),
     ]
 
     /// Applies the fleet and reference migrations to the database (and `options.schema`) at `url`.
     ///
     /// - Throws: `PostgresSchemaTooNew` when the database is ahead of this binary; `StoreError` otherwise.
     public static func migrateFleet(url: String, options: PostgresOptions, logger: Logging.Logger) async throws {
-        let pool = try PostgresPool(url: url, options: PostgresOptions(
-            poolSize: 1, statementTimeout: .seconds(300), applicationName: options.applicationName,
-            connectTimeoutSeconds: options.connectTimeoutSeconds, schema: options.schema), logger: logger)
+        let pool = try PostgresPool(
+            url: url,
+            options: PostgresOptions(
+                poolSize: 1,
+                statementTimeout: .seconds(300),
+                applicationName: options.applicationName,
+                connectTimeoutSeconds: options.connectTimeoutSeconds,
+                schema: options.schema
+            ),
+            logger: logger
+        )
         do {
             try await migrate(pool: pool, fleet)
             await pool.shutdown()
@@ -110,7 +122,11 @@ public enum PostgresMigrations {
     }
 
     /// Applies `migrations` (one component, ascending) up to `version` (all when nil) on `pool`.
-    package static func migrate(pool: PostgresPool, _ migrations: [PostgresMigration], upTo version: Int? = nil)
+    package static func migrate(
+        pool: PostgresPool,
+        _ migrations: [PostgresMigration],
+        upTo version: Int? = nil
+    )
         async throws
     {
         guard let component = migrations.first?.component else { return }
@@ -123,10 +139,12 @@ public enum PostgresMigrations {
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     component text NOT NULL, version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),
                     PRIMARY KEY (component, version))
-                """)
+                """
+            )
             let current =
                 try connection.query(
-                    "SELECT coalesce(max(version), 0) FROM schema_migrations WHERE component = $1", [component]
+                    "SELECT coalesce(max(version), 0) FROM schema_migrations WHERE component = $1",
+                    [component]
                 ).int(0, 0) ?? 0
             guard current <= known else {
                 throw PostgresSchemaTooNew(component: component, databaseVersion: current, binaryVersion: known)
@@ -138,7 +156,8 @@ public enum PostgresMigrations {
                     try connection.execute(migration.sql)
                     try connection.query(
                         "INSERT INTO schema_migrations (component, version) VALUES ($1, $2)",
-                        [component, "\(migration.version)"])
+                        [component, "\(migration.version)"]
+                    )
                     try connection.execute("COMMIT")
                 } catch {
                     try? connection.execute("ROLLBACK")
@@ -149,7 +168,10 @@ public enum PostgresMigrations {
             return done
         }
         if !applied.isEmpty {
-            pool.logger.debug("applied PostgreSQL migrations", metadata: ["postgres.migrations": "\(component) \(applied)"])
+            pool.logger.debug(
+                "applied PostgreSQL migrations",
+                metadata: ["postgres.migrations": "\(component) \(applied)"]
+            )
         }
     }
 }

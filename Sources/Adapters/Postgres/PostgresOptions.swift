@@ -20,8 +20,12 @@ public struct PostgresOptions: Sendable, Hashable {
     public var healthCheckInterval: Duration
 
     public init(
-        poolSize: Int = 4, statementTimeout: Duration = .seconds(10), applicationName: String = "tracker",
-        connectTimeoutSeconds: Int = 5, schema: String? = nil, maxReconnectBackoff: Duration = .seconds(5),
+        poolSize: Int = 4,
+        statementTimeout: Duration = .seconds(10),
+        applicationName: String = "tracker",
+        connectTimeoutSeconds: Int = 5,
+        schema: String? = nil,
+        maxReconnectBackoff: Duration = .seconds(5),
         healthCheckInterval: Duration = .seconds(10)
     ) {
         self.poolSize = poolSize

@@ -46,7 +46,8 @@ public final class PostgresPool: Service, @unchecked Sendable {
             if let error { PQfreemem(error) }
             throw StoreError.invalidData("the PostgreSQL URL cannot be parsed")
         }
-        var host = "", database = ""
+        var host = ""
+        var database = ""
         var entry = parsed
         while let keyword = entry.pointee.keyword {
             let name = String(cString: keyword)
@@ -88,7 +89,9 @@ public final class PostgresPool: Service, @unchecked Sendable {
     // MARK: Running work
 
     /// Runs `body` on a pool thread with a connection; server errors become `StoreError`s.
-    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws
+    func withConnection<T: Sendable>(
+        _ body: @escaping @Sendable (PGConnection) throws -> T
+    ) async throws
         -> T
     {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
@@ -197,7 +200,8 @@ public final class PostgresPool: Service, @unchecked Sendable {
                     backoff = min(backoff * 2, options.maxReconnectBackoff)
                     logger.debug(
                         "PostgreSQL connection failed",
-                        metadata: ["postgres.target": "\(target)", "postgres.error": "\(failure.detail)"])
+                        metadata: ["postgres.target": "\(target)", "postgres.error": "\(failure.detail)"]
+                    )
                     job.run(nil, failure)
                     continue
                 }

@@ -24,10 +24,16 @@ public final class PostgresReferenceStore: ReferenceStore {
     private static func layout(_ key: ReferenceKey) -> (Layout, String) {
         switch key {
         case .customer(let id):
-            (Layout(table: "customers_cache", columns: [
-                "name", "phone", "address", "latitude", "longitude", "geofence_radius_meters", "customer_type",
-            ]), id.rawValue)
-        case .account(let id): (Layout(table: "accounts_cache", columns: ["name", "account_type", "settings"]), id.rawValue)
+            (
+                Layout(
+                    table: "customers_cache",
+                    columns: [
+                        "name", "phone", "address", "latitude", "longitude", "geofence_radius_meters", "customer_type",
+                    ]
+                ), id.rawValue
+            )
+        case .account(let id):
+            (Layout(table: "accounts_cache", columns: ["name", "account_type", "settings"]), id.rawValue)
         case .product(let id):
             (Layout(table: "products_cache", columns: ["name", "sku", "category", "unit_price"]), id.rawValue)
         case .order(let id):
@@ -38,8 +44,10 @@ public final class PostgresReferenceStore: ReferenceStore {
     private static func values(_ record: ReferenceRecord) throws -> [String?] {
         switch record {
         case .customer(let c):
-            [c.name, c.phone, c.address, PG.double(c.location.latitude), PG.double(c.location.longitude),
-             PG.double(c.geofenceRadiusMeters), c.customerType]
+            [
+                c.name, c.phone, c.address, PG.double(c.location.latitude), PG.double(c.location.longitude),
+                PG.double(c.geofenceRadiusMeters), c.customerType,
+            ]
         case .account(let a):
             [a.name, a.accountType, String(decoding: try JSONEncoder().encode(a.settings), as: UTF8.self)]
         case .product(let p): [p.name, p.sku, p.category, p.unitPrice]
@@ -72,7 +80,8 @@ public final class PostgresReferenceStore: ReferenceStore {
         return try await pool.transaction { db in
             let read = columns.map { $0 == "settings" ? "settings::text" : $0 }.joined(separator: ", ")
             let stored = try db.query(
-                "SELECT version, deleted, tenant_id, \(read) FROM \(layout.table) WHERE id = $1 FOR UPDATE", [id]
+                "SELECT version, deleted, tenant_id, \(read) FROM \(layout.table) WHERE id = $1 FOR UPDATE",
+                [id]
             ).rows.first
             let all = ["id", "tenant_id", "version", "deleted"] + columns
             let placeholders = (1...all.count).map { "$\($0)" }.joined(separator: ", ")
@@ -81,7 +90,8 @@ public final class PostgresReferenceStore: ReferenceStore {
                 let inserted = try db.query(
                     "INSERT INTO \(layout.table) (\(all.joined(separator: ", "))) VALUES (\(placeholders)) "
                         + "ON CONFLICT (id) DO NOTHING",
-                    [id, tenant, version, PG.bool(incoming == nil)] + (incoming ?? nulls))
+                    [id, tenant, version, PG.bool(incoming == nil)] + (incoming ?? nulls)
+                )
                 // A concurrent first insert won: retry the transaction, which now sees and locks its row.
                 guard inserted.affectedRows == 1 else {
                     throw PGError(sqlState: PGError.serializationFailure, message: "concurrent first insert")
@@ -99,7 +109,8 @@ public final class PostgresReferenceStore: ReferenceStore {
             let assignments = all.dropFirst().enumerated().map { "\($0.element) = $\($0.offset + 2)" }
             try db.query(
                 "UPDATE \(layout.table) SET \(assignments.joined(separator: ", ")) WHERE id = $1",
-                [id, tenant ?? stored.text(2), version, PG.bool(incoming == nil)] + (incoming ?? nulls))
+                [id, tenant ?? stored.text(2), version, PG.bool(incoming == nil)] + (incoming ?? nulls)
+            )
             return incoming != nil || !wasDeleted
         }
     }
@@ -121,11 +132,19 @@ public final class PostgresReferenceStore: ReferenceStore {
 
     private static func customer(_ v: PGRowValues) -> Customer {
         Customer(
-            id: CustomerID(v[0] ?? ""), tenantId: TenantID(v[1] ?? ""), name: v[3] ?? "", phone: v[4],
+            id: CustomerID(v[0] ?? ""),
+            tenantId: TenantID(v[1] ?? ""),
+            name: v[3] ?? "",
+            phone: v[4],
             address: v[5],
-            location: Coordinate(latitude: v[6].flatMap { Double($0) } ?? 0, longitude: v[7].flatMap { Double($0) } ?? 0),
+            location: Coordinate(
+                latitude: v[6].flatMap { Double($0) } ?? 0,
+                longitude: v[7].flatMap { Double($0) } ?? 0
+            ),
             geofenceRadiusMeters: v[8].flatMap { Double($0) } ?? Customer.defaultGeofenceRadiusMeters,
-            customerType: v[9], version: v[2])
+            customerType: v[9],
+            version: v[2]
+        )
     }
 
     public func customer(_ id: CustomerID, tenantId: TenantID) async throws -> Customer? {
@@ -134,7 +153,9 @@ public final class PostgresReferenceStore: ReferenceStore {
 
     public func customers(tenantId: TenantID) async throws -> [Customer] {
         let (layout, _) = Self.layout(.customer(CustomerID("")))
-        return try await rows(layout, "tenant_id = $1 ORDER BY id COLLATE \"C\"", [tenantId.rawValue]).map(Self.customer)
+        return try await rows(layout, "tenant_id = $1 ORDER BY id COLLATE \"C\"", [tenantId.rawValue]).map(
+            Self.customer
+        )
     }
 
     public func account(_ id: AccountID, tenantId: TenantID) async throws -> Account? {
@@ -146,23 +167,39 @@ public final class PostgresReferenceStore: ReferenceStore {
             throw StoreError.invalidData("cannot decode account settings: \(error)")
         }
         return Account(
-            id: AccountID(v[0] ?? ""), tenantId: TenantID(v[1] ?? ""), name: v[3] ?? "", accountType: v[4],
-            settings: settings, version: v[2])
+            id: AccountID(v[0] ?? ""),
+            tenantId: TenantID(v[1] ?? ""),
+            name: v[3] ?? "",
+            accountType: v[4],
+            settings: settings,
+            version: v[2]
+        )
     }
 
     public func product(_ id: ProductID, tenantId: TenantID) async throws -> Product? {
         try await one(.product(id), tenantId: tenantId).map { v in
             Product(
-                id: ProductID(v[0] ?? ""), tenantId: TenantID(v[1] ?? ""), name: v[3] ?? "", sku: v[4],
-                category: v[5], unitPrice: v[6], version: v[2])
+                id: ProductID(v[0] ?? ""),
+                tenantId: TenantID(v[1] ?? ""),
+                name: v[3] ?? "",
+                sku: v[4],
+                category: v[5],
+                unitPrice: v[6],
+                version: v[2]
+            )
         }
     }
 
     public func order(_ id: OrderID, tenantId: TenantID) async throws -> Order? {
         try await one(.order(id), tenantId: tenantId).map { v in
             Order(
-                id: OrderID(v[0] ?? ""), tenantId: TenantID(v[1] ?? ""), customerId: v[3].map { CustomerID($0) },
-                status: v[4], totalAmount: v[5], version: v[2])
+                id: OrderID(v[0] ?? ""),
+                tenantId: TenantID(v[1] ?? ""),
+                customerId: v[3].map { CustomerID($0) },
+                status: v[4],
+                totalAmount: v[5],
+                version: v[2]
+            )
         }
     }
 }

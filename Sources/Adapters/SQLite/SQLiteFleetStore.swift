@@ -18,7 +18,8 @@ public final class SQLiteFleetStore: FleetStore {
     /// The `fleet.*` migrations.
     package static let migrations: [SQLiteMigration] = [
         SQLiteMigration(
-            "fleet", 1,
+            "fleet",
+            1,
             sql: """
                 CREATE TABLE drivers (
                     tenant_id TEXT NOT NULL,
@@ -84,7 +85,8 @@ public final class SQLiteFleetStore: FleetStore {
                     last_synced_at INTEGER,
                     status TEXT NOT NULL
                 ) WITHOUT ROWID;
-                """)
+                """
+        )
     ]
 
     /// A store on `database`, applying the `fleet.*` migrations if needed.
@@ -124,7 +126,8 @@ public final class SQLiteFleetStore: FleetStore {
                     .text(driver.tenantId.rawValue), .text(driver.id.rawValue), .text(driver.deviceId.rawValue),
                     .text(driver.name), .text(driver.phone), .text(driver.vehiclePlate),
                     .text(driver.vehicleType.rawValue), .text(driver.status.rawValue),
-                ])
+                ]
+            )
         }
     }
 
@@ -142,7 +145,8 @@ public final class SQLiteFleetStore: FleetStore {
     public func driver(deviceId: DeviceID) async throws -> Driver? {
         try await database.read { db in
             try db.queryFirst(
-                "SELECT \(Self.driverColumns) FROM drivers WHERE device_id = ?", [.text(deviceId.rawValue)]
+                "SELECT \(Self.driverColumns) FROM drivers WHERE device_id = ?",
+                [.text(deviceId.rawValue)]
             ).map(Self.driver(from:))
         }
     }
@@ -159,10 +163,15 @@ public final class SQLiteFleetStore: FleetStore {
 
     private static func driver(from row: SQLiteRow) throws -> Driver {
         Driver(
-            id: DriverID(row.text(1) ?? ""), tenantId: TenantID(row.text(0) ?? ""),
-            deviceId: DeviceID(row.text(2) ?? ""), name: row.text(3) ?? "", phone: row.text(4),
-            vehiclePlate: row.text(5), vehicleType: try decode(VehicleType.self, row.text(6)),
-            status: try decode(DriverStatus.self, row.text(7)))
+            id: DriverID(row.text(1) ?? ""),
+            tenantId: TenantID(row.text(0) ?? ""),
+            deviceId: DeviceID(row.text(2) ?? ""),
+            name: row.text(3) ?? "",
+            phone: row.text(4),
+            vehiclePlate: row.text(5),
+            vehicleType: try decode(VehicleType.self, row.text(6)),
+            status: try decode(DriverStatus.self, row.text(7))
+        )
     }
 
     // MARK: Routes and visits
@@ -196,7 +205,8 @@ public final class SQLiteFleetStore: FleetStore {
                 .text(route.tenantId.rawValue), .text(route.id.rawValue), .text(route.driverId.rawValue),
                 .text(route.scheduledDate.description), .text(route.status.rawValue),
                 .integer(Int64(route.totalStops)), .integer(Int64(route.completedStops)),
-            ])
+            ]
+        )
     }
 
     private static func writeVisit(_ visit: PlannedVisit, _ db: SQLiteConnection, replace: Bool) throws {
@@ -216,7 +226,8 @@ public final class SQLiteFleetStore: FleetStore {
                 .integer(visit.completedAt?.millisecondsSinceEpoch), .bool(visit.outOfSequence),
                 .bool(visit.completion != nil), .text(visit.completion?.notes), .text(visit.completion?.signedBy),
                 .text(visit.completion?.failureReason),
-            ])
+            ]
+        )
     }
 
     /// The route `id` of `tenantId`, if any.
@@ -252,7 +263,11 @@ public final class SQLiteFleetStore: FleetStore {
         try await database.read { db in try Self.visits(routeId: routeId, tenantId: tenantId, db) }
     }
 
-    private static func visits(routeId: RouteID, tenantId: TenantID, _ db: SQLiteConnection) throws
+    private static func visits(
+        routeId: RouteID,
+        tenantId: TenantID,
+        _ db: SQLiteConnection
+    ) throws
         -> [PlannedVisit]
     {
         try db.query(
@@ -285,7 +300,8 @@ public final class SQLiteFleetStore: FleetStore {
             guard
                 let stored = try db.queryFirst(
                     "SELECT status, route_id FROM planned_visits WHERE tenant_id = ? AND visit_id = ?",
-                    [.text(visit.tenantId.rawValue), .text(visit.id.rawValue)])
+                    [.text(visit.tenantId.rawValue), .text(visit.id.rawValue)]
+                )
             else { throw StoreError.notFound("visit \(visit.id)") }
             let status = stored.text(0) ?? ""
             guard status == expectedStatus.rawValue else {
@@ -299,7 +315,8 @@ public final class SQLiteFleetStore: FleetStore {
             }
             try Self.writeVisit(visit, db, replace: true)
             let updated = route.recomputed(
-                from: try Self.visits(routeId: visit.routeId, tenantId: visit.tenantId, db))
+                from: try Self.visits(routeId: visit.routeId, tenantId: visit.tenantId, db)
+            )
             try db.run(
                 """
                 UPDATE routes SET status = ?, total_stops = ?, completed_stops = ?
@@ -309,7 +326,8 @@ public final class SQLiteFleetStore: FleetStore {
                     .text(updated.status.rawValue), .integer(Int64(updated.totalStops)),
                     .integer(Int64(updated.completedStops)), .text(updated.tenantId.rawValue),
                     .text(updated.id.rawValue),
-                ])
+                ]
+            )
             return updated
         }
     }
@@ -319,10 +337,14 @@ public final class SQLiteFleetStore: FleetStore {
             throw StoreError.invalidData("bad scheduled_date \(row.text(3) ?? "NULL")")
         }
         return Route(
-            id: RouteID(row.text(1) ?? ""), tenantId: TenantID(row.text(0) ?? ""),
-            driverId: DriverID(row.text(2) ?? ""), scheduledDate: date,
-            status: try decode(RouteStatus.self, row.text(4)), totalStops: row.int(5) ?? 0,
-            completedStops: row.int(6) ?? 0)
+            id: RouteID(row.text(1) ?? ""),
+            tenantId: TenantID(row.text(0) ?? ""),
+            driverId: DriverID(row.text(2) ?? ""),
+            scheduledDate: date,
+            status: try decode(RouteStatus.self, row.text(4)),
+            totalStops: row.int(5) ?? 0,
+            completedStops: row.int(6) ?? 0
+        )
     }
 
     private static func visit(from row: SQLiteRow) throws -> PlannedVisit {
@@ -336,13 +358,24 @@ public final class SQLiteFleetStore: FleetStore {
             row.bool(17) == true
             ? VisitCompletion(notes: row.text(18), signedBy: row.text(19), failureReason: row.text(20)) : nil
         return PlannedVisit(
-            id: VisitID(row.text(1) ?? ""), tenantId: TenantID(row.text(0) ?? ""),
-            routeId: RouteID(row.text(2) ?? ""), driverId: DriverID(row.text(3) ?? ""),
-            customerId: CustomerID(row.text(4) ?? ""), sequenceNumber: row.int(5) ?? 0,
-            visitType: try decode(VisitType.self, row.text(6)), scheduledDate: date, timeWindow: window,
-            serviceDurationSeconds: row.int(10) ?? 0, status: try decode(VisitStatus.self, row.text(11)),
-            arrivedAt: time(12), startedAt: time(13), departedAt: time(14), completedAt: time(15),
-            outOfSequence: row.bool(16) ?? false, completion: completion)
+            id: VisitID(row.text(1) ?? ""),
+            tenantId: TenantID(row.text(0) ?? ""),
+            routeId: RouteID(row.text(2) ?? ""),
+            driverId: DriverID(row.text(3) ?? ""),
+            customerId: CustomerID(row.text(4) ?? ""),
+            sequenceNumber: row.int(5) ?? 0,
+            visitType: try decode(VisitType.self, row.text(6)),
+            scheduledDate: date,
+            timeWindow: window,
+            serviceDurationSeconds: row.int(10) ?? 0,
+            status: try decode(VisitStatus.self, row.text(11)),
+            arrivedAt: time(12),
+            startedAt: time(13),
+            departedAt: time(14),
+            completedAt: time(15),
+            outOfSequence: row.bool(16) ?? false,
+            completion: completion
+        )
     }
 
     // MARK: Snapshots
@@ -433,7 +466,8 @@ public final class SQLiteFleetStore: FleetStore {
                 [
                     .text(state.tableName), .text(state.lastVersion),
                     .integer(state.lastSyncedAt?.millisecondsSinceEpoch), .text(state.status.rawValue),
-                ])
+                ]
+            )
         }
     }
 
@@ -443,9 +477,11 @@ public final class SQLiteFleetStore: FleetStore {
             try db.query("SELECT table_name, last_version, last_synced_at, status FROM sync_state ORDER BY table_name")
                 .map { row in
                     SyncState(
-                        tableName: row.text(0) ?? "", lastVersion: row.text(1),
+                        tableName: row.text(0) ?? "",
+                        lastVersion: row.text(1),
                         lastSyncedAt: row.int64(2).map { Timestamp(millisecondsSinceEpoch: $0) },
-                        status: try decode(SyncState.Status.self, row.text(3)))
+                        status: try decode(SyncState.Status.self, row.text(3))
+                    )
                 }
         }
     }

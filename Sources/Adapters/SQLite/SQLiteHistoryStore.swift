@@ -34,7 +34,8 @@ public final class SQLiteHistoryStore: HistoryStore {
     /// The `history.*` migrations.
     package static let migrations: [SQLiteMigration] = [
         SQLiteMigration(
-            "history", 1,
+            "history",
+            1,
             sql: """
                 CREATE TABLE history_drivers (
                     driver_key INTEGER PRIMARY KEY,
@@ -87,7 +88,8 @@ public final class SQLiteHistoryStore: HistoryStore {
                     durations INTEGER NOT NULL DEFAULT 0,
                     PRIMARY KEY (tenant_id, day)
                 ) WITHOUT ROWID;
-                """)
+                """
+        )
     ]
 
     /// A store on `database`, applying the `history.*` migrations if needed.
@@ -123,7 +125,11 @@ public final class SQLiteHistoryStore: HistoryStore {
 
     /// The key of `(tenant, driver)`, created on first use; `created` tells whether this call inserted it.
     /// Runs in a write transaction.
-    private static func driverKey(tenantId: String, driverId: String, _ db: SQLiteConnection) throws
+    private static func driverKey(
+        tenantId: String,
+        driverId: String,
+        _ db: SQLiteConnection
+    ) throws
         -> (key: Int64, created: Bool)
     {
         let existing = try db.withStatement(
@@ -143,7 +149,11 @@ public final class SQLiteHistoryStore: HistoryStore {
     }
 
     /// The key of `(tenant, driver)` if it has history. Read-only.
-    private static func existingDriverKey(tenantId: TenantID, driverId: DriverID, _ db: SQLiteConnection) throws
+    private static func existingDriverKey(
+        tenantId: TenantID,
+        driverId: DriverID,
+        _ db: SQLiteConnection
+    ) throws
         -> Int64?
     {
         try db.queryFirst(
@@ -182,7 +192,9 @@ public final class SQLiteHistoryStore: HistoryStore {
                         driverKey = known
                     } else {
                         driverKey = try Self.driverKey(
-                            tenantId: tenantKey.tenant, driverId: tenantKey.driver, db
+                            tenantId: tenantKey.tenant,
+                            driverId: tenantKey.driver,
+                            db
                         ).key
                         keys[tenantKey] = driverKey
                     }
@@ -256,7 +268,11 @@ public final class SQLiteHistoryStore: HistoryStore {
     ///
     /// Counts the range on the primary key, then walks it once, decoding only the points kept.
     public func routeHistory(
-        driverId: DriverID, tenantId: TenantID, from: Timestamp, to: Timestamp, maxPoints: Int
+        driverId: DriverID,
+        tenantId: TenantID,
+        from: Timestamp,
+        to: Timestamp,
+        maxPoints: Int
     ) async throws -> [HistoryPoint] {
         guard maxPoints > 0, from <= to else { return [] }
         return try await database.read { (db: SQLiteConnection) throws -> [HistoryPoint] in
@@ -266,9 +282,11 @@ public final class SQLiteHistoryStore: HistoryStore {
             let bounds: [SQLiteValue] = [
                 .integer(driverKey), .integer(from.millisecondsSinceEpoch), .integer(to.millisecondsSinceEpoch),
             ]
-            let count = try db.queryFirst(
-                "SELECT count(*) FROM position_history WHERE driver_key = ? AND fix_time BETWEEN ? AND ?", bounds
-            )?.int(0) ?? 0
+            let count =
+                try db.queryFirst(
+                    "SELECT count(*) FROM position_history WHERE driver_key = ? AND fix_time BETWEEN ? AND ?",
+                    bounds
+                )?.int(0) ?? 0
             guard count > 0 else { return [] }
             let picks = Self.pickedIndices(count: count, maxPoints: maxPoints)
             var result: [HistoryPoint] = []
@@ -287,10 +305,14 @@ public final class SQLiteHistoryStore: HistoryStore {
                         result.append(
                             HistoryPoint(
                                 fixTime: Timestamp(millisecondsSinceEpoch: select.int64(at: 0)),
-                                latitude: select.double(at: 1), longitude: select.double(at: 2),
-                                speedKmh: select.double(at: 3), heading: select.double(at: 4),
+                                latitude: select.double(at: 1),
+                                longitude: select.double(at: 2),
+                                speedKmh: select.double(at: 3),
+                                heading: select.double(at: 4),
                                 routeId: select.optionalText(at: 5).map { RouteID($0) },
-                                visitId: select.optionalText(at: 6).map { VisitID($0) }))
+                                visitId: select.optionalText(at: 6).map { VisitID($0) }
+                            )
+                        )
                         next += 1
                     }
                     index += 1
@@ -341,17 +363,21 @@ public final class SQLiteHistoryStore: HistoryStore {
                     .integer(record.arrivedAt?.millisecondsSinceEpoch),
                     .integer(record.closedAt.millisecondsSinceEpoch),
                     .bool(record.onTime),
-                ])
+                ]
+            )
             guard db.changes == 1 else { return }
             let driverKey = try Self.driverKey(
-                tenantId: record.tenantId.rawValue, driverId: record.driverId.rawValue, db
+                tenantId: record.tenantId.rawValue,
+                driverId: record.driverId.rawValue,
+                db
             ).key
             try db.run(
                 """
                 INSERT INTO driver_daily_stats (driver_key, day, visits) VALUES (?, ?, 1)
                 ON CONFLICT (driver_key, day) DO UPDATE SET visits = visits + 1
                 """,
-                [.integer(driverKey), .text(day)])
+                [.integer(driverKey), .text(day)]
+            )
             let duration = record.durationSeconds
             try db.run(
                 """
@@ -368,7 +394,8 @@ public final class SQLiteHistoryStore: HistoryStore {
                     .integer(Int64(record.status == .completed ? 1 : 0)),
                     .integer(Int64(record.status == .failed ? 1 : 0)), .bool(record.onTime),
                     .real(duration ?? 0), .integer(Int64(duration == nil ? 0 : 1)),
-                ])
+                ]
+            )
         }
     }
 
@@ -376,7 +403,10 @@ public final class SQLiteHistoryStore: HistoryStore {
 
     /// The driver's daily statistics for the days in `from...to` that have data, ordered by date.
     public func driverStats(
-        driverId: DriverID, tenantId: TenantID, from: CalendarDate, to: CalendarDate
+        driverId: DriverID,
+        tenantId: TenantID,
+        from: CalendarDate,
+        to: CalendarDate
     ) async throws -> [DriverDailyStats] {
         try await database.read { (db: SQLiteConnection) throws -> [DriverDailyStats] in
             guard let driverKey = try Self.existingDriverKey(tenantId: tenantId, driverId: driverId, db) else {
@@ -394,18 +424,24 @@ public final class SQLiteHistoryStore: HistoryStore {
                 }
                 let positions = row.int(1) ?? 0
                 return DriverDailyStats(
-                    driverId: driverId, tenantId: tenantId, date: date, positions: positions,
+                    driverId: driverId,
+                    tenantId: tenantId,
+                    date: date,
+                    positions: positions,
                     avgSpeedKmh: positions > 0 ? (row.double(2) ?? 0) / Double(positions) : 0,
                     maxSpeedKmh: row.double(3) ?? 0,
                     movingPercentage: positions > 0 ? Double(row.int(4) ?? 0) * 100 / Double(positions) : 0,
-                    visitsCount: row.int(5) ?? 0)
+                    visitsCount: row.int(5) ?? 0
+                )
             }
         }
     }
 
     /// The tenant's daily visit KPIs for the days in `from...to` that have completions, ordered by date.
     public func visitPerformance(
-        tenantId: TenantID, from: CalendarDate, to: CalendarDate
+        tenantId: TenantID,
+        from: CalendarDate,
+        to: CalendarDate
     ) async throws -> [VisitPerformanceDaily] {
         try await database.read { db in
             try db.query(
@@ -420,9 +456,14 @@ public final class SQLiteHistoryStore: HistoryStore {
                 }
                 let durations = row.int(6) ?? 0
                 return VisitPerformanceDaily(
-                    tenantId: tenantId, date: date, total: row.int(1) ?? 0, completed: row.int(2) ?? 0,
-                    failed: row.int(3) ?? 0, onTime: row.int(4) ?? 0,
-                    avgDurationSeconds: durations > 0 ? (row.double(5) ?? 0) / Double(durations) : nil)
+                    tenantId: tenantId,
+                    date: date,
+                    total: row.int(1) ?? 0,
+                    completed: row.int(2) ?? 0,
+                    failed: row.int(3) ?? 0,
+                    onTime: row.int(4) ?? 0,
+                    avgDurationSeconds: durations > 0 ? (row.double(5) ?? 0) / Double(durations) : nil
+                )
             }
         }
     }
@@ -449,7 +490,8 @@ public final class SQLiteHistoryStore: HistoryStore {
                     guard
                         let key = try db.queryFirst(
                             "SELECT driver_key FROM history_drivers WHERE driver_key > ? ORDER BY driver_key LIMIT 1",
-                            [.integer(driverKey)])?.int64(0)
+                            [.integer(driverKey)]
+                        )?.int64(0)
                     else { return (batch - budget, nil) }
                     try db.run(
                         """
@@ -457,7 +499,8 @@ public final class SQLiteHistoryStore: HistoryStore {
                             SELECT fix_time FROM position_history WHERE driver_key = ?1 AND fix_time < ?2
                             ORDER BY fix_time LIMIT ?3)
                         """,
-                        [.integer(key), .integer(cutoffMillis), .integer(Int64(budget))])
+                        [.integer(key), .integer(cutoffMillis), .integer(Int64(budget))]
+                    )
                     let changes = db.changes
                     budget -= changes
                     // A driver with rows left is revisited by the next transaction.
@@ -476,7 +519,8 @@ public final class SQLiteHistoryStore: HistoryStore {
                     DELETE FROM visit_completions WHERE (tenant_id, visit_id) IN (
                         SELECT tenant_id, visit_id FROM visit_completions WHERE closed_at < ?1 LIMIT ?2)
                     """,
-                    [.integer(cutoffMillis), .integer(Int64(batch))])
+                    [.integer(cutoffMillis), .integer(Int64(batch))]
+                )
                 return db.changes
             }
             removed += deleted

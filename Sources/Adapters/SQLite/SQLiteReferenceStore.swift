@@ -23,7 +23,8 @@ public final class SQLiteReferenceStore: ReferenceStore {
     /// The `reference.*` migrations.
     package static let migrations: [SQLiteMigration] = [
         SQLiteMigration(
-            "reference", 1,
+            "reference",
+            1,
             sql: """
                 CREATE TABLE reference_cache (
                     kind TEXT NOT NULL,
@@ -34,7 +35,8 @@ public final class SQLiteReferenceStore: ReferenceStore {
                     PRIMARY KEY (kind, id)
                 ) WITHOUT ROWID;
                 CREATE INDEX reference_cache_by_tenant ON reference_cache (kind, tenant_id, id);
-                """)
+                """
+        )
     ]
 
     /// A store on `database`, applying the `reference.*` migrations if needed.
@@ -103,26 +105,31 @@ public final class SQLiteReferenceStore: ReferenceStore {
         return try await database.write { db in
             let stored = try db.queryFirst(
                 "SELECT version, record, tenant_id FROM reference_cache WHERE kind = ? AND id = ?",
-                [.text(kind), .text(id)])
+                [.text(kind), .text(id)]
+            )
             if let stored, !Self.supersedes(change.version, stored.text(0)) { return false }
             switch change {
             case .upsert(let record):
                 if let stored, stored.text(0) == change.version, stored.text(1) == json { return false }
                 try db.run(
                     "REPLACE INTO reference_cache (kind, id, tenant_id, version, record) VALUES (?, ?, ?, ?, ?)",
-                    [.text(kind), .text(id), .text(record.tenantId.rawValue), .text(change.version), .text(json)])
+                    [.text(kind), .text(id), .text(record.tenantId.rawValue), .text(change.version), .text(json)]
+                )
                 return true
             case .delete(_, let tenantId, let version):
                 try db.run(
                     "REPLACE INTO reference_cache (kind, id, tenant_id, version, record) VALUES (?, ?, ?, ?, NULL)",
-                    [.text(kind), .text(id), .text(tenantId?.rawValue ?? stored?.text(2)), .text(version)])
+                    [.text(kind), .text(id), .text(tenantId?.rawValue ?? stored?.text(2)), .text(version)]
+                )
                 return stored.map { !$0.isNull(1) } ?? false
             }
         }
     }
 
     private func record<T: Decodable & Sendable>(
-        _ type: T.Type, _ key: ReferenceKey, tenantId: TenantID
+        _ type: T.Type,
+        _ key: ReferenceKey,
+        tenantId: TenantID
     ) async throws -> T? {
         let (kind, id) = Self.kind(key)
         return try await database.read { db in

@@ -1,7 +1,7 @@
-import WireFormat
+import Application
 public import Hummingbird
 public import Logging
-import Application
+import WireFormat
 
 /// The servers the official protocol test suites (socketio/engine.io-protocol and
 /// socketio/socket.io-protocol, `test-suite/`) expect on one port: an Engine.IO echo at `/engine.io/`
@@ -13,8 +13,11 @@ public struct ConformanceServers: Sendable {
     public let socketIO: EngineServer
 
     public init(logger: Logger) {
-        let limits = EngineServer.Limits(pingInterval: .milliseconds(300), pingTimeout: .milliseconds(200),
-                                         maxPayload: 1_000_000)
+        let limits = EngineServer.Limits(
+            pingInterval: .milliseconds(300),
+            pingTimeout: .milliseconds(200),
+            maxPayload: 1_000_000
+        )
         engineEcho = EngineServer(limits: limits, corsOrigin: "*", handler: EchoHandler(), logger: logger)
         let handlers: @Sendable (String) -> SocketNamespace = { name in
             SocketNamespace(
@@ -32,10 +35,14 @@ public struct ConformanceServers: Sendable {
                     case "message-with-ack": ack?(args, attachments: event.attachments)
                     default: break
                     }
-                })
+                }
+            )
         }
-        let io = SocketIOServer(options: .init(connectTimeout: .seconds(1), recoveryWindow: nil),
-                                namespaces: [handlers("/"), handlers("/custom")], logger: logger)
+        let io = SocketIOServer(
+            options: .init(connectTimeout: .seconds(1), recoveryWindow: nil),
+            namespaces: [handlers("/"), handlers("/custom")],
+            logger: logger
+        )
         socketIO = EngineServer(limits: limits, corsOrigin: "*", handler: io, logger: logger)
     }
 

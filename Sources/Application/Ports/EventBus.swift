@@ -61,8 +61,15 @@ public struct BusMessage: Hashable, Sendable {
     /// When the bus accepted the message.
     public var timestamp: Timestamp
 
-    public init(topic: Topic, partition: Int, offset: Int64, key: String, value: [UInt8]?,
-                headers: [String: String], timestamp: Timestamp) {
+    public init(
+        topic: Topic,
+        partition: Int,
+        offset: Int64,
+        key: String,
+        value: [UInt8]?,
+        headers: [String: String],
+        timestamp: Timestamp
+    ) {
         self.topic = topic
         self.partition = partition
         self.offset = offset

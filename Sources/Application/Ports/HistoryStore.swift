@@ -10,8 +10,15 @@ public struct HistoryPoint: Hashable, Sendable, Codable {
     public var routeId: RouteID?
     public var visitId: VisitID?
 
-    public init(fixTime: Timestamp, latitude: Double, longitude: Double, speedKmh: Double, heading: Double,
-                routeId: RouteID? = nil, visitId: VisitID? = nil) {
+    public init(
+        fixTime: Timestamp,
+        latitude: Double,
+        longitude: Double,
+        speedKmh: Double,
+        heading: Double,
+        routeId: RouteID? = nil,
+        visitId: VisitID? = nil
+    ) {
         self.fixTime = fixTime
         self.latitude = latitude
         self.longitude = longitude
@@ -36,8 +43,17 @@ public struct VisitCompletionRecord: Hashable, Sendable, Codable {
     /// Whether the driver arrived within the time window (true when there was no window).
     public var onTime: Bool
 
-    public init(visitId: VisitID, tenantId: TenantID, driverId: DriverID, routeId: RouteID, customerId: CustomerID,
-                status: VisitStatus, arrivedAt: Timestamp?, closedAt: Timestamp, onTime: Bool) {
+    public init(
+        visitId: VisitID,
+        tenantId: TenantID,
+        driverId: DriverID,
+        routeId: RouteID,
+        customerId: CustomerID,
+        status: VisitStatus,
+        arrivedAt: Timestamp?,
+        closedAt: Timestamp,
+        onTime: Bool
+    ) {
         self.visitId = visitId
         self.tenantId = tenantId
         self.driverId = driverId
@@ -66,8 +82,16 @@ public struct DriverDailyStats: Hashable, Sendable, Codable {
     /// Visits closed (completed, failed or skipped) that day.
     public var visitsCount: Int
 
-    public init(driverId: DriverID, tenantId: TenantID, date: CalendarDate, positions: Int, avgSpeedKmh: Double,
-                maxSpeedKmh: Double, movingPercentage: Double, visitsCount: Int) {
+    public init(
+        driverId: DriverID,
+        tenantId: TenantID,
+        date: CalendarDate,
+        positions: Int,
+        avgSpeedKmh: Double,
+        maxSpeedKmh: Double,
+        movingPercentage: Double,
+        visitsCount: Int
+    ) {
         self.driverId = driverId
         self.tenantId = tenantId
         self.date = date
@@ -90,8 +114,15 @@ public struct VisitPerformanceDaily: Hashable, Sendable, Codable {
     /// Mean time on site of visits with an arrival, seconds; nil when none.
     public var avgDurationSeconds: Double?
 
-    public init(tenantId: TenantID, date: CalendarDate, total: Int, completed: Int, failed: Int, onTime: Int,
-                avgDurationSeconds: Double?) {
+    public init(
+        tenantId: TenantID,
+        date: CalendarDate,
+        total: Int,
+        completed: Int,
+        failed: Int,
+        onTime: Int,
+        avgDurationSeconds: Double?
+    ) {
         self.tenantId = tenantId
         self.date = date
         self.total = total
@@ -115,12 +146,25 @@ public struct VisitPerformanceDaily: Hashable, Sendable, Codable {
 /// - **Tenancy:** reads take the tenant and never return another tenant's data.
 public protocol HistoryStore: Sendable {
     func append(_ positions: [EnrichedPosition]) async throws
-    func routeHistory(driverId: DriverID, tenantId: TenantID, from: Timestamp, to: Timestamp,
-                      maxPoints: Int) async throws -> [HistoryPoint]
+    func routeHistory(
+        driverId: DriverID,
+        tenantId: TenantID,
+        from: Timestamp,
+        to: Timestamp,
+        maxPoints: Int
+    ) async throws -> [HistoryPoint]
     func recordVisitCompletion(_ record: VisitCompletionRecord) async throws
-    func driverStats(driverId: DriverID, tenantId: TenantID, from: CalendarDate,
-                     to: CalendarDate) async throws -> [DriverDailyStats]
-    func visitPerformance(tenantId: TenantID, from: CalendarDate, to: CalendarDate) async throws
+    func driverStats(
+        driverId: DriverID,
+        tenantId: TenantID,
+        from: CalendarDate,
+        to: CalendarDate
+    ) async throws -> [DriverDailyStats]
+    func visitPerformance(
+        tenantId: TenantID,
+        from: CalendarDate,
+        to: CalendarDate
+    ) async throws
         -> [VisitPerformanceDaily]
     @discardableResult
     func prune(olderThan cutoff: Timestamp) async throws -> Int

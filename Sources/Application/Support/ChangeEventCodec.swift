@@ -1,5 +1,5 @@
-import WireFormat
 public import Domain
+import WireFormat
 
 /// The wire format of source-of-truth change events: Debezium 2.5's flattened `ExtractNewRecordState`
 /// JSON as the connector registration produces it (`delete.tombstone.handling.mode=rewrite-with-tombstone`,
@@ -81,7 +81,9 @@ public enum ChangeEventCodec {
     /// the streaming position as their LSNs and keep a real version, so a re-snapshot after an outage
     /// does update rows the store already has.
     public static func version(
-        operation: Operation, commitLSN: String?, changeLSN: String?,
+        operation: Operation,
+        commitLSN: String?,
+        changeLSN: String?,
         eventSerialNo: Int64?
     ) -> String? {
         guard let commitLSN else { return nil }
@@ -99,7 +101,9 @@ public enum ChangeEventCodec {
     /// delete event with the key column and `TenantId` only (publish `(key, nil)` after it as the tombstone).
     /// The record's own `version` is not written: a decoded event's version derives from `lsn`.
     public static func encode(
-        _ change: ReferenceChange, lsn: String, sourceTimestamp: Timestamp
+        _ change: ReferenceChange,
+        lsn: String,
+        sourceTimestamp: Timestamp
     )
         -> (key: String, value: [UInt8]?)
     {
@@ -119,18 +123,25 @@ public enum ChangeEventCodec {
     /// Encodes a full row image: the after image for `c`, `u` and `r`, the before image for `d`
     /// (written with `"__deleted":"true"`).
     public static func encode(
-        _ record: ReferenceRecord, operation: Operation, position: SourcePosition
+        _ record: ReferenceRecord,
+        operation: Operation,
+        position: SourcePosition
     )
         -> (key: String, value: [UInt8])
     {
         let value = encodeValue(
-            columns: columns(of: record), table: record.key.table, operation: operation,
-            position: position)
+            columns: columns(of: record),
+            table: record.key.table,
+            operation: operation,
+            position: position
+        )
         return (key(for: record.key), value)
     }
 
     private static func encodeValue(
-        columns: [(String, JSONValue)], table: String, operation: Operation,
+        columns: [(String, JSONValue)],
+        table: String,
+        operation: Operation,
         position: SourcePosition
     ) -> [UInt8] {
         var fields = columns
@@ -213,7 +224,10 @@ public enum ChangeEventCodec {
     /// - Throws: `StoreError.invalidData` for a topic that is not `cdc.Customers`, `cdc.Accounts`,
     ///   `cdc.Products` or `cdc.Orders`, malformed JSON, a missing id or tenant, or a column of the wrong type.
     public static func decode(
-        topic: Topic, key: String, value: [UInt8]?, defaultTenantId: TenantID? = nil
+        topic: Topic,
+        key: String,
+        value: [UInt8]?,
+        defaultTenantId: TenantID? = nil
     )
         throws -> ReferenceChange?
     {
@@ -246,9 +260,11 @@ public enum ChangeEventCodec {
         default: throw StoreError.invalidData("__deleted is not text")
         }
         let version = Self.version(
-            operation: operation, commitLSN: try row.text("__commit_lsn"),
+            operation: operation,
+            commitLSN: try row.text("__commit_lsn"),
             changeLSN: try row.text("__change_lsn"),
-            eventSerialNo: try row.int64("__event_serial_no"))
+            eventSerialNo: try row.int64("__event_serial_no")
+        )
         let tenantText = try row.text("TenantId")
 
         if deleted || operation == .delete {
@@ -265,33 +281,59 @@ public enum ChangeEventCodec {
             return .upsert(
                 .customer(
                     Customer(
-                        id: CustomerID(idText), tenantId: tenantId, name: try row.text("Name") ?? "",
-                        phone: try row.text("Phone"), address: try row.text("Address"),
+                        id: CustomerID(idText),
+                        tenantId: tenantId,
+                        name: try row.text("Name") ?? "",
+                        phone: try row.text("Phone"),
+                        address: try row.text("Address"),
                         location: Coordinate(latitude: latitude, longitude: longitude),
                         geofenceRadiusMeters: try row.double("GeofenceRadiusMeters")
                             ?? Customer.defaultGeofenceRadiusMeters,
-                        customerType: try row.text("CustomerType"), version: version)))
+                        customerType: try row.text("CustomerType"),
+                        version: version
+                    )
+                )
+            )
         case .accounts:
             return .upsert(
                 .account(
                     Account(
-                        id: AccountID(idText), tenantId: tenantId, name: try row.text("Name") ?? "",
-                        accountType: try row.text("AccountType"), settings: try row.settings("Settings"),
-                        version: version)))
+                        id: AccountID(idText),
+                        tenantId: tenantId,
+                        name: try row.text("Name") ?? "",
+                        accountType: try row.text("AccountType"),
+                        settings: try row.settings("Settings"),
+                        version: version
+                    )
+                )
+            )
         case .products:
             return .upsert(
                 .product(
                     Product(
-                        id: ProductID(idText), tenantId: tenantId, name: try row.text("Name") ?? "",
-                        sku: try row.text("Sku"), category: try row.text("Category"),
-                        unitPrice: try row.text("UnitPrice"), version: version)))
+                        id: ProductID(idText),
+                        tenantId: tenantId,
+                        name: try row.text("Name") ?? "",
+                        sku: try row.text("Sku"),
+                        category: try row.text("Category"),
+                        unitPrice: try row.text("UnitPrice"),
+                        version: version
+                    )
+                )
+            )
         case .orders:
             return .upsert(
                 .order(
                     Order(
-                        id: OrderID(idText), tenantId: tenantId,
+                        id: OrderID(idText),
+                        tenantId: tenantId,
                         customerId: try row.text("CustomerId").map { CustomerID($0) },
-                        status: try row.text("Status"), totalAmount: try row.text("TotalAmount"), version: version)))
+                        status: try row.text("Status"),
+                        totalAmount: try row.text("TotalAmount"),
+                        version: version
+                    )
+                )
+            )
         }
     }
 }

@@ -19,9 +19,15 @@ public struct ConsumerLoop: Sendable {
         /// work (history append, publish, commit), like Kafka's `fetch.wait.max.ms`. Adds at most this latency.
         public var linger: Duration
 
-        public init(topics: [Topic], group: String, startAtEnd: Bool = false, batchSize: Int = 256,
-                    maxAttempts: Int = 5, retryDelay: Duration = .milliseconds(200),
-                    linger: Duration = .milliseconds(5)) {
+        public init(
+            topics: [Topic],
+            group: String,
+            startAtEnd: Bool = false,
+            batchSize: Int = 256,
+            maxAttempts: Int = 5,
+            retryDelay: Duration = .milliseconds(200),
+            linger: Duration = .milliseconds(5)
+        ) {
             self.topics = topics
             self.group = group
             self.startAtEnd = startAtEnd
@@ -49,8 +55,11 @@ public struct ConsumerLoop: Sendable {
     /// Consumes until the task is cancelled, the subscription closes, or `drain` is requested (checked between
     /// batches). The subscription is closed on the way out, so its partitions go to the group's other members.
     public func run(drain: DrainSignal = DrainSignal()) async throws {
-        let subscription = try await bus.subscribe(topics: configuration.topics, group: configuration.group,
-                                                   startAtEnd: configuration.startAtEnd)
+        let subscription = try await bus.subscribe(
+            topics: configuration.topics,
+            group: configuration.group,
+            startAtEnd: configuration.startAtEnd
+        )
         do {
             while !Task.isCancelled, !drain.isRequested {
                 let batch = try await subscription.next(maxCount: configuration.batchSize)
@@ -69,7 +78,10 @@ public struct ConsumerLoop: Sendable {
     }
 
     /// Runs `fetch` for at most `timeout`; no messages when it took longer (they are delivered again).
-    static func fetch(within timeout: Duration, _ fetch: @escaping @Sendable () async throws -> [BusMessage])
+    static func fetch(
+        within timeout: Duration,
+        _ fetch: @escaping @Sendable () async throws -> [BusMessage]
+    )
         async throws -> [BusMessage]
     {
         try await withThrowingTaskGroup(of: [BusMessage]?.self) { group in
@@ -92,8 +104,10 @@ public struct ConsumerLoop: Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            logger.debug("batch failed, retrying message by message",
-                         metadata: ["consumer.group": "\(configuration.group)", "error": "\(error)"])
+            logger.debug(
+                "batch failed, retrying message by message",
+                metadata: ["consumer.group": "\(configuration.group)", "error": "\(error)"]
+            )
         }
         for message in batch {
             var attempt = 1
@@ -126,11 +140,16 @@ public struct ConsumerLoop: Sendable {
         headers[MessageHeader.dlqSourcePartition] = String(message.partition)
         headers[MessageHeader.dlqSourceOffset] = String(message.offset)
         headers["dlq-attempts"] = String(attempts)
-        try await bus.publish([OutgoingMessage(key: message.key, value: message.value, headers: headers)],
-                              to: message.topic.deadLetter)
-        logger.debug("message dead-lettered", metadata: [
-            "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)",
-        ])
+        try await bus.publish(
+            [OutgoingMessage(key: message.key, value: message.value, headers: headers)],
+            to: message.topic.deadLetter
+        )
+        logger.debug(
+            "message dead-lettered",
+            metadata: [
+                "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)",
+            ]
+        )
     }
 }
 

@@ -1,5 +1,5 @@
-import WireFormat
 import Domain
+import WireFormat
 
 /// A value with a hand-written JSON form identical to its `Codable` one (same keys, timestamps as epoch
 /// milliseconds, nil optionals omitted). `JSONPayload` uses it when present: positions are the bulk of
@@ -70,14 +70,24 @@ extension RawPosition: FastJSONCodable {
     init(json: JSONTree) throws {
         let f = JSONFields(object: json, type: "RawPosition")
         self.init(
-            tenantId: TenantID(try f.string("tenantId")), driverId: DriverID(try f.string("driverId")),
-            deviceId: DeviceID(try f.string("deviceId")), fixTime: try f.timestamp("fixTime"),
-            serverTime: f.optionalTimestamp("serverTime"), latitude: try f.double("latitude"),
-            longitude: try f.double("longitude"), altitude: f.optionalDouble("altitude"),
-            speedKmh: try f.double("speedKmh"), course: try f.double("course"), accuracy: f.optionalDouble("accuracy"),
-            valid: try f.bool("valid"), batteryLevel: f.optionalDouble("batteryLevel"),
-            ignition: f.optionalBool("ignition"), motion: f.optionalBool("motion"), alarm: f.optionalString("alarm"),
-            protocolName: f.optionalString("protocolName"))
+            tenantId: TenantID(try f.string("tenantId")),
+            driverId: DriverID(try f.string("driverId")),
+            deviceId: DeviceID(try f.string("deviceId")),
+            fixTime: try f.timestamp("fixTime"),
+            serverTime: f.optionalTimestamp("serverTime"),
+            latitude: try f.double("latitude"),
+            longitude: try f.double("longitude"),
+            altitude: f.optionalDouble("altitude"),
+            speedKmh: try f.double("speedKmh"),
+            course: try f.double("course"),
+            accuracy: f.optionalDouble("accuracy"),
+            valid: try f.bool("valid"),
+            batteryLevel: f.optionalDouble("batteryLevel"),
+            ignition: f.optionalBool("ignition"),
+            motion: f.optionalBool("motion"),
+            alarm: f.optionalString("alarm"),
+            protocolName: f.optionalString("protocolName")
+        )
     }
 }
 
@@ -128,9 +138,15 @@ extension EnrichedPosition: FastJSONCodable {
         var stops: [StopETA] = []
         for element in json["remainingStops"]?.array ?? [] {
             let s = JSONFields(object: element, type: "StopETA")
-            stops.append(StopETA(visitId: VisitID(try s.string("visitId")), customerId: CustomerID(try s.string("customerId")),
-                                 sequenceNumber: try s.int("sequenceNumber"), eta: try s.timestamp("eta"),
-                                 late: try s.bool("late")))
+            stops.append(
+                StopETA(
+                    visitId: VisitID(try s.string("visitId")),
+                    customerId: CustomerID(try s.string("customerId")),
+                    sequenceNumber: try s.int("sequenceNumber"),
+                    eta: try s.timestamp("eta"),
+                    late: try s.bool("late")
+                )
+            )
         }
         let tenantId = TenantID(try f.string("tenantId"))
         let driverId = DriverID(try f.string("driverId"))
@@ -150,13 +166,31 @@ extension EnrichedPosition: FastJSONCodable {
         let completed = try f.int("completedStops")
         let total = try f.int("totalStops")
         self.init(
-            tenantId: tenantId, driverId: driverId, deviceId: deviceId, driverName: driverName, fixTime: fixTime,
-            latitude: latitude, longitude: longitude, speedKmh: speedKmh, smoothedSpeedKmh: smoothed,
-            heading: heading, batteryLevel: f.optionalDouble("batteryLevel"), ignition: f.optionalBool("ignition"),
-            activity: activity, routeId: routeId, currentVisitId: currentVisitId, nextVisitId: nextVisitId,
-            nextCustomerId: nextCustomerId, nextCustomerName: f.optionalString("nextCustomerName"),
-            distanceToNextMeters: f.optionalDouble("distanceToNextMeters"), etaToNext: f.optionalTimestamp("etaToNext"),
-            late: late, completedStops: completed, totalStops: total, remainingStops: stops)
+            tenantId: tenantId,
+            driverId: driverId,
+            deviceId: deviceId,
+            driverName: driverName,
+            fixTime: fixTime,
+            latitude: latitude,
+            longitude: longitude,
+            speedKmh: speedKmh,
+            smoothedSpeedKmh: smoothed,
+            heading: heading,
+            batteryLevel: f.optionalDouble("batteryLevel"),
+            ignition: f.optionalBool("ignition"),
+            activity: activity,
+            routeId: routeId,
+            currentVisitId: currentVisitId,
+            nextVisitId: nextVisitId,
+            nextCustomerId: nextCustomerId,
+            nextCustomerName: f.optionalString("nextCustomerName"),
+            distanceToNextMeters: f.optionalDouble("distanceToNextMeters"),
+            etaToNext: f.optionalTimestamp("etaToNext"),
+            late: late,
+            completedStops: completed,
+            totalStops: total,
+            remainingStops: stops
+        )
     }
 }
 
@@ -179,9 +213,17 @@ extension PushFanout.CompactPosition: FastJSONCodable {
     init(json: JSONTree) throws {
         let f = JSONFields(object: json, type: "CompactPosition")
         guard let activity = DriverActivity(rawValue: try f.string("activity")) else { throw f.missing("activity") }
-        self.init(driverId: DriverID(try f.string("driverId")), lat: try f.double("lat"), lng: try f.double("lng"),
-                  speed: try f.double("speed"), heading: try f.double("heading"), activity: activity,
-                  fixTime: try f.timestamp("fixTime"), nextVisitId: f.optionalString("nextVisitId").map { VisitID($0) },
-                  etaToNext: f.optionalTimestamp("etaToNext"), late: try f.bool("late"))
+        self.init(
+            driverId: DriverID(try f.string("driverId")),
+            lat: try f.double("lat"),
+            lng: try f.double("lng"),
+            speed: try f.double("speed"),
+            heading: try f.double("heading"),
+            activity: activity,
+            fixTime: try f.timestamp("fixTime"),
+            nextVisitId: f.optionalString("nextVisitId").map { VisitID($0) },
+            etaToNext: f.optionalTimestamp("etaToNext"),
+            late: try f.bool("late")
+        )
     }
 }

@@ -16,8 +16,13 @@ public struct ApplyChangeEvent: Sendable {
     let clock: any WallClock
     let logger: Logger
 
-    public init(store: any ReferenceStore, fleet: any FleetStore, customers: CustomerDirectory,
-                clock: any WallClock, logger: Logger) {
+    public init(
+        store: any ReferenceStore,
+        fleet: any FleetStore,
+        customers: CustomerDirectory,
+        clock: any WallClock,
+        logger: Logger
+    ) {
         self.store = store
         self.fleet = fleet
         self.customers = customers
@@ -29,23 +34,34 @@ public struct ApplyChangeEvent: Sendable {
     public func handle(_ messages: [BusMessage]) async throws {
         var progress: [String: String?] = [:]
         for message in messages {
-            guard let change = try ChangeEventCodec.decode(topic: message.topic, key: message.key,
-                                                           value: message.value)
+            guard
+                let change = try ChangeEventCodec.decode(
+                    topic: message.topic,
+                    key: message.key,
+                    value: message.value
+                )
             else { continue }  // a tombstone after a rewritten delete carries nothing new
             let applied = try await store.apply(change)
             if applied, case .customer(let id) = change.key {
-                let tenant: TenantID? = switch change {
-                case .upsert(let record): record.tenantId
-                case .delete(_, let tenantId, _): tenantId
-                }
+                let tenant: TenantID? =
+                    switch change {
+                    case .upsert(let record): record.tenantId
+                    case .delete(_, let tenantId, _): tenantId
+                    }
                 if let tenant { await customers.invalidate(id, tenantId: tenant) }
             }
             progress[change.key.table] = change.version
         }
         let now = clock.now()
         for (table, version) in progress {
-            try await fleet.saveSyncState(SyncState(tableName: table, lastVersion: version, lastSyncedAt: now,
-                                                    status: .healthy))
+            try await fleet.saveSyncState(
+                SyncState(
+                    tableName: table,
+                    lastVersion: version,
+                    lastSyncedAt: now,
+                    status: .healthy
+                )
+            )
         }
     }
 }

@@ -10,8 +10,15 @@ public struct NewCustomer: Hashable, Sendable, Codable {
     public var geofenceRadiusMeters: Double?
     public var customerType: String?
 
-    public init(name: String, phone: String? = nil, address: String? = nil, latitude: Double, longitude: Double,
-                geofenceRadiusMeters: Double? = nil, customerType: String? = nil) {
+    public init(
+        name: String,
+        phone: String? = nil,
+        address: String? = nil,
+        latitude: Double,
+        longitude: Double,
+        geofenceRadiusMeters: Double? = nil,
+        customerType: String? = nil
+    ) {
         self.name = name
         self.phone = phone
         self.address = address
@@ -55,12 +62,22 @@ public struct CustomerAdministration: Sendable {
         }
         let radius = input.geofenceRadiusMeters ?? Customer.defaultGeofenceRadiusMeters
         guard radius.isFinite, (5...10_000).contains(radius) else {
-            throw UseCaseError(.invalid, "geofenceRadiusMeters must be within [5, 10000]", field: "geofenceRadiusMeters")
+            throw UseCaseError(
+                .invalid,
+                "geofenceRadiusMeters must be within [5, 10000]",
+                field: "geofenceRadiusMeters"
+            )
         }
-        let customer = Customer(id: id, tenantId: principal.tenantId, name: input.name, phone: input.phone,
-                                address: input.address,
-                                location: Coordinate(latitude: input.latitude, longitude: input.longitude),
-                                geofenceRadiusMeters: radius, customerType: input.customerType)
+        let customer = Customer(
+            id: id,
+            tenantId: principal.tenantId,
+            name: input.name,
+            phone: input.phone,
+            address: input.address,
+            location: Coordinate(latitude: input.latitude, longitude: input.longitude),
+            geofenceRadiusMeters: radius,
+            customerType: input.customerType
+        )
         do {
             try await sourceOfTruth.upsert(.customer(customer))
         } catch let error as StoreError where error.code == .conflict {

@@ -27,8 +27,14 @@ public final class CustomerDirectory: Sendable {
     private let memory = LockedDictionary<CustomerID, (customer: Customer, expires: Timestamp)>()
     private let counters = Mutex(Stats())
 
-    public init(shared: any CustomerCache, store: any ReferenceStore, sourceOfTruth: any SourceOfTruth,
-                clock: any WallClock, configuration: Configuration = .init(), logger: Logger) {
+    public init(
+        shared: any CustomerCache,
+        store: any ReferenceStore,
+        sourceOfTruth: any SourceOfTruth,
+        clock: any WallClock,
+        configuration: Configuration = .init(),
+        logger: Logger
+    ) {
         self.shared = shared
         self.store = store
         self.sourceOfTruth = sourceOfTruth
@@ -75,7 +81,10 @@ public final class CustomerDirectory: Sendable {
     }
 
     /// Several customers at once; ids without a customer are left out.
-    public func customers(_ ids: some Sequence<CustomerID>, tenantId: TenantID) async throws
+    public func customers(
+        _ ids: some Sequence<CustomerID>,
+        tenantId: TenantID
+    ) async throws
         -> [CustomerID: Customer]
     {
         var result: [CustomerID: Customer] = [:]

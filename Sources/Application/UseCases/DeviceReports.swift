@@ -19,10 +19,23 @@ public struct DevicePositionReport: Hashable, Sendable {
     public var alarm: String?
     public var protocolName: String?
 
-    public init(deviceId: DeviceID, fixTime: Timestamp, serverTime: Timestamp? = nil, latitude: Double,
-                longitude: Double, altitude: Double? = nil, speedKnots: Double, course: Double = 0,
-                accuracy: Double? = nil, valid: Bool = true, batteryLevel: Double? = nil, ignition: Bool? = nil,
-                motion: Bool? = nil, alarm: String? = nil, protocolName: String? = nil) {
+    public init(
+        deviceId: DeviceID,
+        fixTime: Timestamp,
+        serverTime: Timestamp? = nil,
+        latitude: Double,
+        longitude: Double,
+        altitude: Double? = nil,
+        speedKnots: Double,
+        course: Double = 0,
+        accuracy: Double? = nil,
+        valid: Bool = true,
+        batteryLevel: Double? = nil,
+        ignition: Bool? = nil,
+        motion: Bool? = nil,
+        alarm: String? = nil,
+        protocolName: String? = nil
+    ) {
         self.deviceId = deviceId
         self.fixTime = fixTime
         self.serverTime = serverTime
@@ -52,8 +65,14 @@ public struct DeviceEventReport: Hashable, Sendable {
     public var geofenceName: String?
     public var position: DevicePositionReport?
 
-    public init(deviceId: DeviceID, type: String, eventTime: Timestamp, attributes: [String: String] = [:],
-                geofenceName: String? = nil, position: DevicePositionReport? = nil) {
+    public init(
+        deviceId: DeviceID,
+        type: String,
+        eventTime: Timestamp,
+        attributes: [String: String] = [:],
+        geofenceName: String? = nil,
+        position: DevicePositionReport? = nil
+    ) {
         self.deviceId = deviceId
         self.type = type
         self.eventTime = eventTime

@@ -9,8 +9,14 @@ public struct NewDriver: Hashable, Sendable, Codable {
     public var vehiclePlate: String?
     public var vehicleType: VehicleType?
 
-    public init(id: DriverID? = nil, deviceId: DeviceID, name: String, phone: String? = nil,
-                vehiclePlate: String? = nil, vehicleType: VehicleType? = nil) {
+    public init(
+        id: DriverID? = nil,
+        deviceId: DeviceID,
+        name: String,
+        phone: String? = nil,
+        vehiclePlate: String? = nil,
+        vehicleType: VehicleType? = nil
+    ) {
         self.id = id
         self.deviceId = deviceId
         self.name = name
@@ -47,17 +53,27 @@ public struct DriverManagement: Sendable {
         try Validation.nonEmpty(input.deviceId.rawValue, field: "deviceId")
         let id = input.id ?? DriverID(ids.make())
         try Validation.identifier(id.rawValue, field: "id")
-        if let existing = try await fleet.driver(id, tenantId: principal.tenantId), existing.deviceId != input.deviceId {
+        if let existing = try await fleet.driver(id, tenantId: principal.tenantId), existing.deviceId != input.deviceId
+        {
             throw UseCaseError(.conflict, "driver \(id) exists with another device")
         }
-        let driver = Driver(id: id, tenantId: principal.tenantId, deviceId: input.deviceId, name: input.name,
-                            phone: input.phone, vehiclePlate: input.vehiclePlate,
-                            vehicleType: input.vehicleType ?? .van)
+        let driver = Driver(
+            id: id,
+            tenantId: principal.tenantId,
+            deviceId: input.deviceId,
+            name: input.name,
+            phone: input.phone,
+            vehiclePlate: input.vehiclePlate,
+            vehicleType: input.vehicleType ?? .van
+        )
         do {
             try await fleet.saveDriver(driver)
         } catch let error as StoreError where error.code == .duplicate {
-            throw UseCaseError(.conflict, "device \(input.deviceId) is already assigned to another driver",
-                               field: "deviceId")
+            throw UseCaseError(
+                .conflict,
+                "device \(input.deviceId) is already assigned to another driver",
+                field: "deviceId"
+            )
         }
         return driver
     }
@@ -80,11 +96,15 @@ enum Validation {
 
     /// Ids appear in URLs, topic keys and room names: printable ASCII without separators, ≤ 128 characters.
     static func identifier(_ value: String, field: String) throws(UseCaseError) {
-        let ok = !value.isEmpty && value.utf8.count <= 128
+        let ok =
+            !value.isEmpty && value.utf8.count <= 128
             && value.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ":") }
         if !ok {
-            throw UseCaseError(.invalid, "\(field) must be 1–128 printable ASCII characters without '/' or ':'",
-                               field: field)
+            throw UseCaseError(
+                .invalid,
+                "\(field) must be 1–128 printable ASCII characters without '/' or ':'",
+                field: field
+            )
         }
     }
 }
@@ -98,7 +118,8 @@ public struct IdentifierFactory: Sendable {
     /// 128 random bits as a lowercase UUID string.
     public static let random = IdentifierFactory {
         var g = SystemRandomNumberGenerator()
-        let a = g.next() as UInt64, b = g.next() as UInt64
+        let a = g.next() as UInt64
+        let b = g.next() as UInt64
         func hex(_ v: UInt64, _ digits: Int) -> String {
             let s = String(v, radix: 16)
             return String(repeating: "0", count: digits - s.count) + s

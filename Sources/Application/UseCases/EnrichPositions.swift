@@ -29,9 +29,15 @@ public struct EnrichPositions: Sendable {
     let configuration: Configuration
     let logger: Logger
 
-    public init(fleet: any FleetStore, history: any HistoryStore, latest: any LatestPositionCache,
-                customers: CustomerDirectory, bus: any EventBus, configuration: Configuration = .init(),
-                logger: Logger) {
+    public init(
+        fleet: any FleetStore,
+        history: any HistoryStore,
+        latest: any LatestPositionCache,
+        customers: CustomerDirectory,
+        bus: any EventBus,
+        configuration: Configuration = .init(),
+        logger: Logger
+    ) {
         self.fleet = fleet
         self.history = history
         self.latest = latest
@@ -81,8 +87,16 @@ public struct EnrichPositions: Sendable {
         var visits: [PlannedVisit] = []
         if let route { visits = try await fleet.visits(routeId: route.id, tenantId: driver.tenantId) }
         let customerMap = try await customers.customers(visits.map { $0.customerId }, tenantId: driver.tenantId)
-        var output = enricher.enrich(EnrichmentInput(raw: raw, driver: driver, route: route, visits: visits,
-                                                     customers: customerMap, previous: previous))
+        var output = enricher.enrich(
+            EnrichmentInput(
+                raw: raw,
+                driver: driver,
+                route: route,
+                visits: visits,
+                customers: customerMap,
+                previous: previous
+            )
+        )
         if !output.changedVisits.isEmpty {
             output.events = try await persistTransitions(output, previousVisits: visits)
         }
@@ -91,7 +105,10 @@ public struct EnrichPositions: Sendable {
 
     /// Writes auto-arrivals and departures with compare-and-set; a visit changed concurrently (e.g. the
     /// driver completed it from the app) keeps the other writer's state and its events are dropped.
-    private func persistTransitions(_ output: EnrichmentOutput, previousVisits: [PlannedVisit]) async throws
+    private func persistTransitions(
+        _ output: EnrichmentOutput,
+        previousVisits: [PlannedVisit]
+    ) async throws
         -> [DomainEvent]
     {
         var lost: Set<VisitID> = []
@@ -112,8 +129,11 @@ public struct EnrichPositions: Sendable {
 
     /// Today's first route of the driver that is not finished.
     private func activeRoute(for driver: Driver, at time: Timestamp) async throws -> Route? {
-        let routes = try await fleet.routes(tenantId: driver.tenantId, date: CalendarDate(containing: time),
-                                            driverId: driver.id)
+        let routes = try await fleet.routes(
+            tenantId: driver.tenantId,
+            date: CalendarDate(containing: time),
+            driverId: driver.id
+        )
         return routes.first { $0.status == .planned || $0.status == .inProgress }
     }
 }
@@ -123,8 +143,11 @@ public struct EnrichPositions: Sendable {
 func publish(enriched: [EnrichedPosition] = [], events: [DomainEvent], bus: any EventBus) async throws {
     if !enriched.isEmpty {
         let messages = try enriched.map {
-            OutgoingMessage(key: $0.driverId.rawValue, value: try JSONPayload.encode($0),
-                            headers: Headers.make(tenant: $0.tenantId, type: "enriched-position"))
+            OutgoingMessage(
+                key: $0.driverId.rawValue,
+                value: try JSONPayload.encode($0),
+                headers: Headers.make(tenant: $0.tenantId, type: "enriched-position")
+            )
         }
         try await bus.publish(messages, to: .enrichedPositions)
     }
@@ -133,14 +156,29 @@ func publish(enriched: [EnrichedPosition] = [], events: [DomainEvent], bus: any 
     for event in events {
         switch event {
         case .visit(let e):
-            visitMessages.append(OutgoingMessage(key: e.visitId.rawValue, value: try JSONPayload.encode(event),
-                                                 headers: Headers.make(tenant: e.tenantId, type: "visit-\(e.kind.rawValue)")))
+            visitMessages.append(
+                OutgoingMessage(
+                    key: e.visitId.rawValue,
+                    value: try JSONPayload.encode(event),
+                    headers: Headers.make(tenant: e.tenantId, type: "visit-\(e.kind.rawValue)")
+                )
+            )
         case .driver(let e):
-            driverMessages.append(OutgoingMessage(key: e.driverId.rawValue, value: try JSONPayload.encode(event),
-                                                  headers: Headers.make(tenant: e.tenantId, type: "driver-\(e.kind.rawValue)")))
+            driverMessages.append(
+                OutgoingMessage(
+                    key: e.driverId.rawValue,
+                    value: try JSONPayload.encode(event),
+                    headers: Headers.make(tenant: e.tenantId, type: "driver-\(e.kind.rawValue)")
+                )
+            )
         case .alert(let a):
-            driverMessages.append(OutgoingMessage(key: a.driverId.rawValue, value: try JSONPayload.encode(event),
-                                                  headers: Headers.make(tenant: a.tenantId, type: "alert-\(a.kind.rawValue)")))
+            driverMessages.append(
+                OutgoingMessage(
+                    key: a.driverId.rawValue,
+                    value: try JSONPayload.encode(event),
+                    headers: Headers.make(tenant: a.tenantId, type: "alert-\(a.kind.rawValue)")
+                )
+            )
         }
     }
     if !visitMessages.isEmpty { try await bus.publish(visitMessages, to: .visitEvents) }

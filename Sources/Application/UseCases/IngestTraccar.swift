@@ -12,8 +12,13 @@ public struct IngestTraccar: Sendable {
     let routing: TopicRouting
     let logger: Logger
 
-    public init(fleet: any FleetStore, bus: any EventBus, clock: any WallClock, routing: TopicRouting = .init(),
-                logger: Logger) {
+    public init(
+        fleet: any FleetStore,
+        bus: any EventBus,
+        clock: any WallClock,
+        routing: TopicRouting = .init(),
+        logger: Logger
+    ) {
         self.devices = DeviceDirectory(fleet: fleet, clock: clock)
         self.bus = bus
         self.clock = clock
@@ -38,8 +43,11 @@ public struct IngestTraccar: Sendable {
                 continue
             }
             let raw = Self.rawPosition(report, tenantId: driver.tenantId, driverId: driver.id)
-            let message = OutgoingMessage(key: driver.id.rawValue, value: try JSONPayload.encode(raw),
-                                          headers: Headers.make(tenant: driver.tenantId, type: "position"))
+            let message = OutgoingMessage(
+                key: driver.id.rawValue,
+                value: try JSONPayload.encode(raw),
+                headers: Headers.make(tenant: driver.tenantId, type: "position")
+            )
             batches[routing.positions(for: driver.tenantId), default: []].append(message)
             outcomes.append(.accepted(driverId: driver.id, tenantId: driver.tenantId))
         }
@@ -62,13 +70,24 @@ public struct IngestTraccar: Sendable {
 
     static func rawPosition(_ report: DevicePositionReport, tenantId: TenantID, driverId: DriverID) -> RawPosition {
         RawPosition(
-            tenantId: tenantId, driverId: driverId, deviceId: report.deviceId,
-            fixTime: report.fixTime, serverTime: report.serverTime, latitude: report.latitude,
-            longitude: report.longitude, altitude: report.altitude,
-            speedKmh: Speed.kmh(fromKnots: report.speedKnots), course: report.course,
-            accuracy: report.accuracy, valid: report.valid, batteryLevel: report.batteryLevel,
-            ignition: report.ignition, motion: report.motion, alarm: report.alarm,
-            protocolName: report.protocolName)
+            tenantId: tenantId,
+            driverId: driverId,
+            deviceId: report.deviceId,
+            fixTime: report.fixTime,
+            serverTime: report.serverTime,
+            latitude: report.latitude,
+            longitude: report.longitude,
+            altitude: report.altitude,
+            speedKmh: Speed.kmh(fromKnots: report.speedKnots),
+            course: report.course,
+            accuracy: report.accuracy,
+            valid: report.valid,
+            batteryLevel: report.batteryLevel,
+            ignition: report.ignition,
+            motion: report.motion,
+            alarm: report.alarm,
+            protocolName: report.protocolName
+        )
     }
 
     /// Maps a Traccar event to a driver event or alert and publishes it on `gps.events`; an event whose
@@ -79,20 +98,38 @@ public struct IngestTraccar: Sendable {
         }
         guard let driver = try await devices.driver(for: report.deviceId) else { return .unmappedDevice }
         let event = Self.domainEvent(for: report, driver: driver)
-        let message = OutgoingMessage(key: driver.id.rawValue, value: try JSONPayload.encode(event),
-                                      headers: Headers.make(tenant: driver.tenantId, type: report.type))
+        let message = OutgoingMessage(
+            key: driver.id.rawValue,
+            value: try JSONPayload.encode(event),
+            headers: Headers.make(tenant: driver.tenantId, type: report.type)
+        )
         try await bus.publish([message], to: .gpsEvents)
         return .accepted(driverId: driver.id, tenantId: driver.tenantId)
     }
 
     static func domainEvent(for report: DeviceEventReport, driver: Driver) -> DomainEvent {
         func driverEvent(_ kind: DriverEvent.Kind) -> DomainEvent {
-            .driver(DriverEvent(kind: kind, tenantId: driver.tenantId, driverId: driver.id, at: report.eventTime,
-                                detail: report.type))
+            .driver(
+                DriverEvent(
+                    kind: kind,
+                    tenantId: driver.tenantId,
+                    driverId: driver.id,
+                    at: report.eventTime,
+                    detail: report.type
+                )
+            )
         }
         func alert(_ kind: AlertKind, _ message: String, value: Double? = nil) -> DomainEvent {
-            .alert(Alert(kind: kind, tenantId: driver.tenantId, driverId: driver.id, at: report.eventTime,
-                         message: message, value: value))
+            .alert(
+                Alert(
+                    kind: kind,
+                    tenantId: driver.tenantId,
+                    driverId: driver.id,
+                    at: report.eventTime,
+                    message: message,
+                    value: value
+                )
+            )
         }
         switch report.type {
         case "deviceOnline": return driverEvent(.online)
@@ -103,8 +140,11 @@ public struct IngestTraccar: Sendable {
         case "ignitionOff": return driverEvent(.ignitionOff)
         case "deviceOverspeed":
             let knots = report.attributes["speed"].flatMap(Double.init)
-            return alert(.overspeed, "\(driver.name) over the speed limit (Traccar)",
-                         value: knots.map { Speed.kmh(fromKnots: $0) })
+            return alert(
+                .overspeed,
+                "\(driver.name) over the speed limit (Traccar)",
+                value: knots.map { Speed.kmh(fromKnots: $0) }
+            )
         case "geofenceEnter":
             return alert(.geofenceEnter, "\(driver.name) entered \(report.geofenceName ?? "a geofence")")
         case "geofenceExit":

@@ -26,27 +26,45 @@ public struct PositionQueries: Sendable {
     }
 
     /// A downsampled track for playback.
-    public func history(driverId: DriverID, from: Timestamp, to: Timestamp, maxPoints: Int,
-                        as principal: Principal) async throws -> [HistoryPoint] {
+    public func history(
+        driverId: DriverID,
+        from: Timestamp,
+        to: Timestamp,
+        maxPoints: Int,
+        as principal: Principal
+    ) async throws -> [HistoryPoint] {
         guard from <= to else { throw UseCaseError(.invalid, "from must not be after to", field: "from") }
         guard (2...Self.maxPointsLimit).contains(maxPoints) else {
             throw UseCaseError(.invalid, "maxPoints must be between 2 and \(Self.maxPointsLimit)", field: "maxPoints")
         }
         let driver = try await visibleDriver(driverId, principal)
-        return try await history.routeHistory(driverId: driver.id, tenantId: driver.tenantId, from: from, to: to,
-                                              maxPoints: maxPoints)
+        return try await history.routeHistory(
+            driverId: driver.id,
+            tenantId: driver.tenantId,
+            from: from,
+            to: to,
+            maxPoints: maxPoints
+        )
     }
 
     /// Daily statistics of a driver.
-    public func stats(driverId: DriverID, from: CalendarDate, to: CalendarDate,
-                      as principal: Principal) async throws -> [DriverDailyStats] {
+    public func stats(
+        driverId: DriverID,
+        from: CalendarDate,
+        to: CalendarDate,
+        as principal: Principal
+    ) async throws -> [DriverDailyStats] {
         guard from <= to else { throw UseCaseError(.invalid, "from must not be after to", field: "from") }
         let driver = try await visibleDriver(driverId, principal)
         return try await history.driverStats(driverId: driver.id, tenantId: driver.tenantId, from: from, to: to)
     }
 
     /// Daily visit KPIs of the caller's tenant.
-    public func visitPerformance(from: CalendarDate, to: CalendarDate, as principal: Principal) async throws
+    public func visitPerformance(
+        from: CalendarDate,
+        to: CalendarDate,
+        as principal: Principal
+    ) async throws
         -> [VisitPerformanceDaily]
     {
         try authorize { () throws(AccessDenied) in try AccessPolicy.read(principal, tenant: principal.tenantId) }

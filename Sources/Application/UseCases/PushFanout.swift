@@ -26,9 +26,18 @@ public struct PushFanout: Sendable {
         public var etaToNext: Timestamp?
         public var late: Bool
 
-        public init(driverId: DriverID, lat: Double, lng: Double, speed: Double, heading: Double,
-                    activity: DriverActivity, fixTime: Timestamp, nextVisitId: VisitID?, etaToNext: Timestamp?,
-                    late: Bool) {
+        public init(
+            driverId: DriverID,
+            lat: Double,
+            lng: Double,
+            speed: Double,
+            heading: Double,
+            activity: DriverActivity,
+            fixTime: Timestamp,
+            nextVisitId: VisitID?,
+            etaToNext: Timestamp?,
+            late: Bool
+        ) {
             self.driverId = driverId
             self.lat = lat
             self.lng = lng
@@ -63,13 +72,25 @@ public struct PushFanout: Sendable {
                 let position = try JSONPayload.decode(EnrichedPosition.self, from: message.value)
                 let compact = try JSONPayload.encode(CompactPosition(position))
                 let driver = position.driverId
-                await gateway.broadcast(PushMessage(event: "driver-position", json: compact,
-                                                    tenantId: position.tenantId, key: driver.rawValue),
-                                        to: .tenant(position.tenantId))
+                await gateway.broadcast(
+                    PushMessage(
+                        event: "driver-position",
+                        json: compact,
+                        tenantId: position.tenantId,
+                        key: driver.rawValue
+                    ),
+                    to: .tenant(position.tenantId)
+                )
                 // The detailed payload is the message as published: no second encoding.
-                await gateway.broadcast(PushMessage(event: "driver-position-detailed", json: message.value ?? [],
-                                                    tenantId: position.tenantId, key: driver.rawValue),
-                                        to: .driver(driver))
+                await gateway.broadcast(
+                    PushMessage(
+                        event: "driver-position-detailed",
+                        json: message.value ?? [],
+                        tenantId: position.tenantId,
+                        key: driver.rawValue
+                    ),
+                    to: .driver(driver)
+                )
             default:
                 let event = try JSONPayload.decode(DomainEvent.self, from: message.value)
                 try await push(event)
@@ -84,11 +105,19 @@ public struct PushFanout: Sendable {
             // Once per connection, whether it follows the delivery, the tenant, or both.
             await gateway.broadcast(message, to: [.tenant(e.tenantId), .delivery(e.routeId)])
         case .driver(let e):
-            await gateway.broadcast(PushMessage(event: "driver-event", json: try JSONPayload.encode(e),
-                                                tenantId: e.tenantId), to: .tenant(e.tenantId))
+            await gateway.broadcast(
+                PushMessage(
+                    event: "driver-event",
+                    json: try JSONPayload.encode(e),
+                    tenantId: e.tenantId
+                ),
+                to: .tenant(e.tenantId)
+            )
         case .alert(let a):
-            await gateway.broadcast(PushMessage(event: "alert", json: try JSONPayload.encode(a), tenantId: a.tenantId),
-                                    to: .tenant(a.tenantId))
+            await gateway.broadcast(
+                PushMessage(event: "alert", json: try JSONPayload.encode(a), tenantId: a.tenantId),
+                to: .tenant(a.tenantId)
+            )
         }
     }
 }

@@ -9,8 +9,14 @@ public struct NewVisit: Hashable, Sendable, Codable {
     public var timeWindow: TimeWindow?
     public var serviceDurationSeconds: Int?
 
-    public init(id: VisitID? = nil, customerId: CustomerID, sequenceNumber: Int? = nil, visitType: VisitType? = nil,
-                timeWindow: TimeWindow? = nil, serviceDurationSeconds: Int? = nil) {
+    public init(
+        id: VisitID? = nil,
+        customerId: CustomerID,
+        sequenceNumber: Int? = nil,
+        visitType: VisitType? = nil,
+        timeWindow: TimeWindow? = nil,
+        serviceDurationSeconds: Int? = nil
+    ) {
         self.id = id
         self.customerId = customerId
         self.sequenceNumber = sequenceNumber
@@ -83,23 +89,43 @@ public struct RoutePlanning: Sendable {
                 throw UseCaseError(.invalid, "time window ends before it starts", field: "\(field).timeWindow")
             }
             if let service = stop.serviceDurationSeconds, !(0...86_400).contains(service) {
-                throw UseCaseError(.invalid, "serviceDurationSeconds must be 0–86400",
-                                   field: "\(field).serviceDurationSeconds")
+                throw UseCaseError(
+                    .invalid,
+                    "serviceDurationSeconds must be 0–86400",
+                    field: "\(field).serviceDurationSeconds"
+                )
             }
             guard try await customers.customer(stop.customerId, tenantId: tenant) != nil else {
-                throw UseCaseError(.invalid, "no customer \(stop.customerId) in this tenant", field: "\(field).customerId")
+                throw UseCaseError(
+                    .invalid,
+                    "no customer \(stop.customerId) in this tenant",
+                    field: "\(field).customerId"
+                )
             }
             let visitId = stop.id ?? VisitID(ids.make())
             try Validation.identifier(visitId.rawValue, field: "\(field).id")
-            visits.append(PlannedVisit(
-                id: visitId, tenantId: tenant, routeId: routeId, driverId: input.driverId,
-                customerId: stop.customerId, sequenceNumber: sequence, visitType: stop.visitType ?? .delivery,
-                scheduledDate: input.scheduledDate, timeWindow: stop.timeWindow,
-                serviceDurationSeconds: stop.serviceDurationSeconds ?? 300))
+            visits.append(
+                PlannedVisit(
+                    id: visitId,
+                    tenantId: tenant,
+                    routeId: routeId,
+                    driverId: input.driverId,
+                    customerId: stop.customerId,
+                    sequenceNumber: sequence,
+                    visitType: stop.visitType ?? .delivery,
+                    scheduledDate: input.scheduledDate,
+                    timeWindow: stop.timeWindow,
+                    serviceDurationSeconds: stop.serviceDurationSeconds ?? 300
+                )
+            )
         }
         visits.sort { $0.sequenceNumber < $1.sequenceNumber }
-        let route = Route(id: routeId, tenantId: tenant, driverId: input.driverId,
-                          scheduledDate: input.scheduledDate).recomputed(from: visits)
+        let route = Route(
+            id: routeId,
+            tenantId: tenant,
+            driverId: input.driverId,
+            scheduledDate: input.scheduledDate
+        ).recomputed(from: visits)
         do {
             try await fleet.createRoute(route, visits: visits)
         } catch let error as StoreError where error.code == .duplicate {

@@ -16,13 +16,18 @@ public struct VisitLifecycle: Sendable {
         self.clock = clock
     }
 
-    public func perform(_ action: VisitAction, on visitId: VisitID, as principal: Principal) async throws
+    public func perform(
+        _ action: VisitAction,
+        on visitId: VisitID,
+        as principal: Principal
+    ) async throws
         -> PlannedVisit
     {
         guard var visit = try await fleet.visit(visitId, tenantId: principal.tenantId),
-              let driver = try await fleet.driver(visit.driverId, tenantId: principal.tenantId)
+            let driver = try await fleet.driver(visit.driverId, tenantId: principal.tenantId)
         else { throw UseCaseError(.notFound, "no visit \(visitId)") }
-        try authorize { () throws(AccessDenied) in try AccessPolicy.actOnVisit(principal, visit: visit, driver: driver) }
+        try authorize { () throws(AccessDenied) in try AccessPolicy.actOnVisit(principal, visit: visit, driver: driver)
+        }
         let before = visit.status
         let now = clock.now()
         let event: VisitEvent
@@ -34,10 +39,17 @@ public struct VisitLifecycle: Sendable {
             guard let kind = Self.repeatedKind(action, status: visit.status) else {
                 throw UseCaseError(.conflict, "a \(error.from.rawValue) visit cannot \(error.action)")
             }
-            let repeated = VisitEvent(kind: kind, tenantId: visit.tenantId, visitId: visit.id, routeId: visit.routeId,
-                                      driverId: visit.driverId, customerId: visit.customerId,
-                                      at: visit.completedAt ?? visit.startedAt ?? visit.arrivedAt ?? now,
-                                      status: visit.status, outOfSequence: visit.outOfSequence)
+            let repeated = VisitEvent(
+                kind: kind,
+                tenantId: visit.tenantId,
+                visitId: visit.id,
+                routeId: visit.routeId,
+                driverId: visit.driverId,
+                customerId: visit.customerId,
+                at: visit.completedAt ?? visit.startedAt ?? visit.arrivedAt ?? now,
+                status: visit.status,
+                outOfSequence: visit.outOfSequence
+            )
             try await finish(visit, event: repeated, now: now)
             return visit
         }
@@ -55,10 +67,19 @@ public struct VisitLifecycle: Sendable {
         if [.completed, .failed, .skipped].contains(visit.status) {
             let now = visit.completedAt ?? now
             let onTime = visit.timeWindow.map { window in (visit.arrivedAt ?? now) <= window.end } ?? true
-            try await history.recordVisitCompletion(VisitCompletionRecord(
-                visitId: visit.id, tenantId: visit.tenantId, driverId: visit.driverId, routeId: visit.routeId,
-                customerId: visit.customerId, status: visit.status, arrivedAt: visit.arrivedAt, closedAt: now,
-                onTime: onTime))
+            try await history.recordVisitCompletion(
+                VisitCompletionRecord(
+                    visitId: visit.id,
+                    tenantId: visit.tenantId,
+                    driverId: visit.driverId,
+                    routeId: visit.routeId,
+                    customerId: visit.customerId,
+                    status: visit.status,
+                    arrivedAt: visit.arrivedAt,
+                    closedAt: now,
+                    onTime: onTime
+                )
+            )
         }
         try await publish(events: [.visit(event)], bus: bus)
     }

@@ -51,13 +51,19 @@ package struct TrackerRuntime {
     /// that fails shuts the group down and the process exits non-zero with the reason in the log.
     package func run(extra: [any Service] = [], onListening: (@Sendable (Int) async -> Void)? = nil) async throws {
         let http = makeHTTPApplication(system: system, onListening: onListening)
-        let socketIO = BackgroundService(name: "socket.io gateway", body: { [gateway = system.socketIO] in await gateway.run() })
+        let socketIO = BackgroundService(
+            name: "socket.io gateway",
+            body: { [gateway = system.socketIO] in await gateway.run() }
+        )
         // The gateway after HTTP: shutdown reaches it first, so pending long-polls end before HTTP waits for them.
         let services: [any Service] = system.adapterServices + system.flowServices() + [http, socketIO] + extra
-        let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
         do {
             try await group.run()
         } catch {

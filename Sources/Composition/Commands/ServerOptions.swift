@@ -15,13 +15,18 @@ package struct ServerOptions: ParsableArguments {
     @Option(help: "Directory for local-mode data files (tracker.data.dir / TRACKER_DATA_DIR).")
     package var dataDir: String?
 
-    @Flag(help: "Shortcut for --broker memory --store memory --source memory; nothing survives a restart (tracker.in.memory).")
+    @Flag(
+        help:
+            "Shortcut for --broker memory --store memory --source memory; nothing survives a restart (tracker.in.memory)."
+    )
     package var inMemory = false
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (log.level / LOG_LEVEL).")
     package var logLevel: String?
 
-    @Option(help: "Event bus: local (SQLite log in the data directory), kafka or memory (tracker.broker / TRACKER_BROKER).")
+    @Option(
+        help: "Event bus: local (SQLite log in the data directory), kafka or memory (tracker.broker / TRACKER_BROKER)."
+    )
     package var broker: String?
 
     @Option(help: "Fleet, read model and history: sqlite, memory or postgres (tracker.store / TRACKER_STORE).")
@@ -30,7 +35,10 @@ package struct ServerOptions: ParsableArguments {
     @Option(help: "Latest positions and customer cache: memory or redis (tracker.cache / TRACKER_CACHE).")
     package var cache: String?
 
-    @Option(help: "Source of truth for customers: local (core.sqlite), memory or sqlserver (tracker.source / TRACKER_SOURCE).")
+    @Option(
+        help:
+            "Source of truth for customers: local (core.sqlite), memory or sqlserver (tracker.source / TRACKER_SOURCE)."
+    )
     package var source: String?
 
     @Option(help: "Kafka bootstrap servers host:port,... (tracker.kafka.brokers / TRACKER_KAFKA_BROKERS).")
@@ -80,7 +88,10 @@ package struct ServerOptions: ParsableArguments {
         if let source { values["tracker.source"] = .init(.string(source), isSecret: false) }
         if let kafkaBrokers { values["tracker.kafka.brokers"] = .init(.string(kafkaBrokers), isSecret: false) }
         if !kafkaProperty.isEmpty {
-            values["tracker.kafka.flag.properties"] = .init(.string(kafkaProperty.joined(separator: "\n")), isSecret: true)
+            values["tracker.kafka.flag.properties"] = .init(
+                .string(kafkaProperty.joined(separator: "\n")),
+                isSecret: true
+            )
         }
         if let dashboardDir { values["dashboard.dir"] = .init(.string(dashboardDir), isSecret: false) }
         if let tileUrl { values["dashboard.tiles.url"] = .init(.string(tileUrl), isSecret: false) }

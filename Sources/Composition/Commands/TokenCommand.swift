@@ -33,10 +33,15 @@ package struct TokenCommand: AsyncParsableCommand {
     }
 
     package func run() async throws {
-        let secrets = SecretSettings(config: ConfigReader(provider: EnvironmentVariablesProvider()).scoped(to: "tracker"))
+        let secrets = SecretSettings(
+            config: ConfigReader(provider: EnvironmentVariablesProvider()).scoped(to: "tracker")
+        )
         let authority = TokenAuthority(secret: secrets.jwt)
-        let principal = Principal(tenantId: TenantID(tenant), role: Role(rawValue: role)!,
-                                  subject: subject ?? role)
+        let principal = Principal(
+            tenantId: TenantID(tenant),
+            role: Role(rawValue: role)!,
+            subject: subject ?? role
+        )
         print(try await authority.mint(principal: principal, ttl: .seconds(hours * 3600)))
     }
 }

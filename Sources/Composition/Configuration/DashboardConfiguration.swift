@@ -9,7 +9,8 @@ package import HTTPAdapters
 package struct DashboardConfiguration: Sendable {
     /// OpenStreetMap's standard tiles (https://operations.osmfoundation.org/policies/tiles/: attribution required).
     package static let openStreetMapTiles = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-    package static let openStreetMapAttribution = "&copy; <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a> contributors"
+    package static let openStreetMapAttribution =
+        "&copy; <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a> contributors"
 
     /// `dashboard.dir` / `DASHBOARD_DIR`: the built dashboard. Default: `Dashboard/dist` in the working directory,
     /// else next to the package the executable was built in (`.build/<config>/tracker` → `Dashboard/dist`).
@@ -70,7 +71,10 @@ extension TrackerSystem {
         let isDemo = demo != nil
         let tiles = config.resolvedTiles(defaultTiles: isDemo ? "none" : "osm")
         var settings = DashboardSettings(
-            directory: config.directory, tileURL: tiles?.url, tileAttribution: tiles?.attribution)
+            directory: config.directory,
+            tileURL: tiles?.url,
+            tileAttribution: tiles?.attribution
+        )
         if config.devSignIn ?? isDemo {
             settings.devSignIn = .init(tenantId: TenantID(config.devTenant))
         }

@@ -37,7 +37,12 @@ package struct KafkaSettings: Sendable {
 
     /// The adapter's configuration; `clientId` names this instance in the brokers' logs.
     package func adapterConfiguration(clientId: String) -> KafkaConfiguration {
-        KafkaConfiguration(bootstrapServers: brokers, partitions: partitions, replicationFactor: replication,
-                           properties: properties, clientId: clientId)
+        KafkaConfiguration(
+            bootstrapServers: brokers,
+            partitions: partitions,
+            replicationFactor: replication,
+            properties: properties,
+            clientId: clientId
+        )
     }
 }

@@ -37,10 +37,14 @@ package struct TrackerConfiguration: Sendable {
 
     /// Reads the configuration; `overrides` are the flags given on the command line. An unknown adapter name
     /// throws a `StartupFailure` naming the key.
-    package init(overrides: [AbsoluteConfigKey: ConfigValue] = [:], environment: [String: String]? = nil)
+    package init(
+        overrides: [AbsoluteConfigKey: ConfigValue] = [:],
+        environment: [String: String]? = nil
+    )
         throws(StartupFailure)
     {
-        let env = environment.map { EnvironmentVariablesProvider(environmentVariables: $0) }
+        let env =
+            environment.map { EnvironmentVariablesProvider(environmentVariables: $0) }
             ?? EnvironmentVariablesProvider()
         let config = ConfigReader(providers: [InMemoryProvider(name: "flags", values: overrides), env])
         http = HTTPSettings(config: config.scoped(to: "http"))
@@ -51,7 +55,10 @@ package struct TrackerConfiguration: Sendable {
         socketIO = SocketIOSettings(config: config.scoped(to: "socketio"))
         dashboard = DashboardConfiguration(config: config)
         flows = FlowSettings(config: config.scoped(to: "tracker"))
-        let configured = config.string(forKey: "tracker.instance.id", default: config.string(forKey: "hostname", default: "local"))
+        let configured = config.string(
+            forKey: "tracker.instance.id",
+            default: config.string(forKey: "hostname", default: "local")
+        )
         instanceId = plan.instanceId(configured: configured)
         cdcGroup = plan.cdcGroup(instanceId: instanceId)
         logLevel = config.string(forKey: "log.level", default: "info")
@@ -146,8 +153,13 @@ package struct FlowSettings: Sendable {
 
     package init(config: ConfigReader) {
         let dedicated = config.string(forKey: "dedicated.tenants", default: "")
-        routing = TopicRouting(dedicatedTenants: Set(
-            dedicated.split(separator: ",").map { TenantID(String($0).trimmingSpaces()) }.filter { !$0.rawValue.isEmpty }))
+        routing = TopicRouting(
+            dedicatedTenants: Set(
+                dedicated.split(separator: ",").map { TenantID(String($0).trimmingSpaces()) }.filter {
+                    !$0.rawValue.isEmpty
+                }
+            )
+        )
         staleSweepInterval = .seconds(config.int(forKey: "stale.sweep.seconds", default: 15))
         historyRetention = .seconds(86_400 * max(1, config.int(forKey: "history.retention.days", default: 365)))
     }

@@ -24,9 +24,12 @@ package struct ConsumerService: Service, CustomStringConvertible {
                     backoff = .milliseconds(200)
                 } catch let error as StoreError where error.code == .unavailable || error.code == .closed {
                     if Task.isCancelled { return }
-                    logger.warning("consumer waiting for its bus", metadata: [
-                        "consumer.group": "\(group)", "error": "\(error)", "retry.ms": "\(backoff.milliseconds)",
-                    ])
+                    logger.warning(
+                        "consumer waiting for its bus",
+                        metadata: [
+                            "consumer.group": "\(group)", "error": "\(error)", "retry.ms": "\(backoff.milliseconds)",
+                        ]
+                    )
                     try? await Task.sleep(for: backoff)
                     backoff = min(backoff * 2, .seconds(5))
                 } catch is CancellationError {
@@ -85,7 +88,11 @@ package struct BackgroundService: Service, CustomStringConvertible {
 
     package var description: String { name }
 
-    package init(name: String, body: @escaping @Sendable () async -> Void, close: @escaping @Sendable () async -> Void = {}) {
+    package init(
+        name: String,
+        body: @escaping @Sendable () async -> Void,
+        close: @escaping @Sendable () async -> Void = {}
+    ) {
         self.name = name
         self.body = body
         self.close = close

@@ -15,7 +15,8 @@ package enum InMemoryWiring {
         (InMemoryFleetStore(), InMemoryReferenceStore(), InMemoryHistoryStore())
     }
 
-    package static func caches(clock: any WallClock) -> (customers: any CustomerCache, latest: any LatestPositionCache) {
+    package static func caches(clock: any WallClock) -> (customers: any CustomerCache, latest: any LatestPositionCache)
+    {
         (InMemoryCustomerCache(clock: clock), InMemoryLatestPositionCache(clock: clock))
     }
 

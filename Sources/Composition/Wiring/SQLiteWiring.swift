@@ -33,32 +33,50 @@ package enum SQLiteWiring {
             try SQLiteDatabase(path: path, readers: 2, durability: durability(settings), logger: logger)
         }
         let stores = Stores(
-            fleet: try SQLiteFleetStore(database: database), reference: try SQLiteReferenceStore(database: database),
+            fleet: try SQLiteFleetStore(database: database),
+            reference: try SQLiteReferenceStore(database: database),
             history: try SQLiteHistoryStore(database: database),
-            service: ClosingService(name: "sqlite \(Files.tracker)") { await offCooperativePool { database.close() } })
+            service: ClosingService(name: "sqlite \(Files.tracker)") { await offCooperativePool { database.close() } }
+        )
         logger.info("stores on SQLite", metadata: ["sqlite.path": "\(path)"])
         return stores
     }
 
-    package static func bus(_ settings: SQLiteSettings, clock: any WallClock, logger: Logger) async throws
+    package static func bus(
+        _ settings: SQLiteSettings,
+        clock: any WallClock,
+        logger: Logger
+    ) async throws
         -> (bus: any EventBus, service: any Service)
     {
         let path = try filePath(Files.bus, in: settings)
         let bus = try await SQLiteEventBus(
-            path: path, configuration: .init(retention: settings.busRetention,
-                                 durability: settings.powerLossDurability ? .powerLoss : .processCrash),
-            clock: clock, logger: logger)
+            path: path,
+            configuration: .init(
+                retention: settings.busRetention,
+                durability: settings.powerLossDurability ? .powerLoss : .processCrash
+            ),
+            clock: clock,
+            logger: logger
+        )
         return (bus, ClosingService(name: "sqlite \(Files.bus)") { await bus.close() })
     }
 
     /// The local source of truth publishing its change events on `bus`; its service relays rows other
     /// applications write into `core.sqlite` every second, and closes the file on shutdown.
-    package static func source(_ settings: SQLiteSettings, bus: any EventBus, logger: Logger) async throws
+    package static func source(
+        _ settings: SQLiteSettings,
+        bus: any EventBus,
+        logger: Logger
+    ) async throws
         -> (source: any SourceOfTruth, service: any Service)
     {
         let core = try await SQLiteSourceOfTruth(path: try filePath(Files.core, in: settings), bus: bus, logger: logger)
-        let service = BackgroundService(name: "sqlite \(Files.core) relay", body: { await core.run(pollInterval: .seconds(1)) },
-                                        close: { await core.close() })
+        let service = BackgroundService(
+            name: "sqlite \(Files.core) relay",
+            body: { await core.run(pollInterval: .seconds(1)) },
+            close: { await core.close() }
+        )
         return (core, service)
     }
 
@@ -73,7 +91,8 @@ package enum SQLiteWiring {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
             throw StartupFailure(
-                message: "cannot create the data directory \(directory.path): \(error.localizedDescription)")
+                message: "cannot create the data directory \(directory.path): \(error.localizedDescription)"
+            )
         }
         return directory.appendingPathComponent(name).path
     }

@@ -1,20 +1,27 @@
 import AdapterSupport
-import SQLiteAdapters
 package import Application
 package import Logging
+import SQLiteAdapters
 import ServiceLifecycle
 
 extension TrackerSystem {
     /// Builds the system the configuration's `AdapterPlan` describes: each port from its own technology's
     /// wiring, in dependency order (bus, stores, caches, source of truth). An impossible combination is
     /// refused before anything is opened.
-    package static func build(configuration: TrackerConfiguration, logger: Logger,
-                      clock: any WallClock = SystemWallClock()) async throws -> TrackerSystem {
+    package static func build(
+        configuration: TrackerConfiguration,
+        logger: Logger,
+        clock: any WallClock = SystemWallClock()
+    ) async throws -> TrackerSystem {
         let plan = configuration.plan
         if let refusal = plan.refusal { throw StartupFailure(message: refusal) }
-        logger.info("adapters", metadata: [
-            "plan": "\(plan)", "instance.id": "\(configuration.instanceId)", "cdc.group": "\(configuration.cdcGroup)",
-        ])
+        logger.info(
+            "adapters",
+            metadata: [
+                "plan": "\(plan)", "instance.id": "\(configuration.instanceId)",
+                "cdc.group": "\(configuration.cdcGroup)",
+            ]
+        )
         // Services in start order; the group stops them in reverse, after the flows that use them.
         var services: [any Service] = []
 
@@ -24,14 +31,18 @@ extension TrackerSystem {
             let wired = InMemoryWiring.bus()
             (bus, services) = (wired.bus, services + [wired.service])
         case .local:
-            let wired = try await opening { try await SQLiteWiring.bus(configuration.sqlite, clock: clock, logger: logger) }
+            let wired = try await opening {
+                try await SQLiteWiring.bus(configuration.sqlite, clock: clock, logger: logger)
+            }
             (bus, services) = (wired.bus, services + [wired.service])
         case .kafka:
             let wired = try KafkaWiring.bus(configuration.kafka, instanceId: configuration.instanceId, logger: logger)
             (bus, services) = (wired.bus, services + [wired.service])
         }
 
-        let fleet: any FleetStore, reference: any ReferenceStore, history: any HistoryStore
+        let fleet: any FleetStore
+        let reference: any ReferenceStore
+        let history: any HistoryStore
         switch plan.store {
         case .memory:
             (fleet, reference, history) = InMemoryWiring.stores()
@@ -43,7 +54,8 @@ extension TrackerSystem {
             preconditionFailure("refused by AdapterPlan.refusal")
         }
 
-        let customerCache: any CustomerCache, latest: any LatestPositionCache
+        let customerCache: any CustomerCache
+        let latest: any LatestPositionCache
         switch plan.cache {
         case .memory: (customerCache, latest) = InMemoryWiring.caches(clock: clock)
         case .redis: preconditionFailure("refused by AdapterPlan.refusal")
@@ -54,29 +66,49 @@ extension TrackerSystem {
         case .memory:
             source = InMemoryWiring.source(bus: bus)
         case .local:
-            let wired = try await opening { try await SQLiteWiring.source(configuration.sqlite, bus: bus, logger: logger) }
+            let wired = try await opening {
+                try await SQLiteWiring.source(configuration.sqlite, bus: bus, logger: logger)
+            }
             source = wired.source
             services.append(wired.service)
         case .sqlserver:
             preconditionFailure("refused by AdapterPlan.refusal")
         }
 
-        let adapters = Adapters(bus: bus, fleet: fleet, reference: reference, customerCache: customerCache,
-                                history: history, latest: latest, sourceOfTruth: source, clock: clock)
+        let adapters = Adapters(
+            bus: bus,
+            fleet: fleet,
+            reference: reference,
+            customerCache: customerCache,
+            history: history,
+            latest: latest,
+            sourceOfTruth: source,
+            clock: clock
+        )
         var system = TrackerSystem(adapters: adapters, configuration: configuration, logger: logger)
         system.adapterServices = services
         return system
     }
 
     /// The whole system on in-memory adapters, without opening anything (tests).
-    package static func inMemory(configuration: TrackerConfiguration, logger: Logger,
-                         clock: any WallClock = SystemWallClock()) -> TrackerSystem {
+    package static func inMemory(
+        configuration: TrackerConfiguration,
+        logger: Logger,
+        clock: any WallClock = SystemWallClock()
+    ) -> TrackerSystem {
         let bus = InMemoryWiring.bus()
         let (fleet, reference, history) = InMemoryWiring.stores()
         let (customerCache, latest) = InMemoryWiring.caches(clock: clock)
-        let adapters = Adapters(bus: bus.bus, fleet: fleet, reference: reference, customerCache: customerCache,
-                                history: history, latest: latest, sourceOfTruth: InMemoryWiring.source(bus: bus.bus),
-                                clock: clock)
+        let adapters = Adapters(
+            bus: bus.bus,
+            fleet: fleet,
+            reference: reference,
+            customerCache: customerCache,
+            history: history,
+            latest: latest,
+            sourceOfTruth: InMemoryWiring.source(bus: bus.bus),
+            clock: clock
+        )
         var system = TrackerSystem(adapters: adapters, configuration: configuration, logger: logger)
         system.adapterServices = [bus.service]
         return system

@@ -21,9 +21,13 @@ public struct AlertPolicy: Sendable, Hashable {
         .bicycle: 35, .motorcycle: 110, .car: 130, .van: 110, .truck: 90,
     ]
 
-    public init(speedLimitsKmh: [VehicleType: Double] = AlertPolicy.defaultSpeedLimitsKmh,
-                lowBatteryPercent: Double = 20, staleAfter: Duration = .seconds(300),
-                overspeedClearMarginKmh: Double = 5, lowBatteryClearMarginPercent: Double = 5) {
+    public init(
+        speedLimitsKmh: [VehicleType: Double] = AlertPolicy.defaultSpeedLimitsKmh,
+        lowBatteryPercent: Double = 20,
+        staleAfter: Duration = .seconds(300),
+        overspeedClearMarginKmh: Double = 5,
+        lowBatteryClearMarginPercent: Double = 5
+    ) {
         self.speedLimitsKmh = speedLimitsKmh
         self.lowBatteryPercent = lowBatteryPercent
         self.staleAfter = staleAfter
@@ -44,8 +48,14 @@ public struct AlertPolicy: Sendable, Hashable {
         let clear = speed <= limit - overspeedClearMarginKmh
         return update(.overspeed, raise: raise, clear: clear, active: &active) {
             let message = "speed \(whole(speed)) km/h over the \(whole(limit)) km/h limit for a \(vehicleType.rawValue)"
-            return Alert(kind: .overspeed, tenantId: raw.tenantId, driverId: raw.driverId, at: raw.fixTime,
-                         message: message, value: speed)
+            return Alert(
+                kind: .overspeed,
+                tenantId: raw.tenantId,
+                driverId: raw.driverId,
+                at: raw.fixTime,
+                message: message,
+                value: speed
+            )
         }
     }
 
@@ -55,21 +65,38 @@ public struct AlertPolicy: Sendable, Hashable {
         let raise = level < lowBatteryPercent
         let clear = level >= lowBatteryPercent + lowBatteryClearMarginPercent
         return update(.lowBattery, raise: raise, clear: clear, active: &active) {
-            Alert(kind: .lowBattery, tenantId: raw.tenantId, driverId: raw.driverId, at: raw.fixTime,
-                  message: "battery at \(whole(level)) %", value: level)
+            Alert(
+                kind: .lowBattery,
+                tenantId: raw.tenantId,
+                driverId: raw.driverId,
+                at: raw.fixTime,
+                message: "battery at \(whole(level)) %",
+                value: level
+            )
         }
     }
 
     /// Some remaining stop is estimated after its window; `firstLateStop` (nil when none is late) names the visit and
     /// `minutesLate` becomes the value.
-    public func lateForWindow(_ raw: RawPosition, firstLateStop: StopETA?, minutesLate: Double? = nil,
-                              active: inout Set<AlertKind>) -> Alert? {
+    public func lateForWindow(
+        _ raw: RawPosition,
+        firstLateStop: StopETA?,
+        minutesLate: Double? = nil,
+        active: inout Set<AlertKind>
+    ) -> Alert? {
         let late = firstLateStop != nil
         return update(.lateForTimeWindow, raise: late, clear: !late, active: &active) {
             let by = minutesLate.map { " by \(whole($0)) min" } ?? ""
-            return Alert(kind: .lateForTimeWindow, tenantId: raw.tenantId, driverId: raw.driverId, at: raw.fixTime,
-                         message: "expected after the end of a time window\(by)", value: minutesLate,
-                         visitId: firstLateStop?.visitId, customerId: firstLateStop?.customerId)
+            return Alert(
+                kind: .lateForTimeWindow,
+                tenantId: raw.tenantId,
+                driverId: raw.driverId,
+                at: raw.fixTime,
+                message: "expected after the end of a time window\(by)",
+                value: minutesLate,
+                visitId: firstLateStop?.visitId,
+                customerId: firstLateStop?.customerId
+            )
         }
     }
 
@@ -77,21 +104,45 @@ public struct AlertPolicy: Sendable, Hashable {
     public func alarm(_ raw: RawPosition, active: inout Set<AlertKind>) -> Alert? {
         let alarm = raw.alarm.flatMap { $0.isEmpty ? nil : $0 }
         return update(.alarm, raise: alarm != nil, clear: alarm == nil, active: &active) {
-            Alert(kind: .alarm, tenantId: raw.tenantId, driverId: raw.driverId, at: raw.fixTime,
-                  message: "device alarm: \(alarm ?? "")")
+            Alert(
+                kind: .alarm,
+                tenantId: raw.tenantId,
+                driverId: raw.driverId,
+                at: raw.fixTime,
+                message: "device alarm: \(alarm ?? "")"
+            )
         }
     }
 
     /// The alert accompanying a geofence arrival (`geofence_enter`) or departure (`geofence_exit`).
-    public func geofence(_ transition: GeofenceTransition, customerId: CustomerID?, tenantId: TenantID,
-                         driverId: DriverID, at: Timestamp) -> Alert {
+    public func geofence(
+        _ transition: GeofenceTransition,
+        customerId: CustomerID?,
+        tenantId: TenantID,
+        driverId: DriverID,
+        at: Timestamp
+    ) -> Alert {
         switch transition {
         case .arrived(let visitId):
-            Alert(kind: .geofenceEnter, tenantId: tenantId, driverId: driverId, at: at,
-                  message: "arrived at customer", visitId: visitId, customerId: customerId)
+            Alert(
+                kind: .geofenceEnter,
+                tenantId: tenantId,
+                driverId: driverId,
+                at: at,
+                message: "arrived at customer",
+                visitId: visitId,
+                customerId: customerId
+            )
         case .departed(let visitId):
-            Alert(kind: .geofenceExit, tenantId: tenantId, driverId: driverId, at: at,
-                  message: "left customer", visitId: visitId, customerId: customerId)
+            Alert(
+                kind: .geofenceExit,
+                tenantId: tenantId,
+                driverId: driverId,
+                at: at,
+                message: "left customer",
+                visitId: visitId,
+                customerId: customerId
+            )
         }
     }
 
@@ -104,25 +155,48 @@ public struct AlertPolicy: Sendable, Hashable {
     public func staleCheck(snapshot: DriverSnapshot, now: Timestamp) -> (DriverSnapshot, [DomainEvent]) {
         let silence = now - snapshot.position.fixTime
         guard silence >= staleAfter, snapshot.position.activity != .offline,
-              !snapshot.activeAlerts.contains(.deviceStale)
+            !snapshot.activeAlerts.contains(.deviceStale)
         else { return (snapshot, []) }
         var updated = snapshot
         updated.position.activity = .offline
         updated.activeAlerts.insert(.deviceStale)
         let minutes = silence.secondsValue / 60
-        return (updated, [
-            .driver(DriverEvent(kind: .offline, tenantId: snapshot.tenantId, driverId: snapshot.driverId, at: now,
-                                detail: "no position for \(whole(minutes)) min")),
-            .alert(Alert(kind: .deviceStale, tenantId: snapshot.tenantId, driverId: snapshot.driverId, at: now,
-                         message: "no position for \(whole(minutes)) min", value: minutes)),
-        ])
+        return (
+            updated,
+            [
+                .driver(
+                    DriverEvent(
+                        kind: .offline,
+                        tenantId: snapshot.tenantId,
+                        driverId: snapshot.driverId,
+                        at: now,
+                        detail: "no position for \(whole(minutes)) min"
+                    )
+                ),
+                .alert(
+                    Alert(
+                        kind: .deviceStale,
+                        tenantId: snapshot.tenantId,
+                        driverId: snapshot.driverId,
+                        at: now,
+                        message: "no position for \(whole(minutes)) min",
+                        value: minutes
+                    )
+                ),
+            ]
+        )
     }
 
     // MARK: Helpers
 
     /// Raises `kind` when `raise` and not yet active; clears it (silently) when `clear`.
-    private func update(_ kind: AlertKind, raise: Bool, clear: Bool, active: inout Set<AlertKind>,
-                        make: () -> Alert) -> Alert? {
+    private func update(
+        _ kind: AlertKind,
+        raise: Bool,
+        clear: Bool,
+        active: inout Set<AlertKind>,
+        make: () -> Alert
+    ) -> Alert? {
         if raise {
             guard active.insert(kind).inserted else { return nil }
             return make()

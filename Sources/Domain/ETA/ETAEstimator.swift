@@ -9,8 +9,12 @@ public struct ETAPolicy: Sendable, Hashable {
     /// Samples below this speed count as stopped: they neither update the EWMA nor make the driver `moving`.
     public var movingThresholdKmh: Double = 3
 
-    public init(roadFactor: Double = 1.3, smoothingAlpha: Double = 0.3, floorSpeedKmh: Double = 15,
-                movingThresholdKmh: Double = 3) {
+    public init(
+        roadFactor: Double = 1.3,
+        smoothingAlpha: Double = 0.3,
+        floorSpeedKmh: Double = 15,
+        movingThresholdKmh: Double = 3
+    ) {
         self.roadFactor = roadFactor
         self.smoothingAlpha = smoothingAlpha
         self.floorSpeedKmh = floorSpeedKmh
@@ -31,9 +35,16 @@ public struct ETAStop: Hashable, Sendable {
     /// When the driver arrived, if `arrived`: reported as the stop's ETA and used to compute the service time left.
     public var arrivedAt: Timestamp?
 
-    public init(visitId: VisitID, customerId: CustomerID, sequenceNumber: Int, location: Coordinate,
-                serviceDurationSeconds: Int, timeWindow: TimeWindow? = nil, arrived: Bool = false,
-                arrivedAt: Timestamp? = nil) {
+    public init(
+        visitId: VisitID,
+        customerId: CustomerID,
+        sequenceNumber: Int,
+        location: Coordinate,
+        serviceDurationSeconds: Int,
+        timeWindow: TimeWindow? = nil,
+        arrived: Bool = false,
+        arrivedAt: Timestamp? = nil
+    ) {
         self.visitId = visitId
         self.customerId = customerId
         self.sequenceNumber = sequenceNumber
@@ -71,20 +82,41 @@ public struct ETAEstimator: Sendable {
     }
 
     /// ETAs for `stops`, in the order given, for a driver at `from` at `now`.
-    public func estimate(from: Coordinate, at now: Timestamp, smoothedSpeedKmh: Double,
-                         stops: [ETAStop]) -> [StopETA] {
+    public func estimate(
+        from: Coordinate,
+        at now: Timestamp,
+        smoothedSpeedKmh: Double,
+        stops: [ETAStop]
+    ) -> [StopETA] {
         var result: [StopETA] = []
         result.reserveCapacity(stops.count)
-        walk(from: from, at: now, smoothedSpeedKmh: smoothedSpeedKmh, count: stops.count,
-             leg: { index in
-                 let s = stops[index]
-                 return Leg(location: s.location, serviceDurationSeconds: s.serviceDurationSeconds,
-                            timeWindow: s.timeWindow, arrived: s.arrived, arrivedAt: s.arrivedAt)
-             },
-             emit: { index, eta, late in
-                 result.append(StopETA(visitId: stops[index].visitId, customerId: stops[index].customerId,
-                                       sequenceNumber: stops[index].sequenceNumber, eta: eta, late: late))
-             })
+        walk(
+            from: from,
+            at: now,
+            smoothedSpeedKmh: smoothedSpeedKmh,
+            count: stops.count,
+            leg: { index in
+                let s = stops[index]
+                return Leg(
+                    location: s.location,
+                    serviceDurationSeconds: s.serviceDurationSeconds,
+                    timeWindow: s.timeWindow,
+                    arrived: s.arrived,
+                    arrivedAt: s.arrivedAt
+                )
+            },
+            emit: { index, eta, late in
+                result.append(
+                    StopETA(
+                        visitId: stops[index].visitId,
+                        customerId: stops[index].customerId,
+                        sequenceNumber: stops[index].sequenceNumber,
+                        eta: eta,
+                        late: late
+                    )
+                )
+            }
+        )
         return result
     }
 
@@ -100,8 +132,14 @@ public struct ETAEstimator: Sendable {
     /// The walk behind `estimate`: reads stop `i` through `leg` and reports its ETA through `emit`, so the enricher
     /// can feed it straight from its visits without building `ETAStop`s.
     @inline(__always)
-    func walk(from: Coordinate, at now: Timestamp, smoothedSpeedKmh: Double, count: Int,
-              leg: (Int) -> Leg, emit: (Int, Timestamp, Bool) -> Void) {
+    func walk(
+        from: Coordinate,
+        at now: Timestamp,
+        smoothedSpeedKmh: Double,
+        count: Int,
+        leg: (Int) -> Leg,
+        emit: (Int, Timestamp, Bool) -> Void
+    ) {
         let speed = smoothedSpeedKmh.isFinite ? max(smoothedSpeedKmh, policy.floorSpeedKmh) : policy.floorSpeedKmh
         let msPerMeter = policy.roadFactor / (speed / 3.6) * 1000
         let nowMs = Double(now.millisecondsSinceEpoch)

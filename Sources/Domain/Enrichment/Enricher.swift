@@ -25,8 +25,14 @@ public struct EnrichmentInput: Sendable {
     /// The driver's latest state before this fix; nil for their first fix ever.
     public var previous: DriverSnapshot?
 
-    public init(raw: RawPosition, driver: Driver, route: Route? = nil, visits: [PlannedVisit] = [],
-                customers: [CustomerID: Customer] = [:], previous: DriverSnapshot? = nil) {
+    public init(
+        raw: RawPosition,
+        driver: Driver,
+        route: Route? = nil,
+        visits: [PlannedVisit] = [],
+        customers: [CustomerID: Customer] = [:],
+        previous: DriverSnapshot? = nil
+    ) {
         self.raw = raw
         self.driver = driver
         self.route = route
@@ -52,8 +58,14 @@ public struct EnrichmentOutput: Sendable, Hashable {
     /// In order: visit events, driver events (`online` when the previous state was offline or absent), alerts.
     public var events: [DomainEvent]
 
-    public init(position: EnrichedPosition, snapshot: DriverSnapshot, isLatest: Bool,
-                changedVisits: [PlannedVisit] = [], route: Route? = nil, events: [DomainEvent] = []) {
+    public init(
+        position: EnrichedPosition,
+        snapshot: DriverSnapshot,
+        isLatest: Bool,
+        changedVisits: [PlannedVisit] = [],
+        route: Route? = nil,
+        events: [DomainEvent] = []
+    ) {
         self.position = position
         self.snapshot = snapshot
         self.isLatest = isLatest
@@ -98,8 +110,13 @@ public struct Enricher: Sendable {
         open.reserveCapacity(visits.count)
         for index in visits.indices where visits[index].status.isOpen {
             guard let slot = customers.index(forKey: visits[index].customerId) else { continue }
-            open.append(OpenStop(visitIndex: index, location: customers.values[slot].location,
-                                 radiusMeters: customers.values[slot].geofenceRadiusMeters))
+            open.append(
+                OpenStop(
+                    visitIndex: index,
+                    location: customers.values[slot].location,
+                    radiusMeters: customers.values[slot].geofenceRadiusMeters
+                )
+            )
         }
 
         let probe = Probe(raw.coordinate)
@@ -108,18 +125,39 @@ public struct Enricher: Sendable {
         var changedVisits: [PlannedVisit] = []
         var visitEvents: [DomainEvent] = []
         if isLatest, raw.valid {
-            let candidates = geofenceCandidates(phase: phase, probe: probe, open: open, visits: visits,
-                                                customers: customers)
+            let candidates = geofenceCandidates(
+                phase: phase,
+                probe: probe,
+                open: open,
+                visits: visits,
+                customers: customers
+            )
             let detector = GeofenceDetector(policy: policy.geofence)
-            (phase, transition) = detector.step(phase: phase, position: raw.coordinate, at: raw.fixTime,
-                                                candidates: candidates)
+            (phase, transition) = detector.step(
+                phase: phase,
+                position: raw.coordinate,
+                at: raw.fixTime,
+                candidates: candidates
+            )
             if let transition {
-                applyTransition(transition, to: &visits, at: raw.fixTime, changed: &changedVisits,
-                                events: &visitEvents)
+                applyTransition(
+                    transition,
+                    to: &visits,
+                    at: raw.fixTime,
+                    changed: &changedVisits,
+                    events: &visitEvents
+                )
             }
         }
-        let context = routeContext(visits: visits, open: open, customers: customers, probe: probe, raw: raw,
-                                   previous: previous, phase: isLatest ? phase : nil)
+        let context = routeContext(
+            visits: visits,
+            open: open,
+            customers: customers,
+            probe: probe,
+            raw: raw,
+            previous: previous,
+            phase: isLatest ? phase : nil
+        )
         let recomputed = input.route?.recomputed(from: visits)
 
         let activity: DriverActivity
@@ -132,15 +170,31 @@ public struct Enricher: Sendable {
         }
 
         let position = EnrichedPosition(
-            tenantId: raw.tenantId, driverId: raw.driverId, deviceId: raw.deviceId, driverName: input.driver.name,
-            fixTime: raw.fixTime, latitude: raw.latitude, longitude: raw.longitude, speedKmh: raw.speedKmh,
-            smoothedSpeedKmh: context.smoothedSpeedKmh, heading: Geo.normalizedDegrees(raw.course),
-            batteryLevel: raw.batteryLevel, ignition: raw.ignition, activity: activity, routeId: input.route?.id,
-            currentVisitId: context.currentVisitId, nextVisitId: context.nextVisitId,
-            nextCustomerId: context.nextCustomerId, nextCustomerName: context.nextCustomerName,
-            distanceToNextMeters: context.distanceToNextMeters, etaToNext: context.etaToNext,
-            late: context.firstLate != nil, completedStops: recomputed?.completedStops ?? 0,
-            totalStops: recomputed?.totalStops ?? 0, remainingStops: context.remaining)
+            tenantId: raw.tenantId,
+            driverId: raw.driverId,
+            deviceId: raw.deviceId,
+            driverName: input.driver.name,
+            fixTime: raw.fixTime,
+            latitude: raw.latitude,
+            longitude: raw.longitude,
+            speedKmh: raw.speedKmh,
+            smoothedSpeedKmh: context.smoothedSpeedKmh,
+            heading: Geo.normalizedDegrees(raw.course),
+            batteryLevel: raw.batteryLevel,
+            ignition: raw.ignition,
+            activity: activity,
+            routeId: input.route?.id,
+            currentVisitId: context.currentVisitId,
+            nextVisitId: context.nextVisitId,
+            nextCustomerId: context.nextCustomerId,
+            nextCustomerName: context.nextCustomerName,
+            distanceToNextMeters: context.distanceToNextMeters,
+            etaToNext: context.etaToNext,
+            late: context.firstLate != nil,
+            completedStops: recomputed?.completedStops ?? 0,
+            totalStops: recomputed?.totalStops ?? 0,
+            remainingStops: context.remaining
+        )
 
         if let previous, !isLatest {
             return EnrichmentOutput(position: position, snapshot: previous, isLatest: false)
@@ -149,8 +203,16 @@ public struct Enricher: Sendable {
         // Events: visits, then driver, then alerts.
         var events = visitEvents
         if (previous.map { $0.position.activity == .offline }) ?? true {
-            events.append(.driver(DriverEvent(kind: .online, tenantId: raw.tenantId, driverId: raw.driverId,
-                                              at: raw.fixTime)))
+            events.append(
+                .driver(
+                    DriverEvent(
+                        kind: .online,
+                        tenantId: raw.tenantId,
+                        driverId: raw.driverId,
+                        at: raw.fixTime
+                    )
+                )
+            )
         }
         var active = previous?.activeAlerts ?? []
         if !active.isEmpty { active.remove(.deviceStale) }
@@ -161,15 +223,28 @@ public struct Enricher: Sendable {
             case .arrived(let id), .departed(let id): visitId = id
             }
             let customerId = visits.firstIndex { $0.id == visitId }.map { visits[$0].customerId }
-            events.append(.alert(alerts.geofence(transition, customerId: customerId, tenantId: raw.tenantId,
-                                                 driverId: raw.driverId, at: raw.fixTime)))
+            events.append(
+                .alert(
+                    alerts.geofence(
+                        transition,
+                        customerId: customerId,
+                        tenantId: raw.tenantId,
+                        driverId: raw.driverId,
+                        at: raw.fixTime
+                    )
+                )
+            )
         }
         if let alert = alerts.overspeed(raw, vehicleType: input.driver.vehicleType, active: &active) {
             events.append(.alert(alert))
         }
         if let alert = alerts.lowBattery(raw, active: &active) { events.append(.alert(alert)) }
-        if let alert = alerts.lateForWindow(raw, firstLateStop: context.firstLate?.stop,
-                                            minutesLate: context.firstLate?.minutesLate, active: &active) {
+        if let alert = alerts.lateForWindow(
+            raw,
+            firstLateStop: context.firstLate?.stop,
+            minutesLate: context.firstLate?.minutesLate,
+            active: &active
+        ) {
             events.append(.alert(alert))
         }
         if let alert = alerts.alarm(raw, active: &active) { events.append(.alert(alert)) }
@@ -177,8 +252,14 @@ public struct Enricher: Sendable {
         let snapshot = DriverSnapshot(position: position, geofence: phase, activeAlerts: active)
         var route: Route?
         if let recomputed, recomputed != input.route { route = recomputed }
-        return EnrichmentOutput(position: position, snapshot: snapshot, isLatest: true, changedVisits: changedVisits,
-                                route: route, events: events)
+        return EnrichmentOutput(
+            position: position,
+            snapshot: snapshot,
+            isLatest: true,
+            changedVisits: changedVisits,
+            route: route,
+            events: events
+        )
     }
 
     /// The route-derived part of an enriched position.
@@ -195,9 +276,15 @@ public struct Enricher: Sendable {
     }
 
     /// Current and next visit, distance and ETAs. `phase` is nil for an out-of-order fix (no geofence context).
-    private func routeContext(visits: [PlannedVisit], open: [OpenStop], customers: [CustomerID: Customer],
-                              probe: Probe, raw: RawPosition, previous: DriverSnapshot?,
-                              phase: GeofencePhase?) -> RouteContext {
+    private func routeContext(
+        visits: [PlannedVisit],
+        open: [OpenStop],
+        customers: [CustomerID: Customer],
+        probe: Probe,
+        raw: RawPosition,
+        previous: DriverSnapshot?,
+        phase: GeofencePhase?
+    ) -> RouteContext {
         let eta = ETAEstimator(policy: policy.eta)
         let smoothed: Double
         if case .none = phase, let previous {
@@ -241,27 +328,38 @@ public struct Enricher: Sendable {
         }
         if !open.isEmpty {
             context.remaining.reserveCapacity(open.count)
-            eta.walk(from: raw.coordinate, at: raw.fixTime, smoothedSpeedKmh: smoothed, count: open.count,
-                     leg: { position in
-                         let openIndex = order(position)
-                         let visitIndex = open[openIndex].visitIndex
-                         let isCurrent = openIndex == current
-                         return ETAEstimator.Leg(
-                             location: open[openIndex].location,
-                             serviceDurationSeconds: visits[visitIndex].serviceDurationSeconds,
-                             timeWindow: visits[visitIndex].timeWindow, arrived: isCurrent,
-                             arrivedAt: isCurrent ? visits[visitIndex].arrivedAt : nil)
-                     },
-                     emit: { position, stopETA, late in
-                         let visitIndex = open[order(position)].visitIndex
-                         let stop = StopETA(visitId: visits[visitIndex].id, customerId: visits[visitIndex].customerId,
-                                            sequenceNumber: visits[visitIndex].sequenceNumber, eta: stopETA,
-                                            late: late)
-                         if late, context.firstLate == nil, let window = visits[visitIndex].timeWindow {
-                             context.firstLate = (stop, (stopETA - window.end).secondsValue / 60)
-                         }
-                         context.remaining.append(stop)
-                     })
+            eta.walk(
+                from: raw.coordinate,
+                at: raw.fixTime,
+                smoothedSpeedKmh: smoothed,
+                count: open.count,
+                leg: { position in
+                    let openIndex = order(position)
+                    let visitIndex = open[openIndex].visitIndex
+                    let isCurrent = openIndex == current
+                    return ETAEstimator.Leg(
+                        location: open[openIndex].location,
+                        serviceDurationSeconds: visits[visitIndex].serviceDurationSeconds,
+                        timeWindow: visits[visitIndex].timeWindow,
+                        arrived: isCurrent,
+                        arrivedAt: isCurrent ? visits[visitIndex].arrivedAt : nil
+                    )
+                },
+                emit: { position, stopETA, late in
+                    let visitIndex = open[order(position)].visitIndex
+                    let stop = StopETA(
+                        visitId: visits[visitIndex].id,
+                        customerId: visits[visitIndex].customerId,
+                        sequenceNumber: visits[visitIndex].sequenceNumber,
+                        eta: stopETA,
+                        late: late
+                    )
+                    if late, context.firstLate == nil, let window = visits[visitIndex].timeWindow {
+                        context.firstLate = (stop, (stopETA - window.end).secondsValue / 60)
+                    }
+                    context.remaining.append(stop)
+                }
+            )
         }
 
         context.currentVisitId = current.map { visits[open[$0].visitIndex].id }
@@ -281,8 +379,13 @@ public struct Enricher: Sendable {
 
     /// The circles worth measuring: open visits whose latitude band reaches the fix, plus the visit the driver is
     /// inside or leaving (always, so its departure is measured even after it was closed through the API).
-    private func geofenceCandidates(phase: GeofencePhase, probe: Probe, open: [OpenStop], visits: [PlannedVisit],
-                                    customers: [CustomerID: Customer]) -> [GeofenceCandidate] {
+    private func geofenceCandidates(
+        phase: GeofencePhase,
+        probe: Probe,
+        open: [OpenStop],
+        visits: [PlannedVisit],
+        customers: [CustomerID: Customer]
+    ) -> [GeofenceCandidate] {
         var candidates: [GeofenceCandidate] = []
         let tracked = phase.insideVisitId
         var trackedFound = false
@@ -291,29 +394,51 @@ public struct Enricher: Sendable {
             let isTracked = tracked != nil && visits[stop.visitIndex].id == tracked
             guard isTracked || probe.mayBeWithin(stop.radiusMeters * hysteresis, of: stop.location) else { continue }
             trackedFound = trackedFound || isTracked
-            candidates.append(GeofenceCandidate(visitId: visits[stop.visitIndex].id,
-                                                customerId: visits[stop.visitIndex].customerId,
-                                                center: stop.location, radiusMeters: stop.radiusMeters))
+            candidates.append(
+                GeofenceCandidate(
+                    visitId: visits[stop.visitIndex].id,
+                    customerId: visits[stop.visitIndex].customerId,
+                    center: stop.location,
+                    radiusMeters: stop.radiusMeters
+                )
+            )
         }
         if let tracked, !trackedFound, let index = visits.firstIndex(where: { $0.id == tracked }),
-           let customer = customers[visits[index].customerId] {
-            candidates.append(GeofenceCandidate(visitId: tracked, customerId: visits[index].customerId,
-                                                center: customer.location,
-                                                radiusMeters: customer.geofenceRadiusMeters, acceptsArrival: false))
+            let customer = customers[visits[index].customerId]
+        {
+            candidates.append(
+                GeofenceCandidate(
+                    visitId: tracked,
+                    customerId: visits[index].customerId,
+                    center: customer.location,
+                    radiusMeters: customer.geofenceRadiusMeters,
+                    acceptsArrival: false
+                )
+            )
         }
         return candidates
     }
 
-    private func applyTransition(_ transition: GeofenceTransition, to visits: inout [PlannedVisit], at: Timestamp,
-                                 changed: inout [PlannedVisit], events: inout [DomainEvent]) {
+    private func applyTransition(
+        _ transition: GeofenceTransition,
+        to visits: inout [PlannedVisit],
+        at: Timestamp,
+        changed: inout [PlannedVisit],
+        events: inout [DomainEvent]
+    ) {
         switch transition {
         case .arrived(let visitId):
             guard let index = visits.firstIndex(where: { $0.id == visitId }), visits[index].status == .pending
             else { return }  // re-entering an arrived/in-progress visit changes nothing
             let sequence = visits[index].sequenceNumber
             let outOfSequence = visits.contains { $0.status == .pending && $0.sequenceNumber < sequence }
-            apply(.arrive(outOfSequence: outOfSequence), to: &visits[index], at: at, changed: &changed,
-                  events: &events)
+            apply(
+                .arrive(outOfSequence: outOfSequence),
+                to: &visits[index],
+                at: at,
+                changed: &changed,
+                events: &events
+            )
         case .departed(let visitId):
             guard let index = visits.firstIndex(where: { $0.id == visitId }) else { return }
             let status = visits[index].status
@@ -322,8 +447,13 @@ public struct Enricher: Sendable {
         }
     }
 
-    private func apply(_ action: VisitAction, to visit: inout PlannedVisit, at: Timestamp,
-                       changed: inout [PlannedVisit], events: inout [DomainEvent]) {
+    private func apply(
+        _ action: VisitAction,
+        to visit: inout PlannedVisit,
+        at: Timestamp,
+        changed: inout [PlannedVisit],
+        events: inout [DomainEvent]
+    ) {
         do {
             let event = try visit.apply(action, at: at)
             changed.append(visit)

@@ -10,8 +10,14 @@ public enum Geo {
     public static func distanceMeters(_ a: Coordinate, _ b: Coordinate) -> Double {
         let lat1 = a.latitude * Trig.degreesToRadians
         let lat2 = b.latitude * Trig.degreesToRadians
-        return haversine(lat1: lat1, cosLat1: Trig.cos(lat1), lon1: a.longitude * Trig.degreesToRadians,
-                         lat2: lat2, cosLat2: Trig.cos(lat2), lon2: b.longitude * Trig.degreesToRadians)
+        return haversine(
+            lat1: lat1,
+            cosLat1: Trig.cos(lat1),
+            lon1: a.longitude * Trig.degreesToRadians,
+            lat2: lat2,
+            cosLat2: Trig.cos(lat2),
+            lon2: b.longitude * Trig.degreesToRadians
+        )
     }
 
     /// The initial bearing of the great circle from `from` to `to`, in degrees clockwise from north in [0, 360).
@@ -58,8 +64,14 @@ public enum Geo {
     /// Haversine on radians with the cosines of the latitudes supplied, so a caller walking a route computes each
     /// stop's cosine once instead of twice.
     @usableFromInline
-    static func haversine(lat1: Double, cosLat1: Double, lon1: Double,
-                          lat2: Double, cosLat2: Double, lon2: Double) -> Double {
+    static func haversine(
+        lat1: Double,
+        cosLat1: Double,
+        lon1: Double,
+        lat2: Double,
+        cosLat2: Double,
+        lon2: Double
+    ) -> Double {
         let sinHalfDLat = Trig.sin((lat2 - lat1) * 0.5)
         let sinHalfDLon = Trig.sin((lon2 - lon1) * 0.5)
         var h = sinHalfDLat * sinHalfDLat + cosLat1 * cosLat2 * sinHalfDLon * sinHalfDLon

@@ -21,8 +21,13 @@ public struct GeofenceCandidate: Hashable, Sendable {
     /// still measures the departure, but it can no longer be arrived at.
     public var acceptsArrival: Bool
 
-    public init(visitId: VisitID, customerId: CustomerID, center: Coordinate, radiusMeters: Double,
-                acceptsArrival: Bool = true) {
+    public init(
+        visitId: VisitID,
+        customerId: CustomerID,
+        center: Coordinate,
+        radiusMeters: Double,
+        acceptsArrival: Bool = true
+    ) {
         self.visitId = visitId
         self.customerId = customerId
         self.center = center
@@ -63,8 +68,12 @@ public struct GeofenceDetector: Sendable {
 
     /// Advances `phase` by the fix at `position`, `at`. `candidates` are the open visits of the active route in
     /// sequence order.
-    public func step(phase: GeofencePhase, position: Coordinate, at: Timestamp,
-                     candidates: [GeofenceCandidate]) -> (phase: GeofencePhase, transition: GeofenceTransition?) {
+    public func step(
+        phase: GeofencePhase,
+        position: Coordinate,
+        at: Timestamp,
+        candidates: [GeofenceCandidate]
+    ) -> (phase: GeofencePhase, transition: GeofenceTransition?) {
         let probe = Probe(position)
         switch phase {
         case .outside:
@@ -84,7 +93,8 @@ public struct GeofenceDetector: Sendable {
             let candidate = candidates[index]
             let distance = probe.distance(to: candidate.center)
             if !candidate.acceptsArrival, let other = nearestContaining(probe, candidates),
-               other.distance <= distance {
+                other.distance <= distance
+            {
                 return start(candidates[other.index].visitId, at: at, allowImmediateArrival: false)
             }
             if distance <= candidate.radiusMeters * policy.exitHysteresis { return (.inside(visitId: visitId), nil) }
@@ -96,14 +106,21 @@ public struct GeofenceDetector: Sendable {
         }
     }
 
-    private func enter(_ probe: Probe, at: Timestamp, candidates: [GeofenceCandidate],
-                       allowImmediateArrival: Bool = true) -> (phase: GeofencePhase, transition: GeofenceTransition?) {
+    private func enter(
+        _ probe: Probe,
+        at: Timestamp,
+        candidates: [GeofenceCandidate],
+        allowImmediateArrival: Bool = true
+    ) -> (phase: GeofencePhase, transition: GeofenceTransition?) {
         guard let nearest = nearestContaining(probe, candidates) else { return (.outside, nil) }
         return start(candidates[nearest.index].visitId, at: at, allowImmediateArrival: allowImmediateArrival)
     }
 
-    private func start(_ visitId: VisitID, at: Timestamp,
-                       allowImmediateArrival: Bool = true) -> (phase: GeofencePhase, transition: GeofenceTransition?) {
+    private func start(
+        _ visitId: VisitID,
+        at: Timestamp,
+        allowImmediateArrival: Bool = true
+    ) -> (phase: GeofencePhase, transition: GeofenceTransition?) {
         // A zero dwell arrives on the first fix inside; after a departure it waits one fix so a step reports at most
         // one transition.
         if allowImmediateArrival, policy.dwell <= .zero { return (.inside(visitId: visitId), .arrived(visitId)) }
@@ -111,7 +128,10 @@ public struct GeofenceDetector: Sendable {
     }
 
     /// The nearest arrivable candidate whose circle contains the probe (first one on ties).
-    private func nearestContaining(_ probe: Probe, _ candidates: [GeofenceCandidate])
+    private func nearestContaining(
+        _ probe: Probe,
+        _ candidates: [GeofenceCandidate]
+    )
         -> (index: Int, distance: Double)?
     {
         var best: (index: Int, distance: Double)?
@@ -150,7 +170,13 @@ struct Probe {
 
     func distance(to center: Coordinate) -> Double {
         let lat = center.latitude * Trig.degreesToRadians
-        return Geo.haversine(lat1: latitude, cosLat1: cosLatitude, lon1: longitude,
-                             lat2: lat, cosLat2: Trig.cos(lat), lon2: center.longitude * Trig.degreesToRadians)
+        return Geo.haversine(
+            lat1: latitude,
+            cosLat1: cosLatitude,
+            lon1: longitude,
+            lat2: lat,
+            cosLat2: Trig.cos(lat),
+            lon2: center.longitude * Trig.degreesToRadians
+        )
     }
 }

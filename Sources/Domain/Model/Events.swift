@@ -15,8 +15,17 @@ public struct VisitEvent: Hashable, Sendable, Codable {
     public var status: VisitStatus
     public var outOfSequence: Bool
 
-    public init(kind: Kind, tenantId: TenantID, visitId: VisitID, routeId: RouteID, driverId: DriverID,
-                customerId: CustomerID, at: Timestamp, status: VisitStatus, outOfSequence: Bool = false) {
+    public init(
+        kind: Kind,
+        tenantId: TenantID,
+        visitId: VisitID,
+        routeId: RouteID,
+        driverId: DriverID,
+        customerId: CustomerID,
+        at: Timestamp,
+        status: VisitStatus,
+        outOfSequence: Bool = false
+    ) {
         self.kind = kind
         self.tenantId = tenantId
         self.visitId = visitId
@@ -51,8 +60,13 @@ public struct DriverEvent: Hashable, Sendable, Codable {
 }
 
 public enum AlertKind: String, Hashable, Sendable, Codable, CaseIterable {
-    case overspeed, lowBattery = "low_battery", geofenceEnter = "geofence_enter", geofenceExit = "geofence_exit"
-    case lateForTimeWindow = "late_for_time_window", deviceStale = "device_stale", alarm
+    case overspeed
+    case lowBattery = "low_battery"
+    case geofenceEnter = "geofence_enter"
+    case geofenceExit = "geofence_exit"
+    case lateForTimeWindow = "late_for_time_window"
+    case deviceStale = "device_stale"
+    case alarm
 }
 
 /// A condition a dispatcher should see.
@@ -67,8 +81,16 @@ public struct Alert: Hashable, Sendable, Codable {
     public var visitId: VisitID?
     public var customerId: CustomerID?
 
-    public init(kind: AlertKind, tenantId: TenantID, driverId: DriverID, at: Timestamp, message: String,
-                value: Double? = nil, visitId: VisitID? = nil, customerId: CustomerID? = nil) {
+    public init(
+        kind: AlertKind,
+        tenantId: TenantID,
+        driverId: DriverID,
+        at: Timestamp,
+        message: String,
+        value: Double? = nil,
+        visitId: VisitID? = nil,
+        customerId: CustomerID? = nil
+    ) {
         self.kind = kind
         self.tenantId = tenantId
         self.driverId = driverId

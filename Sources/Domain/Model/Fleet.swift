@@ -31,8 +31,16 @@ public struct Driver: Hashable, Sendable, Codable {
     public var vehicleType: VehicleType
     public var status: DriverStatus
 
-    public init(id: DriverID, tenantId: TenantID, deviceId: DeviceID, name: String, phone: String? = nil,
-                vehiclePlate: String? = nil, vehicleType: VehicleType = .van, status: DriverStatus = .active) {
+    public init(
+        id: DriverID,
+        tenantId: TenantID,
+        deviceId: DeviceID,
+        name: String,
+        phone: String? = nil,
+        vehiclePlate: String? = nil,
+        vehicleType: VehicleType = .van,
+        status: DriverStatus = .active
+    ) {
         self.id = id
         self.tenantId = tenantId
         self.deviceId = deviceId
@@ -46,7 +54,9 @@ public struct Driver: Hashable, Sendable, Codable {
 
 /// Route status follows from its visits (see `Route.recomputed(from:)`).
 public enum RouteStatus: String, Hashable, Sendable, Codable, CaseIterable {
-    case planned, inProgress = "in_progress", completed, cancelled
+    case planned
+    case inProgress = "in_progress"
+    case completed, cancelled
 }
 
 /// A driver's planned day: an ordered list of `PlannedVisit`s.
@@ -59,8 +69,15 @@ public struct Route: Hashable, Sendable, Codable {
     public var totalStops: Int
     public var completedStops: Int
 
-    public init(id: RouteID, tenantId: TenantID, driverId: DriverID, scheduledDate: CalendarDate,
-                status: RouteStatus = .planned, totalStops: Int = 0, completedStops: Int = 0) {
+    public init(
+        id: RouteID,
+        tenantId: TenantID,
+        driverId: DriverID,
+        scheduledDate: CalendarDate,
+        status: RouteStatus = .planned,
+        totalStops: Int = 0,
+        completedStops: Int = 0
+    ) {
         self.id = id
         self.tenantId = tenantId
         self.driverId = driverId
@@ -78,7 +95,9 @@ public enum VisitType: String, Hashable, Sendable, Codable, CaseIterable {
 
 /// The lifecycle of a planned visit. Terminal: completed, failed, skipped, cancelled.
 public enum VisitStatus: String, Hashable, Sendable, Codable, CaseIterable {
-    case pending, arrived, inProgress = "in_progress", completed, failed, skipped, cancelled
+    case pending, arrived
+    case inProgress = "in_progress"
+    case completed, failed, skipped, cancelled
 
     public var isTerminal: Bool {
         switch self {
@@ -134,11 +153,25 @@ public struct PlannedVisit: Hashable, Sendable, Codable {
     public var outOfSequence: Bool
     public var completion: VisitCompletion?
 
-    public init(id: VisitID, tenantId: TenantID, routeId: RouteID, driverId: DriverID, customerId: CustomerID,
-                sequenceNumber: Int, visitType: VisitType = .delivery, scheduledDate: CalendarDate,
-                timeWindow: TimeWindow? = nil, serviceDurationSeconds: Int = 300, status: VisitStatus = .pending,
-                arrivedAt: Timestamp? = nil, startedAt: Timestamp? = nil, departedAt: Timestamp? = nil,
-                completedAt: Timestamp? = nil, outOfSequence: Bool = false, completion: VisitCompletion? = nil) {
+    public init(
+        id: VisitID,
+        tenantId: TenantID,
+        routeId: RouteID,
+        driverId: DriverID,
+        customerId: CustomerID,
+        sequenceNumber: Int,
+        visitType: VisitType = .delivery,
+        scheduledDate: CalendarDate,
+        timeWindow: TimeWindow? = nil,
+        serviceDurationSeconds: Int = 300,
+        status: VisitStatus = .pending,
+        arrivedAt: Timestamp? = nil,
+        startedAt: Timestamp? = nil,
+        departedAt: Timestamp? = nil,
+        completedAt: Timestamp? = nil,
+        outOfSequence: Bool = false,
+        completion: VisitCompletion? = nil
+    ) {
         self.id = id
         self.tenantId = tenantId
         self.routeId = routeId

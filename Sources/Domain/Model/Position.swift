@@ -24,11 +24,25 @@ public struct RawPosition: Hashable, Sendable, Codable {
     public var alarm: String?
     public var protocolName: String?
 
-    public init(tenantId: TenantID, driverId: DriverID, deviceId: DeviceID, fixTime: Timestamp,
-                serverTime: Timestamp? = nil, latitude: Double, longitude: Double, altitude: Double? = nil,
-                speedKmh: Double, course: Double = 0, accuracy: Double? = nil, valid: Bool = true,
-                batteryLevel: Double? = nil, ignition: Bool? = nil, motion: Bool? = nil, alarm: String? = nil,
-                protocolName: String? = nil) {
+    public init(
+        tenantId: TenantID,
+        driverId: DriverID,
+        deviceId: DeviceID,
+        fixTime: Timestamp,
+        serverTime: Timestamp? = nil,
+        latitude: Double,
+        longitude: Double,
+        altitude: Double? = nil,
+        speedKmh: Double,
+        course: Double = 0,
+        accuracy: Double? = nil,
+        valid: Bool = true,
+        batteryLevel: Double? = nil,
+        ignition: Bool? = nil,
+        motion: Bool? = nil,
+        alarm: String? = nil,
+        protocolName: String? = nil
+    ) {
         self.tenantId = tenantId
         self.driverId = driverId
         self.deviceId = deviceId
@@ -53,7 +67,9 @@ public struct RawPosition: Hashable, Sendable, Codable {
 
 /// What the driver is doing, as the dashboard colours it.
 public enum DriverActivity: String, Hashable, Sendable, Codable, CaseIterable {
-    case moving, stopped, atCustomer = "at_customer", offline
+    case moving, stopped
+    case atCustomer = "at_customer"
+    case offline
 }
 
 /// The estimate for one remaining stop of the active route.
@@ -103,12 +119,32 @@ public struct EnrichedPosition: Hashable, Sendable, Codable {
     public var totalStops: Int
     public var remainingStops: [StopETA]
 
-    public init(tenantId: TenantID, driverId: DriverID, deviceId: DeviceID, driverName: String, fixTime: Timestamp,
-                latitude: Double, longitude: Double, speedKmh: Double, smoothedSpeedKmh: Double, heading: Double,
-                batteryLevel: Double? = nil, ignition: Bool? = nil, activity: DriverActivity, routeId: RouteID? = nil,
-                currentVisitId: VisitID? = nil, nextVisitId: VisitID? = nil, nextCustomerId: CustomerID? = nil,
-                nextCustomerName: String? = nil, distanceToNextMeters: Double? = nil, etaToNext: Timestamp? = nil,
-                late: Bool = false, completedStops: Int = 0, totalStops: Int = 0, remainingStops: [StopETA] = []) {
+    public init(
+        tenantId: TenantID,
+        driverId: DriverID,
+        deviceId: DeviceID,
+        driverName: String,
+        fixTime: Timestamp,
+        latitude: Double,
+        longitude: Double,
+        speedKmh: Double,
+        smoothedSpeedKmh: Double,
+        heading: Double,
+        batteryLevel: Double? = nil,
+        ignition: Bool? = nil,
+        activity: DriverActivity,
+        routeId: RouteID? = nil,
+        currentVisitId: VisitID? = nil,
+        nextVisitId: VisitID? = nil,
+        nextCustomerId: CustomerID? = nil,
+        nextCustomerName: String? = nil,
+        distanceToNextMeters: Double? = nil,
+        etaToNext: Timestamp? = nil,
+        late: Bool = false,
+        completedStops: Int = 0,
+        totalStops: Int = 0,
+        remainingStops: [StopETA] = []
+    ) {
         self.tenantId = tenantId
         self.driverId = driverId
         self.deviceId = deviceId

@@ -17,9 +17,17 @@ public struct Customer: Hashable, Sendable, Codable {
     public var customerType: String?
     public var version: String?
 
-    public init(id: CustomerID, tenantId: TenantID, name: String, phone: String? = nil, address: String? = nil,
-                location: Coordinate, geofenceRadiusMeters: Double = Customer.defaultGeofenceRadiusMeters,
-                customerType: String? = nil, version: String? = nil) {
+    public init(
+        id: CustomerID,
+        tenantId: TenantID,
+        name: String,
+        phone: String? = nil,
+        address: String? = nil,
+        location: Coordinate,
+        geofenceRadiusMeters: Double = Customer.defaultGeofenceRadiusMeters,
+        customerType: String? = nil,
+        version: String? = nil
+    ) {
         self.id = id
         self.tenantId = tenantId
         self.name = name
@@ -40,8 +48,14 @@ public struct Account: Hashable, Sendable, Codable {
     public var settings: [String: String]
     public var version: String?
 
-    public init(id: AccountID, tenantId: TenantID, name: String, accountType: String? = nil,
-                settings: [String: String] = [:], version: String? = nil) {
+    public init(
+        id: AccountID,
+        tenantId: TenantID,
+        name: String,
+        accountType: String? = nil,
+        settings: [String: String] = [:],
+        version: String? = nil
+    ) {
         self.id = id
         self.tenantId = tenantId
         self.name = name
@@ -61,8 +75,15 @@ public struct Product: Hashable, Sendable, Codable {
     public var unitPrice: String?
     public var version: String?
 
-    public init(id: ProductID, tenantId: TenantID, name: String, sku: String? = nil, category: String? = nil,
-                unitPrice: String? = nil, version: String? = nil) {
+    public init(
+        id: ProductID,
+        tenantId: TenantID,
+        name: String,
+        sku: String? = nil,
+        category: String? = nil,
+        unitPrice: String? = nil,
+        version: String? = nil
+    ) {
         self.id = id
         self.tenantId = tenantId
         self.name = name
@@ -82,8 +103,14 @@ public struct Order: Hashable, Sendable, Codable {
     public var totalAmount: String?
     public var version: String?
 
-    public init(id: OrderID, tenantId: TenantID, customerId: CustomerID? = nil, status: String? = nil,
-                totalAmount: String? = nil, version: String? = nil) {
+    public init(
+        id: OrderID,
+        tenantId: TenantID,
+        customerId: CustomerID? = nil,
+        status: String? = nil,
+        totalAmount: String? = nil,
+        version: String? = nil
+    ) {
         self.id = id
         self.tenantId = tenantId
         self.customerId = customerId

@@ -88,8 +88,17 @@ extension PlannedVisit {
         default:
             throw VisitTransitionError(from: status, action: action.name)
         }
-        return VisitEvent(kind: kind, tenantId: tenantId, visitId: id, routeId: routeId, driverId: driverId,
-                          customerId: customerId, at: at, status: status, outOfSequence: outOfSequence)
+        return VisitEvent(
+            kind: kind,
+            tenantId: tenantId,
+            visitId: id,
+            routeId: routeId,
+            driverId: driverId,
+            customerId: customerId,
+            at: at,
+            status: status,
+            outOfSequence: outOfSequence
+        )
     }
 
     private mutating func setReason(_ reason: String?) {

@@ -20,15 +20,15 @@ public enum ISO8601 {
         // Shortest accepted form: YYYY-MM-DDTHH:MM:SSZ (20 bytes).
         guard b.count >= 20, b.count <= 64 else { return nil }
         guard let year = digits(b, 0, 4), b[4] == 0x2D,
-              let month = digits(b, 5, 2), b[7] == 0x2D,
-              let day = digits(b, 8, 2),
-              b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
-              let hour = digits(b, 11, 2), b[13] == 0x3A,
-              let minute = digits(b, 14, 2), b[16] == 0x3A,
-              let second = digits(b, 17, 2)
+            let month = digits(b, 5, 2), b[7] == 0x2D,
+            let day = digits(b, 8, 2),
+            b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
+            let hour = digits(b, 11, 2), b[13] == 0x3A,
+            let minute = digits(b, 14, 2), b[16] == 0x3A,
+            let second = digits(b, 17, 2)
         else { return nil }
         guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
-              hour <= 23, minute <= 59, second <= 59
+            hour <= 23, minute <= 59, second <= 59
         else { return nil }
 
         var i = 19
@@ -84,8 +84,10 @@ public enum ISO8601 {
             days -= 1
         }
         let date = CalendarDate(containing: Timestamp(millisecondsSinceEpoch: days * 86_400_000))
-        let hour = Int(rest / 3_600_000), minute = Int(rest / 60_000 % 60)
-        let second = Int(rest / 1000 % 60), milli = Int(rest % 1000)
+        let hour = Int(rest / 3_600_000)
+        let minute = Int(rest / 60_000 % 60)
+        let second = Int(rest / 1000 % 60)
+        let milli = Int(rest % 1000)
         guard (0...9999).contains(date.year) else {
             return "\(date)T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(milli, 3))Z"
         }

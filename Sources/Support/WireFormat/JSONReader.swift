@@ -13,12 +13,27 @@ package enum JSONTree: Equatable, Sendable {
         return nil
     }
 
-    package var double: Double? { if case .number(let v, _) = self { return v }; return nil }
+    package var double: Double? {
+        if case .number(let v, _) = self { return v }
+        return nil
+    }
     /// A number's literal text as written in the document.
-    package var literal: String? { if case .number(_, let text) = self { return text }; return nil }
-    package var string: String? { if case .string(let v) = self { return v }; return nil }
-    package var bool: Bool? { if case .bool(let v) = self { return v }; return nil }
-    package var array: [JSONTree]? { if case .array(let v) = self { return v }; return nil }
+    package var literal: String? {
+        if case .number(_, let text) = self { return text }
+        return nil
+    }
+    package var string: String? {
+        if case .string(let v) = self { return v }
+        return nil
+    }
+    package var bool: Bool? {
+        if case .bool(let v) = self { return v }
+        return nil
+    }
+    package var array: [JSONTree]? {
+        if case .array(let v) = self { return v }
+        return nil
+    }
     package var int64: Int64? {
         guard case .number(let v, _) = self, v.isFinite, v == v.rounded(), abs(v) < 9.2e18 else { return nil }
         return Int64(v)
@@ -82,8 +97,9 @@ package struct JSONBytesReader {
     private func error(_ reason: String) -> SyntaxError { SyntaxError(offset: index, reason: reason) }
 
     private mutating func skipWhitespace() {
-        while index < buffer.count, buffer[index] == 0x20 || buffer[index] == 0x0A || buffer[index] == 0x0D
-            || buffer[index] == 0x09
+        while index < buffer.count,
+            buffer[index] == 0x20 || buffer[index] == 0x0A || buffer[index] == 0x0D
+                || buffer[index] == 0x09
         { index += 1 }
     }
 
@@ -94,9 +110,15 @@ package struct JSONBytesReader {
         case UInt8(ascii: "{"): return try object(depth: depth)
         case UInt8(ascii: "["): return try array(depth: depth)
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         default:
             let start = index
             let value = try number()
@@ -116,7 +138,10 @@ package struct JSONBytesReader {
         index += 1
         var members = JSONObject()
         skipWhitespace()
-        if index < buffer.count, buffer[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+        if index < buffer.count, buffer[index] == UInt8(ascii: "}") {
+            index += 1
+            return .object(members)
+        }
         while true {
             skipWhitespace()
             guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
@@ -128,8 +153,14 @@ package struct JSONBytesReader {
             members.append(key, try value(depth: depth + 1))
             skipWhitespace()
             guard index < buffer.count else { throw error("unexpected end") }
-            if buffer[index] == UInt8(ascii: ",") { index += 1; continue }
-            if buffer[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            if buffer[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if buffer[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(members)
+            }
             throw error("expected ',' or '}'")
         }
     }
@@ -138,14 +169,23 @@ package struct JSONBytesReader {
         index += 1
         var elements: [JSONTree] = []
         skipWhitespace()
-        if index < buffer.count, buffer[index] == UInt8(ascii: "]") { index += 1; return .array(elements) }
+        if index < buffer.count, buffer[index] == UInt8(ascii: "]") {
+            index += 1
+            return .array(elements)
+        }
         while true {
             skipWhitespace()
             elements.append(try value(depth: depth + 1))
             skipWhitespace()
             guard index < buffer.count else { throw error("unexpected end") }
-            if buffer[index] == UInt8(ascii: ",") { index += 1; continue }
-            if buffer[index] == UInt8(ascii: "]") { index += 1; return .array(elements) }
+            if buffer[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if buffer[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(elements)
+            }
             throw error("expected ',' or ']'")
         }
     }
@@ -189,7 +229,8 @@ package struct JSONBytesReader {
                     var scalar = try hex4()
                     if (0xD800..<0xDC00).contains(scalar) {
                         guard index + 1 < buffer.count, buffer[index] == UInt8(ascii: "\\"),
-                              buffer[index + 1] == UInt8(ascii: "u") else { throw error("lone surrogate") }
+                            buffer[index + 1] == UInt8(ascii: "u")
+                        else { throw error("lone surrogate") }
                         index += 2
                         let low = try hex4()
                         guard (0xDC00..<0xE000).contains(low) else { throw error("invalid surrogate pair") }
@@ -230,7 +271,10 @@ package struct JSONBytesReader {
         var integer: Int64 = 0
         var negative = false
         var simple = true
-        if index < buffer.count, buffer[index] == UInt8(ascii: "-") { negative = true; index += 1 }
+        if index < buffer.count, buffer[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
         let digitsStart = index
         while index < buffer.count, buffer[index] >= 0x30, buffer[index] <= 0x39 {
             if index - digitsStart < 18 {

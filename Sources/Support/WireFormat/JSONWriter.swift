@@ -1,3 +1,5 @@
+package import Domain
+
 /// A minimal streaming JSON writer for the hot payloads (positions), several times faster than
 /// `JSONEncoder`. It writes exactly what `JSONPayload` would for the same value, so either side of the bus
 /// may use either codec.
@@ -7,10 +9,24 @@ package struct JSONBytesWriter {
 
     package init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
 
-    package mutating func beginObject() { separator(); bytes.append(UInt8(ascii: "{")); needsComma = false }
-    package mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
-    package mutating func beginArray() { separator(); bytes.append(UInt8(ascii: "[")); needsComma = false }
-    package mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+    package mutating func beginObject() {
+        separator()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+    package mutating func endObject() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+    package mutating func beginArray() {
+        separator()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+    package mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
 
     package mutating func key(_ name: StaticString) {
         separator()
@@ -88,7 +104,9 @@ package struct JSONBytesWriter {
             case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
             case 0..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                bytes.append(contentsOf: [
+                    0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)],
+                ])
             default: bytes.append(byte)
             }
         }
@@ -121,11 +139,26 @@ package struct JSONBytesWriter {
 
     // MARK: Keyed helpers; optionals are omitted when nil, as JSONEncoder does.
 
-    package mutating func field(_ name: StaticString, _ value: String) { key(name); string(value) }
-    package mutating func field(_ name: StaticString, _ value: Double) { key(name); number(value) }
-    package mutating func field(_ name: StaticString, _ value: Int) { key(name); number(Int64(value)) }
-    package mutating func field(_ name: StaticString, _ value: Bool) { key(name); bool(value) }
-    package mutating func field(_ name: StaticString, _ value: Timestamp) { key(name); number(value.millisecondsSinceEpoch) }
+    package mutating func field(_ name: StaticString, _ value: String) {
+        key(name)
+        string(value)
+    }
+    package mutating func field(_ name: StaticString, _ value: Double) {
+        key(name)
+        number(value)
+    }
+    package mutating func field(_ name: StaticString, _ value: Int) {
+        key(name)
+        number(Int64(value))
+    }
+    package mutating func field(_ name: StaticString, _ value: Bool) {
+        key(name)
+        bool(value)
+    }
+    package mutating func field(_ name: StaticString, _ value: Timestamp) {
+        key(name)
+        number(value.millisecondsSinceEpoch)
+    }
     package mutating func field(_ name: StaticString, _ value: String?) { if let value { field(name, value) } }
     package mutating func field(_ name: StaticString, _ value: Double?) { if let value { field(name, value) } }
     package mutating func field(_ name: StaticString, _ value: Bool?) { if let value { field(name, value) } }
@@ -135,5 +168,3 @@ package struct JSONBytesWriter {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
     }
 }
-
-package import Domain

@@ -31,34 +31,44 @@ package enum Migrator {
         do {
             applicationID = try connection.queryFirst("PRAGMA application_id")?.int64(0) ?? 0
             userVersion = try connection.queryFirst("PRAGMA user_version")?.int64(0) ?? 0
-            objectCount = try connection.queryFirst(
-                "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'")?.int64(0) ?? 0
+            objectCount =
+                try connection.queryFirst(
+                    "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'"
+                )?.int64(0) ?? 0
         } catch let error as StoreError where error.code == .invalidData {
             throw SQLiteOpenError(
-                .notADatabase, path: path,
+                .notADatabase,
+                path: path,
                 message: "\(name) is not a tracker database or is corrupt (\(error.detail)); "
-                    + "move it away or restore a backup, or point --data-dir elsewhere")
+                    + "move it away or restore a backup, or point --data-dir elsewhere"
+            )
         } catch let error as StoreError {
             throw SQLiteOpenError(.cannotOpen, path: path, message: "cannot read \(name): \(error.detail)")
         }
         if applicationID != 0, applicationID != Int64(Self.applicationID) {
             throw SQLiteOpenError(
-                .foreignDatabase, path: path,
+                .foreignDatabase,
+                path: path,
                 message: "\(name) is a SQLite database of another application (application_id "
                     + "0x\(String(UInt32(truncatingIfNeeded: applicationID), radix: 16))); "
-                    + "tracker will not touch it: point --data-dir elsewhere")
+                    + "tracker will not touch it: point --data-dir elsewhere"
+            )
         }
         if applicationID == 0, objectCount > 0 {
             throw SQLiteOpenError(
-                .foreignDatabase, path: path,
+                .foreignDatabase,
+                path: path,
                 message: "\(name) is a SQLite database not created by tracker (it has other tables); "
-                    + "tracker will not touch it: point --data-dir elsewhere")
+                    + "tracker will not touch it: point --data-dir elsewhere"
+            )
         }
         if userVersion > Int64(Self.formatVersion) {
             throw SQLiteOpenError(
-                .newerVersion, path: path,
+                .newerVersion,
+                path: path,
                 message: "\(name) was written by a newer version of tracker (format \(userVersion), "
-                    + "this build knows \(Self.formatVersion)); upgrade tracker or restore a backup")
+                    + "this build knows \(Self.formatVersion)); upgrade tracker or restore a backup"
+            )
         }
     }
 
@@ -67,7 +77,8 @@ package enum Migrator {
         let stamped = try connection.queryFirst("PRAGMA application_id")?.int64(0) == Int64(Self.applicationID)
         let hasTable =
             try connection.queryFirst(
-                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'") != nil
+                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'"
+            ) != nil
         guard !stamped || !hasTable else { return }
         try connection.execute("BEGIN IMMEDIATE")
         do {
@@ -82,7 +93,8 @@ package enum Migrator {
                     PRIMARY KEY (namespace, version)
                 ) WITHOUT ROWID;
                 COMMIT;
-                """)
+                """
+            )
         } catch {
             if connection.isInTransaction { try? connection.execute("ROLLBACK") }
             throw error
@@ -101,7 +113,11 @@ package enum Migrator {
     /// Refuses a file with a namespace newer than this build, then applies the missing migrations in one
     /// transaction (all or none), in (namespace, version) order. Returns the ids applied.
     @discardableResult
-    static func migrate(_ connection: SQLiteConnection, _ migrations: [SQLiteMigration], path: String) throws
+    static func migrate(
+        _ connection: SQLiteConnection,
+        _ migrations: [SQLiteMigration],
+        path: String
+    ) throws
         -> [String]
     {
         var known: [String: Int] = [:]
@@ -114,16 +130,19 @@ package enum Migrator {
         for (namespace, newest) in known.sorted(by: { $0.key < $1.key }) {
             if let stored = applied[namespace], stored > newest {
                 throw SQLiteOpenError(
-                    .newerVersion, path: path,
+                    .newerVersion,
+                    path: path,
                     message: "\(fileName(path)) was written by a newer version of tracker (schema "
                         + "\(namespace).\(stored), this build knows \(namespace).\(newest)); "
-                        + "upgrade tracker or restore a backup")
+                        + "upgrade tracker or restore a backup"
+                )
             }
         }
         let done = Set(
             try connection.query("SELECT namespace, version FROM schema_migrations").map {
                 "\($0.text(0) ?? "").\($0.int(1) ?? 0)"
-            })
+            }
+        )
         let missing = migrations.filter { !done.contains($0.id) }
             .sorted { ($0.namespace, $0.version) < ($1.namespace, $1.version) }
         guard !missing.isEmpty else { return [] }
@@ -134,7 +153,8 @@ package enum Migrator {
             let doneNow = Set(
                 try connection.query("SELECT namespace, version FROM schema_migrations").map {
                     "\($0.text(0) ?? "").\($0.int(1) ?? 0)"
-                })
+                }
+            )
             var appliedIds: [String] = []
             for migration in missing where !doneNow.contains(migration.id) {
                 try migration.apply(connection)
@@ -143,7 +163,8 @@ package enum Migrator {
                     INSERT INTO schema_migrations (namespace, version, applied_at)
                     VALUES (?, ?, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
                     """,
-                    [.text(migration.namespace), .integer(Int64(migration.version))])
+                    [.text(migration.namespace), .integer(Int64(migration.version))]
+                )
                 appliedIds.append(migration.id)
             }
             if ownTransaction { try connection.execute("COMMIT") }

@@ -42,7 +42,9 @@ package final class SQLiteConnection {
         let extended = sqlite3_extended_errcode(handle)
         return StoreError.sqlite(
             SQLiteResultCode(rawValue: extended != 0 ? extended : rc),
-            message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+            message: String(cString: sqlite3_errmsg(handle)),
+            sql: sql
+        )
     }
 
     // MARK: Statements

@@ -63,8 +63,11 @@ package final class SQLiteDatabase: Sendable {
     /// - Throws: `SQLiteOpenError` when the file cannot be opened or is not a tracker database of this or an
     ///   older version (the file is then left untouched); `StoreError` for other SQLite failures.
     package init(
-        path: String, readers: Int = 2, durability: Durability = .processCrash,
-        migrations: [SQLiteMigration] = [], logger: Logger
+        path: String,
+        readers: Int = 2,
+        durability: Durability = .processCrash,
+        migrations: [SQLiteMigration] = [],
+        logger: Logger
     ) throws {
         self.path = path
         self.logger = logger
@@ -72,8 +75,10 @@ package final class SQLiteDatabase: Sendable {
         let writerConnection: SQLiteConnection
         do {
             writerConnection = try SQLiteConnection.open(
-                path: isInMemory ? ":memory:" : path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                isWriter: true)
+                path: isInMemory ? ":memory:" : path,
+                flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                isWriter: true
+            )
         } catch let error as StoreError {
             throw SQLiteOpenError(.cannotOpen, path: path, message: "cannot open \(path): \(error.detail)")
         }
@@ -95,13 +100,15 @@ package final class SQLiteDatabase: Sendable {
                 PRAGMA cache_size = -\(Self.cacheKibibytes);
                 PRAGMA mmap_size = \(isInMemory ? 0 : Self.mmapBytes);
                 PRAGMA wal_autocheckpoint = \(Self.walAutocheckpointPages);
-                """)
+                """
+            )
             try Migrator.prepare(writerConnection)
             let applied = try Migrator.migrate(writerConnection, migrations, path: path)
             if !applied.isEmpty {
                 logger.debug(
                     "applied SQLite migrations",
-                    metadata: ["sqlite.path": "\(path)", "sqlite.migrations": "\(applied)"])
+                    metadata: ["sqlite.path": "\(path)", "sqlite.migrations": "\(applied)"]
+                )
             }
             if !isInMemory {
                 for _ in 0..<max(0, readers) {
@@ -115,7 +122,8 @@ package final class SQLiteDatabase: Sendable {
                         PRAGMA temp_store = MEMORY;
                         PRAGMA cache_size = -\(Self.cacheKibibytes);
                         PRAGMA mmap_size = \(Self.mmapBytes);
-                        """)
+                        """
+                    )
                 }
             }
         } catch {
@@ -135,7 +143,8 @@ package final class SQLiteDatabase: Sendable {
         }
         logger.debug(
             "opened SQLite database",
-            metadata: ["sqlite.path": "\(path)", "sqlite.readers": "\(readerConnections.count)"])
+            metadata: ["sqlite.path": "\(path)", "sqlite.readers": "\(readerConnections.count)"]
+        )
     }
 
     deinit {
@@ -159,7 +168,9 @@ package final class SQLiteDatabase: Sendable {
     }
 
     private func submit<T: Sendable>(
-        to workers: SQLiteWorkers, kind: SQLiteJob.Kind, _ body: @escaping @Sendable (SQLiteConnection) throws -> T
+        to workers: SQLiteWorkers,
+        kind: SQLiteJob.Kind,
+        _ body: @escaping @Sendable (SQLiteConnection) throws -> T
     ) async throws -> T {
         let box = ResultBox<T>()
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
@@ -174,7 +185,8 @@ package final class SQLiteDatabase: Sendable {
                     } else {
                         continuation.resume(throwing: StoreError.unavailable("SQLite job produced no result"))
                     }
-                })
+                }
+            )
             do {
                 try workers.submit(job)
             } catch {
@@ -202,7 +214,9 @@ package final class SQLiteDatabase: Sendable {
                 finish: { error in
                     outcome.value = .some(error)
                     semaphore.signal()
-                }))
+                }
+            )
+        )
         semaphore.wait()
         if let error = outcome.value ?? nil { throw error }
     }

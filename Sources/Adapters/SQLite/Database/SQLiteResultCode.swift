@@ -56,8 +56,11 @@ package struct SQLiteResultCode: Hashable, Sendable, CustomStringConvertible {
 extension StoreError {
     /// The port error for a failed SQLite call, with SQLite's message (and the SQL, if any) in `detail`.
     package static func sqlite(
-        _ code: SQLiteResultCode, message: String, sql: String? = nil,
-        file: String = #fileID, line: Int = #line
+        _ code: SQLiteResultCode,
+        message: String,
+        sql: String? = nil,
+        file: String = #fileID,
+        line: Int = #line
     ) -> StoreError {
         var detail = "SQLite \(code): \(message)"
         if let sql { detail += " [\(sql.prefix(200))]" }

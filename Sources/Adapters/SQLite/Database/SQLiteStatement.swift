@@ -24,7 +24,10 @@ package final class SQLiteStatement {
     private func check(_ rc: Int32) throws {
         guard rc == SQLITE_OK else {
             throw StoreError.sqlite(
-                SQLiteResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(connection)), sql: sql)
+                SQLiteResultCode(rawValue: rc),
+                message: String(cString: sqlite3_errmsg(connection)),
+                sql: sql
+            )
         }
     }
 
@@ -134,7 +137,8 @@ package final class SQLiteStatement {
     package var columns: SQLiteColumns {
         if let cachedColumns { return cachedColumns }
         let columns = SQLiteColumns(
-            (0..<columnCount).map { String(cString: sqlite3_column_name(handle, Int32($0))) })
+            (0..<columnCount).map { String(cString: sqlite3_column_name(handle, Int32($0))) }
+        )
         cachedColumns = columns
         return columns
     }

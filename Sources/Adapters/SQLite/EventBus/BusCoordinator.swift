@@ -141,7 +141,10 @@ struct CoordinatorState {
 
     /// Applies a rebalance of group `name` (a partition kept continues where it was; one taken over starts at
     /// the committed offset) and returns the group's waiters, whose assignment may have changed.
-    private mutating func rebalance(_ name: String, _ changes: [GroupAssignment.Change])
+    private mutating func rebalance(
+        _ name: String,
+        _ changes: [GroupAssignment.Change]
+    )
         -> [CheckedContinuation<Void, Never>]
     {
         guard let group = groups[name] else { return [] }
@@ -194,7 +197,9 @@ struct CoordinatorState {
     /// Takes the result of a planned read: advances the member's positions and returns the messages to
     /// deliver, or `nil` when the read is stale (a rebalance or a concurrent `next` moved the positions).
     mutating func accept(
-        _ results: [(FetchRange, [BusMessage])], memberID: UInt64, generation: UInt64
+        _ results: [(FetchRange, [BusMessage])],
+        memberID: UInt64,
+        generation: UInt64
     ) -> [BusMessage]? {
         guard !isClosed, var member = members[memberID] else { return [] }
         guard member.generation == generation else { return nil }

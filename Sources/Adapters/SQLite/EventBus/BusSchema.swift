@@ -14,7 +14,8 @@ import Domain
 enum BusSchema {
     static let migrations: [SQLiteMigration] = [
         SQLiteMigration(
-            "bus", 1,
+            "bus",
+            1,
             sql: """
                 CREATE TABLE bus_meta (
                     name TEXT PRIMARY KEY,
@@ -44,16 +45,19 @@ enum BusSchema {
                     PRIMARY KEY (grp, topic, "partition")
                 ) WITHOUT ROWID;
                 CREATE INDEX bus_offsets_by_partition ON bus_offsets (topic, "partition", next_offset);
-                """)
+                """
+        )
     ]
 
     /// Records the partition count on first use and returns the file's count and every partition's end.
     static func loadState(
-        _ conn: SQLiteConnection, requestedPartitions: Int
+        _ conn: SQLiteConnection,
+        requestedPartitions: Int
     ) throws -> (Int, [TopicPartition: Int64]) {
         try conn.run(
             "INSERT OR IGNORE INTO bus_meta (name, value) VALUES ('partitions', ?1)",
-            [.text(String(requestedPartitions))])
+            [.text(String(requestedPartitions))]
+        )
         guard let stored = try conn.queryFirst("SELECT value FROM bus_meta WHERE name = 'partitions'")?.text(0),
             let partitions = Int(stored), partitions > 0
         else { throw StoreError.invalidData("bus_meta.partitions is not a positive integer") }
@@ -69,7 +73,10 @@ enum BusSchema {
 
     /// Appends the batch and returns the new end of every partition it touched.
     static func append(
-        _ messages: [OutgoingMessage], to topic: Topic, partitions: Int, timestamp: Int64,
+        _ messages: [OutgoingMessage],
+        to topic: Topic,
+        partitions: Int,
+        timestamp: Int64,
         _ conn: SQLiteConnection
     ) throws -> [TopicPartition: Int64] {
         let name = topic.name
@@ -128,7 +135,11 @@ enum BusSchema {
     /// Creates the group's offsets for topics it has not subscribed to before (at the end with
     /// `startAtEnd`, else at 0, the earliest retained message) and returns all its offsets for `topics`.
     static func registerGroup(
-        _ group: String, topics: [Topic], partitions: Int, startAtEnd: Bool, _ conn: SQLiteConnection
+        _ group: String,
+        topics: [Topic],
+        partitions: Int,
+        startAtEnd: Bool,
+        _ conn: SQLiteConnection
     ) throws -> [TopicPartition: Int64] {
         let insert =
             startAtEnd
@@ -144,8 +155,8 @@ enum BusSchema {
             }
             for row in try conn.query(
                 #"SELECT "partition", next_offset FROM bus_offsets WHERE grp = ?1 AND topic = ?2"#,
-                [.text(group), .text(topic.name)])
-            {
+                [.text(group), .text(topic.name)]
+            ) {
                 guard let partition = row.int(0), let offset = row.int64(1) else { continue }
                 committed[TopicPartition(topic: topic, partition: partition)] = offset
             }
@@ -170,11 +181,15 @@ enum BusSchema {
             while try statement.step() {
                 messages.append(
                     BusMessage(
-                        topic: range.partition.topic, partition: range.partition.partition,
-                        offset: statement.int64(at: 0), key: statement.text(at: 1),
+                        topic: range.partition.topic,
+                        partition: range.partition.partition,
+                        offset: statement.int64(at: 0),
+                        key: statement.text(at: 1),
                         value: statement.isNull(at: 2) ? nil : statement.blob(at: 2),
                         headers: try HeaderCoding.decode(statement.optionalText(at: 3)),
-                        timestamp: Timestamp(millisecondsSinceEpoch: statement.int64(at: 4))))
+                        timestamp: Timestamp(millisecondsSinceEpoch: statement.int64(at: 4))
+                    )
+                )
             }
             return messages
         }
@@ -204,12 +219,16 @@ enum BusSchema {
     /// Deletes up to `limit` of the oldest messages of `partition` that every group of the topic committed
     /// and that were accepted before `cutoff` (epoch ms). Returns how many were deleted.
     static func prune(
-        _ partition: TopicPartition, olderThan cutoff: Int64, limit: Int, _ conn: SQLiteConnection
+        _ partition: TopicPartition,
+        olderThan cutoff: Int64,
+        limit: Int,
+        _ conn: SQLiteConnection
     ) throws -> Int {
         let floor =
             try conn.queryFirst(
                 #"SELECT min(next_offset) FROM bus_offsets WHERE topic = ?1 AND "partition" = ?2"#,
-                [.text(partition.topic.name), .integer(partition.partition)])?.int64(0) ?? Int64.max
+                [.text(partition.topic.name), .integer(partition.partition)]
+            )?.int64(0) ?? Int64.max
         try conn.run(
             #"""
             DELETE FROM bus_messages WHERE topic = ?1 AND "partition" = ?2 AND "offset" IN (
@@ -220,7 +239,8 @@ enum BusSchema {
             [
                 .text(partition.topic.name), .integer(partition.partition), .integer(floor), .integer(cutoff),
                 .integer(limit),
-            ])
+            ]
+        )
         return conn.changes
     }
 }

@@ -1,5 +1,5 @@
-import WireFormat
 import Application
+import WireFormat
 
 /// The `headers` column: a JSON object of strings, keys sorted; no headers is SQL NULL (most messages).
 enum HeaderCoding {
@@ -41,7 +41,9 @@ enum HeaderCoding {
             case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
             case 0..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                bytes.append(contentsOf: [
+                    0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)],
+                ])
             default: bytes.append(byte)
             }
         }

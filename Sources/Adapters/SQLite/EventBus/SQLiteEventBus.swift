@@ -60,8 +60,11 @@ public final class SQLiteEventBus: EventBus {
         /// Creates a configuration (defaults: 8 partitions, 24 h retention, pruning every 10,000 messages in
         /// batches of 5,000, fsync on every commit).
         public init(
-            partitions: Int = 8, retention: Duration = .seconds(24 * 3600), pruneEveryMessages: Int = 10_000,
-            pruneBatchSize: Int = 5_000, durability: Durability = .powerLoss
+            partitions: Int = 8,
+            retention: Duration = .seconds(24 * 3600),
+            pruneEveryMessages: Int = 10_000,
+            pruneBatchSize: Int = 5_000,
+            durability: Durability = .powerLoss
         ) {
             self.durability = durability
             self.partitions = partitions
@@ -93,18 +96,30 @@ public final class SQLiteEventBus: EventBus {
     /// - Throws: `SQLiteOpenError` when the file is not a usable tracker database or was written by a newer
     ///   version (nothing is overwritten); `StoreError` for other SQLite failures.
     public convenience init(
-        path: String, configuration: Configuration = .init(), clock: (any WallClock)? = nil,
+        path: String,
+        configuration: Configuration = .init(),
+        clock: (any WallClock)? = nil,
         logger: Logger = Logger(label: "tracker.sqlite.bus")
     ) async throws {
         let durability: SQLiteDatabase.Durability =
             configuration.durability == .powerLoss ? .powerLoss : .processCrash
         let database = try await offCooperativePool {
             try SQLiteDatabase(
-                path: path, readers: 2, durability: durability, migrations: BusSchema.migrations, logger: logger)
+                path: path,
+                readers: 2,
+                durability: durability,
+                migrations: BusSchema.migrations,
+                logger: logger
+            )
         }
         do {
             try await self.init(
-                database: database, ownsDatabase: true, configuration: configuration, clock: clock, logger: logger)
+                database: database,
+                ownsDatabase: true,
+                configuration: configuration,
+                clock: clock,
+                logger: logger
+            )
         } catch {
             await offCooperativePool { database.close() }
             throw error
@@ -114,8 +129,11 @@ public final class SQLiteEventBus: EventBus {
     /// Opens the bus in an already open database (possibly sharing its file with other stores), applying the
     /// `bus` migrations. `configuration.durability` is then the database's.
     package init(
-        database: SQLiteDatabase, ownsDatabase: Bool = false, configuration: Configuration = .init(),
-        clock: (any WallClock)? = nil, logger: Logger
+        database: SQLiteDatabase,
+        ownsDatabase: Bool = false,
+        configuration: Configuration = .init(),
+        clock: (any WallClock)? = nil,
+        logger: Logger
     ) async throws {
         precondition(configuration.partitions > 0, "a topic needs at least one partition")
         self.database = database
@@ -132,7 +150,8 @@ public final class SQLiteEventBus: EventBus {
         if partitions != requested {
             logger.debug(
                 "bus file keeps its partition count",
-                metadata: ["bus.partitions": "\(partitions)", "bus.requested": "\(requested)"])
+                metadata: ["bus.partitions": "\(partitions)", "bus.requested": "\(requested)"]
+            )
         }
         self.partitions = partitions
         self.coordinator = BusCoordinator(ends: ends, partitions: partitions)
@@ -176,7 +195,12 @@ public final class SQLiteEventBus: EventBus {
         let topicsToLoad = unique
         let committed = try await database.write { conn in
             try BusSchema.registerGroup(
-                group, topics: topicsToLoad, partitions: partitions, startAtEnd: startAtEnd, conn)
+                group,
+                topics: topicsToLoad,
+                partitions: partitions,
+                startAtEnd: startAtEnd,
+                conn
+            )
         }
         let (memberID, ready) = try coordinator.state.withLock { state in
             guard !state.isClosed else { throw StoreError.closed("bus closed") }
@@ -218,8 +242,8 @@ public final class SQLiteEventBus: EventBus {
             var offsets: [Int: Int64] = [:]
             for row in try conn.query(
                 #"SELECT "partition", next_offset FROM bus_offsets WHERE grp = ?1 AND topic = ?2"#,
-                [.text(group), .text(name)])
-            {
+                [.text(group), .text(name)]
+            ) {
                 if let partition = row.int(0), let offset = row.int64(1) { offsets[partition] = offset }
             }
             return offsets

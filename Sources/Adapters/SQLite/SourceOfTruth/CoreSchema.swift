@@ -28,7 +28,8 @@ enum CoreSchema {
 
     static let tables: [Table] = [
         Table(
-            name: "Customers", idColumn: "CustomerId",
+            name: "Customers",
+            idColumn: "CustomerId",
             columns: [
                 Column(name: "CustomerId", declaration: "TEXT NOT NULL PRIMARY KEY"),
                 Column(name: "TenantId", declaration: "TEXT NOT NULL"),
@@ -39,18 +40,22 @@ enum CoreSchema {
                 Column(name: "Longitude", declaration: "REAL NOT NULL", isReal: true),
                 Column(name: "GeofenceRadiusMeters", declaration: "REAL NOT NULL DEFAULT 100", isReal: true),
                 Column(name: "CustomerType", declaration: "TEXT"),
-            ]),
+            ]
+        ),
         Table(
-            name: "Accounts", idColumn: "AccountId",
+            name: "Accounts",
+            idColumn: "AccountId",
             columns: [
                 Column(name: "AccountId", declaration: "TEXT NOT NULL PRIMARY KEY"),
                 Column(name: "TenantId", declaration: "TEXT NOT NULL"),
                 Column(name: "Name", declaration: "TEXT NOT NULL"),
                 Column(name: "AccountType", declaration: "TEXT"),
                 Column(name: "Settings", declaration: "TEXT NOT NULL DEFAULT '{}'"),
-            ]),
+            ]
+        ),
         Table(
-            name: "Products", idColumn: "ProductId",
+            name: "Products",
+            idColumn: "ProductId",
             columns: [
                 Column(name: "ProductId", declaration: "TEXT NOT NULL PRIMARY KEY"),
                 Column(name: "TenantId", declaration: "TEXT NOT NULL"),
@@ -58,16 +63,19 @@ enum CoreSchema {
                 Column(name: "Sku", declaration: "TEXT"),
                 Column(name: "Category", declaration: "TEXT"),
                 Column(name: "UnitPrice", declaration: "TEXT"),
-            ]),
+            ]
+        ),
         Table(
-            name: "Orders", idColumn: "OrderId",
+            name: "Orders",
+            idColumn: "OrderId",
             columns: [
                 Column(name: "OrderId", declaration: "TEXT NOT NULL PRIMARY KEY"),
                 Column(name: "TenantId", declaration: "TEXT NOT NULL"),
                 Column(name: "CustomerId", declaration: "TEXT"),
                 Column(name: "Status", declaration: "TEXT"),
                 Column(name: "TotalAmount", declaration: "TEXT"),
-            ]),
+            ]
+        ),
     ]
 
     static func table(_ name: String) -> Table? { tables.first { $0.name == name } }
@@ -84,7 +92,13 @@ enum CoreSchema {
     }
 
     /// Statements of a trigger body recording one change row.
-    private static func capture(_ table: Table, operation: String, key: String, before: String, after: String)
+    private static func capture(
+        _ table: Table,
+        operation: String,
+        key: String,
+        before: String,
+        after: String
+    )
         -> String
     {
         """
@@ -117,7 +131,8 @@ enum CoreSchema {
 
     static let migrations: [SQLiteMigration] = [
         SQLiteMigration(
-            "core", 1,
+            "core",
+            1,
             sql: tables.map { table in
                 "CREATE TABLE \(table.name) (\(table.columns.map { "\($0.name) \($0.declaration)" }.joined(separator: ", ")));"
                     + "CREATE INDEX \(table.name)_by_tenant ON \(table.name) (TenantId, \(table.idColumn));"
@@ -138,7 +153,8 @@ enum CoreSchema {
                 );
                 CREATE INDEX core_changes_pending ON core_changes (lsn) WHERE relayed = 0;
 
-                """ + tables.map(triggers).joined(separator: "\n"))
+                """ + tables.map(triggers).joined(separator: "\n")
+        )
     ]
 
     // MARK: Rows

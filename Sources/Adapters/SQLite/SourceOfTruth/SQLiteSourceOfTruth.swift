@@ -35,7 +35,9 @@ public final class SQLiteSourceOfTruth: SourceOfTruth {
     /// - Throws: `SQLiteOpenError` when the file is not a usable tracker database (nothing is overwritten);
     ///   `StoreError` for other SQLite failures; the bus's error when relaying fails.
     public convenience init(
-        path: String, bus: any EventBus, isWritable: Bool = true,
+        path: String,
+        bus: any EventBus,
+        isWritable: Bool = true,
         logger: Logger = Logger(label: "tracker.sqlite.core")
     ) async throws {
         let database = try await offCooperativePool {
@@ -43,7 +45,12 @@ public final class SQLiteSourceOfTruth: SourceOfTruth {
         }
         do {
             try await self.init(
-                database: database, ownsDatabase: true, bus: bus, isWritable: isWritable, logger: logger)
+                database: database,
+                ownsDatabase: true,
+                bus: bus,
+                isWritable: isWritable,
+                logger: logger
+            )
         } catch {
             await offCooperativePool { database.close() }
             throw error
@@ -53,7 +60,10 @@ public final class SQLiteSourceOfTruth: SourceOfTruth {
     /// Opens the source in an already open database, applying the `core` migrations, and relays the changes
     /// left pending.
     package init(
-        database: SQLiteDatabase, ownsDatabase: Bool = false, bus: any EventBus, isWritable: Bool = true,
+        database: SQLiteDatabase,
+        ownsDatabase: Bool = false,
+        bus: any EventBus,
+        isWritable: Bool = true,
         logger: Logger
     ) async throws {
         self.database = database
@@ -83,15 +93,21 @@ public final class SQLiteSourceOfTruth: SourceOfTruth {
                 SELECT CustomerId, TenantId, Name, Phone, Address, Latitude, Longitude, GeofenceRadiusMeters,
                     CustomerType
                 FROM Customers WHERE CustomerId = ?1 AND TenantId = ?2
-                """, [.text(id.rawValue), .text(tenantId.rawValue)])
+                """,
+                [.text(id.rawValue), .text(tenantId.rawValue)]
+            )
         }
         guard let row else { return nil }
         return Customer(
-            id: CustomerID(row.text(0) ?? id.rawValue), tenantId: TenantID(row.text(1) ?? tenantId.rawValue),
-            name: row.text(2) ?? "", phone: row.text(3), address: row.text(4),
+            id: CustomerID(row.text(0) ?? id.rawValue),
+            tenantId: TenantID(row.text(1) ?? tenantId.rawValue),
+            name: row.text(2) ?? "",
+            phone: row.text(3),
+            address: row.text(4),
             location: Coordinate(latitude: row.double(5) ?? 0, longitude: row.double(6) ?? 0),
             geofenceRadiusMeters: row.double(7) ?? Customer.defaultGeofenceRadiusMeters,
-            customerType: row.text(8))
+            customerType: row.text(8)
+        )
     }
 
     /// Inserts or updates the record (its `version` is ignored: the source assigns LSNs) and publishes its
@@ -195,7 +211,10 @@ public final class SQLiteSourceOfTruth: SourceOfTruth {
                 start = end
             }
             try await database.write { conn in
-                try conn.run("UPDATE core_changes SET relayed = 1 WHERE relayed = 0 AND lsn <= ?1", [.integer(last.lsn)])
+                try conn.run(
+                    "UPDATE core_changes SET relayed = 1 WHERE relayed = 0 AND lsn <= ?1",
+                    [.integer(last.lsn)]
+                )
             }
             total += rows.count
         }
@@ -214,18 +233,25 @@ public final class SQLiteSourceOfTruth: SourceOfTruth {
         do {
             guard
                 case .upsert(let decoded)? = try ChangeEventCodec.decode(
-                    topic: .cdc(row.table), key: "", value: Array(image.utf8))
+                    topic: .cdc(row.table),
+                    key: "",
+                    value: Array(image.utf8)
+                )
             else { throw StoreError.invalidData("row image is not a record") }
             record = decoded
         } catch {
             logger.debug(
-                "core change row skipped", metadata: ["core.lsn": "\(row.lsn)", "error": "\(error)"])
+                "core change row skipped",
+                metadata: ["core.lsn": "\(row.lsn)", "error": "\(error)"]
+            )
             return []
         }
         let position = ChangeEventCodec.SourcePosition(
-            commitLSN: CoreSchema.formatLSN(row.lsn, slot: 3), changeLSN: CoreSchema.formatLSN(row.lsn, slot: 2),
+            commitLSN: CoreSchema.formatLSN(row.lsn, slot: 3),
+            changeLSN: CoreSchema.formatLSN(row.lsn, slot: 2),
             eventSerialNo: operation == .update ? 2 : 1,
-            timestamp: Timestamp(millisecondsSinceEpoch: row.timestamp))
+            timestamp: Timestamp(millisecondsSinceEpoch: row.timestamp)
+        )
         let event = ChangeEventCodec.encode(record, operation: operation, position: position)
         let headers = [ChangeEventCodec.operationHeader: operation.rawValue]
         var messages = [OutgoingMessage(key: event.key, value: event.value, headers: headers)]

@@ -1,10 +1,10 @@
-import WireFormat
 import Application
 import HummingbirdWSClient
 public import Logging
 import NIOCore
 import NIOWebSocket
 import Synchronization
+import WireFormat
 
 /// A minimal Socket.IO v5 client over WebSocket (main namespace, text events), for the gateway's contract
 /// probe and the fan-out benchmark's load generator. Answers pings, reports every event with its raw
@@ -32,7 +32,10 @@ public final class SocketIOClient: Sendable {
     ///   - reading: `false` opens a stalled client that never reads after connecting (slow-consumer tests).
     ///   - onEvent: called for each EVENT packet with the event name and the packet's text (`42[...]`).
     public static func connect(
-        url: String, auth: String, reading: Bool = true, logger: Logger,
+        url: String,
+        auth: String,
+        reading: Bool = true,
+        logger: Logger,
         onEvent: @escaping @Sendable (_ event: String, _ packet: String) -> Void = { _, _ in }
     ) async throws -> SocketIOClient {
         let wsURL = url.replacingPrefix("http", with: "ws") + "/socket.io/?EIO=4&transport=websocket"
@@ -44,7 +47,9 @@ public final class SocketIOClient: Sendable {
                 configuration.maxFrameSize = 64 << 20
                 configuration.autoPing = .disabled
                 try await WebSocketClient.connect(url: wsURL, configuration: configuration, logger: logger) {
-                    inbound, outbound, _ in
+                    inbound,
+                    outbound,
+                    _ in
                     var messages = inbound.messages(maxSize: 64 << 20).makeAsyncIterator()
                     // Engine.IO open, then Socket.IO CONNECT.
                     guard case .text(let open)? = try await messages.next(), open.hasPrefix("0") else {
@@ -55,10 +60,14 @@ public final class SocketIOClient: Sendable {
                         guard case .text(let reply)? = try await messages.next() else {
                             throw ConnectError(description: "closed before CONNECT reply")
                         }
-                        if reply == "2" { try await outbound.write(.text("3")); continue }
+                        if reply == "2" {
+                            try await outbound.write(.text("3"))
+                            continue
+                        }
                         if reply.hasPrefix("44") { throw ConnectError(description: String(reply.dropFirst(2))) }
-                        guard reply.hasPrefix("40"), let tree = try? JSONBytesReader.parse(Array(reply.utf8.dropFirst(2))),
-                              let sid = tree["sid"]?.string
+                        guard reply.hasPrefix("40"),
+                            let tree = try? JSONBytesReader.parse(Array(reply.utf8.dropFirst(2))),
+                            let sid = tree["sid"]?.string
                         else { throw ConnectError(description: "unexpected CONNECT reply \(reply)") }
                         let client = SocketIOClient(socketId: sid, writer: outbound)
                         holder.withLock { $0 = client }

@@ -1,13 +1,15 @@
+import NIOCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import NIOCore
 
 /// Engine.IO v4 packet types (`0`…`6` on the wire).
 enum EnginePacketType: UInt8 {
-    case open = 0x30, close, ping, pong, message, upgrade, noop
+    case open = 0x30
+    case close, ping, pong, message, upgrade, noop
 }
 
 /// One outbound Engine.IO packet, already encoded: the bytes are shared by every session it is sent to.
@@ -27,8 +29,11 @@ public struct EngineFrame: Sendable {
     }
 
     /// A text packet of `type` with `data`.
-    static func packet(_ type: EnginePacketType, _ data: some Sequence<UInt8> = [UInt8](),
-                       coalesceKey: String? = nil) -> EngineFrame {
+    static func packet(
+        _ type: EnginePacketType,
+        _ data: some Sequence<UInt8> = [UInt8](),
+        coalesceKey: String? = nil
+    ) -> EngineFrame {
         var buffer = ByteBuffer()
         buffer.writeInteger(type.rawValue)
         buffer.writeBytes(data)

@@ -1,6 +1,6 @@
 public import Hummingbird
-import HummingbirdWebSocket
 public import HummingbirdCore
+import HummingbirdWebSocket
 import NIOCore
 
 extension EngineServer {

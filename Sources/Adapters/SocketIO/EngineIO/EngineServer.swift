@@ -1,16 +1,17 @@
+import Domain
+public import Hummingbird
+import HummingbirdCore
+public import HummingbirdWebSocket
+public import Logging
+import NIOCore
+import NIOWebSocket
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-public import Hummingbird
-public import HummingbirdWebSocket
-public import Logging
-import HummingbirdCore
-import NIOCore
-import NIOWebSocket
-import Domain
-import Synchronization
 
 /// Receives what happens on Engine.IO sessions (the Socket.IO layer, or the conformance echo).
 public protocol EngineHandler: Sendable {
@@ -40,10 +41,16 @@ public final class EngineServer: Sendable {
         /// Most packets per polling response (python-engineio rejects more than 16).
         public var maxPacketsPerPoll: Int
 
-        public init(pingInterval: Duration = .seconds(25), pingTimeout: Duration = .seconds(20),
-                    upgradeTimeout: Duration = .seconds(10), maxPayload: Int = 1_000_000,
-                    coalesceAbove: Int = 256, maxQueuedFrames: Int = 65_536, maxQueuedBytes: Int = 8 << 20,
-                    maxPacketsPerPoll: Int = 16) {
+        public init(
+            pingInterval: Duration = .seconds(25),
+            pingTimeout: Duration = .seconds(20),
+            upgradeTimeout: Duration = .seconds(10),
+            maxPayload: Int = 1_000_000,
+            coalesceAbove: Int = 256,
+            maxQueuedFrames: Int = 65_536,
+            maxQueuedBytes: Int = 8 << 20,
+            maxPacketsPerPoll: Int = 16
+        ) {
             self.pingInterval = pingInterval
             self.pingTimeout = pingTimeout
             self.upgradeTimeout = upgradeTimeout
@@ -85,7 +92,9 @@ public final class EngineServer: Sendable {
 
     /// Closes every session (server shutdown).
     public func closeAll(reason: String = "server shutting down", notifyClient: Bool = true) {
-        for session in sessions.withLock({ Array($0.values) }) { session.close(reason: reason, notifyClient: notifyClient) }
+        for session in sessions.withLock({ Array($0.values) }) {
+            session.close(reason: reason, notifyClient: notifyClient)
+        }
     }
 
     // MARK: Sessions
@@ -99,15 +108,23 @@ public final class EngineServer: Sendable {
         bytes[12] = UInt8(truncatingIfNeeded: n >> 16)
         bytes[13] = UInt8(truncatingIfNeeded: n >> 8)
         bytes[14] = UInt8(truncatingIfNeeded: n)
-        return String(decoding: Data(bytes).base64EncodedString().utf8.map { byte in
-            byte == UInt8(ascii: "+") ? UInt8(ascii: "-") : byte == UInt8(ascii: "/") ? UInt8(ascii: "_") : byte
-        }, as: UTF8.self)
+        return String(
+            decoding: Data(bytes).base64EncodedString().utf8.map { byte in
+                byte == UInt8(ascii: "+") ? UInt8(ascii: "-") : byte == UInt8(ascii: "/") ? UInt8(ascii: "_") : byte
+            },
+            as: UTF8.self
+        )
     }
 
     func open(transport: EngineSession.Transport, query: [String: String], headers: [String: String]) -> EngineSession {
         let session = EngineSession(
-            id: makeSessionID(), transport: transport, query: query, headers: headers, limits: limits,
-            onClose: { [weak self] session, reason in self?.closed(session, reason: reason) })
+            id: makeSessionID(),
+            transport: transport,
+            query: query,
+            headers: headers,
+            limits: limits,
+            onClose: { [weak self] session, reason in self?.closed(session, reason: reason) }
+        )
         sessions.withLock { $0[session.id] = session }
         return session
     }
@@ -122,7 +139,8 @@ public final class EngineServer: Sendable {
 
     func handshake(_ session: EngineSession, upgrades: [String]) -> EngineFrame {
         let upgradesJSON = upgrades.map { "\"\($0)\"" }.joined(separator: ",")
-        let json = #"{"sid":"\#(session.id)","upgrades":[\#(upgradesJSON)],"pingInterval":\#(limits.pingInterval.milliseconds),"pingTimeout":\#(limits.pingTimeout.milliseconds),"maxPayload":\#(limits.maxPayload)}"#
+        let json =
+            #"{"sid":"\#(session.id)","upgrades":[\#(upgradesJSON)],"pingInterval":\#(limits.pingInterval.milliseconds),"pingTimeout":\#(limits.pingTimeout.milliseconds),"maxPayload":\#(limits.maxPayload)}"#
         return .packet(.open, Array(json.utf8))
     }
 
@@ -208,8 +226,11 @@ extension EngineServer {
         } catch let error as EngineError {
             return errorResponse(error, request: request)
         } catch let error as HTTPError {
-            return Response(status: error.status, headers: corsHeaders(request),
-                            body: .init(byteBuffer: ByteBuffer(string: error.body ?? "")))
+            return Response(
+                status: error.status,
+                headers: corsHeaders(request),
+                body: .init(byteBuffer: ByteBuffer(string: error.body ?? ""))
+            )
         } catch {
             return errorResponse(.badRequest, request: request)
         }
@@ -279,8 +300,11 @@ extension EngineServer {
         var headers = corsHeaders(request)
         headers[.contentType] = "application/json"
         let body = #"{"code":\#(error.rawValue),"message":"\#(error.message)"}"#
-        return Response(status: error == .forbidden ? .forbidden : .badRequest, headers: headers,
-                        body: .init(byteBuffer: ByteBuffer(string: body)))
+        return Response(
+            status: error == .forbidden ? .forbidden : .badRequest,
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(string: body))
+        )
     }
 
     private func corsHeaders(_ request: Request) -> HTTPFields {
@@ -312,7 +336,9 @@ extension EngineServer {
 extension EngineServer {
     /// Decides a WebSocket upgrade request for the Engine.IO path: a new session, or an upgrade of a polling
     /// session (`sid`). `nil` refuses (the client gets HTTP 400).
-    public func webSocketHandler(for request: HTTPRequest) -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>? {
+    public func webSocketHandler(
+        for request: HTTPRequest
+    ) -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>? {
         let uri = URI(request.path ?? "")
         var query: [String: String] = [:]
         for (key, value) in uri.queryParameters { query[String(key)] = String(value) }
@@ -344,8 +370,11 @@ extension EngineServer {
                 return
             }
             await self.handler.engineOpened(session)
-            await self.runWebSocket(session, inbound: inbound.messages(maxSize: self.limits.maxPayload).makeAsyncIterator(),
-                                    outbound: outbound)
+            await self.runWebSocket(
+                session,
+                inbound: inbound.messages(maxSize: self.limits.maxPayload).makeAsyncIterator(),
+                outbound: outbound
+            )
         }
     }
 
@@ -354,8 +383,11 @@ extension EngineServer {
     }
 
     /// The probe (`2probe` → `3probe`), then `5` switches the session to this WebSocket.
-    private func runUpgrade(_ session: EngineSession, inbound: WebSocketInboundStream,
-                            outbound: WebSocketOutboundWriter) async {
+    private func runUpgrade(
+        _ session: EngineSession,
+        inbound: WebSocketInboundStream,
+        outbound: WebSocketOutboundWriter
+    ) async {
         var messages = inbound.messages(maxSize: limits.maxPayload).makeAsyncIterator()
         var probed = false
         do {
@@ -386,7 +418,9 @@ extension EngineServer {
 
     /// Serves an established WebSocket session: a writer draining the queue, and the reader.
     private func runWebSocket<Messages: AsyncIteratorProtocol>(
-        _ session: EngineSession, inbound: Messages, outbound: WebSocketOutboundWriter
+        _ session: EngineSession,
+        inbound: Messages,
+        outbound: WebSocketOutboundWriter
     ) async where Messages.Element == WebSocketMessage {
         var inbound = inbound
         await withTaskGroup(of: Void.self) { group in

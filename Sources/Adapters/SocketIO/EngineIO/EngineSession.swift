@@ -38,8 +38,14 @@ public final class EngineSession: Sendable {
         var upgradeDeadline: ContinuousClock.Instant?
     }
 
-    init(id: String, transport: Transport, query: [String: String], headers: [String: String],
-         limits: EngineServer.Limits, onClose: @escaping @Sendable (EngineSession, String) -> Void) {
+    init(
+        id: String,
+        transport: Transport,
+        query: [String: String],
+        headers: [String: String],
+        limits: EngineServer.Limits,
+        onClose: @escaping @Sendable (EngineSession, String) -> Void
+    ) {
         self.id = id
         self.query = query
         self.headers = headers
@@ -110,7 +116,11 @@ public final class EngineSession: Sendable {
     /// - Parameter limit: at most this many frames (python-engineio refuses polling payloads of more than 16).
     func nextFrames(for transport: Transport, limit: Int) async -> [EngineFrame]? {
         while true {
-            enum Step { case frames([EngineFrame]), done([EngineFrame]?), wait }
+            enum Step {
+                case frames([EngineFrame])
+                case done([EngineFrame]?)
+                case wait
+            }
             let step: Step = state.withLock { state in
                 if state.closed {
                     let final = state.finalPollFrame

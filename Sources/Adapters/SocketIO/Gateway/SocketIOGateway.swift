@@ -1,9 +1,9 @@
-import WireFormat
 public import Application
 public import Domain
 public import Hummingbird
 public import Logging
 import Synchronization
+import WireFormat
 
 /// The dashboards' live feed over Socket.IO (spec §6.2, §8.5–8.6, §10): the production `PushGateway`.
 ///
@@ -59,7 +59,10 @@ public final class SocketIOGateway: PushGateway {
     /// one read and one encoding, not 500 (positions change every second anyway and live updates follow).
     let initialStates = Mutex<[TenantID: (expires: ContinuousClock.Instant, json: [UInt8])]>([:])
 
-    struct BatchKey: Hashable { var tenant: TenantID; var intervalMs: Int }
+    struct BatchKey: Hashable {
+        var tenant: TenantID
+        var intervalMs: Int
+    }
     struct Batch {
         /// Latest payload per message key, in first-arrival order.
         var latest: [String: [UInt8]] = [:]
@@ -71,8 +74,14 @@ public final class SocketIOGateway: PushGateway {
 
     /// - Parameter authenticate: verifies a JWT and returns its principal; its error's description is sent to
     ///   the client.
-    public init(configuration: Configuration = .init(), authenticate: @escaping @Sendable (String) async throws -> Principal,
-                positions: PositionQueries, drivers: DriverManagement, routes: RoutePlanning, logger: Logger) {
+    public init(
+        configuration: Configuration = .init(),
+        authenticate: @escaping @Sendable (String) async throws -> Principal,
+        positions: PositionQueries,
+        drivers: DriverManagement,
+        routes: RoutePlanning,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.authenticate = authenticate
         self.positions = positions
@@ -85,7 +94,8 @@ public final class SocketIOGateway: PushGateway {
             authorize: { auth, _ in await holder.gateway?.authorize(auth) ?? .reject(message: "server starting") },
             connected: { socket in await holder.gateway?.connected(socket) },
             events: { socket, event, ack in await holder.gateway?.handle(event, from: socket, ack: ack) },
-            disconnected: { socket, _ in holder.gateway?.disconnected(socket) })
+            disconnected: { socket, _ in holder.gateway?.disconnected(socket) }
+        )
         // A recovered session belongs to the same tenant and subject only.
         namespace.owner = { context in
             (context as? Client).map { "\($0.principal.tenantId.rawValue)|\($0.principal.subject)" }
@@ -93,9 +103,14 @@ public final class SocketIOGateway: PushGateway {
         var limits = configuration.limits
         limits.pingInterval = configuration.pingInterval
         limits.pingTimeout = configuration.pingTimeout
-        io = SocketIOServer(options: .init(connectTimeout: configuration.connectTimeout,
-                                           recoveryWindow: configuration.recoveryWindow),
-                            namespaces: [namespace], logger: logger)
+        io = SocketIOServer(
+            options: .init(
+                connectTimeout: configuration.connectTimeout,
+                recoveryWindow: configuration.recoveryWindow
+            ),
+            namespaces: [namespace],
+            logger: logger
+        )
         engine = EngineServer(limits: limits, corsOrigin: configuration.corsOrigin, handler: io, logger: logger)
         holder.set(self)
     }
@@ -126,7 +141,9 @@ public final class SocketIOGateway: PushGateway {
     /// A server-side subscription (Socket.IO's `io.in(socketId).socketsJoin(room)`): joins the socket to
     /// `room` within its own tenant. `false` for an unknown socket or another tenant's tenant room.
     public func join(socketId: String, room: Room) -> Bool {
-        guard let socket = io.sockets(in: [socketId]).first, let client = socket.context as? Client else { return false }
+        guard let socket = io.sockets(in: [socketId]).first, let client = socket.context as? Client else {
+            return false
+        }
         let tenant = client.principal.tenantId
         if case .tenant(let owner) = room {
             return owner == tenant  // joined on connect
@@ -164,8 +181,12 @@ public final class SocketIOGateway: PushGateway {
 
     /// A compact position: now to live sockets (coalescing per driver), later in batches to the others.
     private func publishPosition(_ message: PushMessage) {
-        io.broadcast("driver-position", [message.json], to: [Self.livePositionsKey(message.tenantId)],
-                     coalesceKey: message.key.map { "driver-position:\($0)" })
+        io.broadcast(
+            "driver-position",
+            [message.json],
+            to: [Self.livePositionsKey(message.tenantId)],
+            coalesceKey: message.key.map { "driver-position:\($0)" }
+        )
         batches.withLock { batches in
             for (key, var batch) in batches where key.tenant == message.tenantId {
                 let id: String
@@ -204,8 +225,12 @@ public final class SocketIOGateway: PushGateway {
                     array.append(contentsOf: item)
                 }
                 array.append(UInt8(ascii: "]"))
-                io.broadcast("driver-positions", [array], to: [Self.batchKey(key.tenant, key.intervalMs)],
-                             coalesceKey: "batch")
+                io.broadcast(
+                    "driver-positions",
+                    [array],
+                    to: [Self.batchKey(key.tenant, key.intervalMs)],
+                    coalesceKey: "batch"
+                )
             }
         }
     }
@@ -230,7 +255,9 @@ public final class SocketIOGateway: PushGateway {
         var batchMs: Int?
         if let requested = auth["batchMs"] {
             guard let value = requested.int64.map(Int.init), configuration.batchRange.contains(value) else {
-                return .reject(message: "invalid batchMs: expected an integer in \(configuration.batchRange) milliseconds")
+                return .reject(
+                    message: "invalid batchMs: expected an integer in \(configuration.batchRange) milliseconds"
+                )
             }
             batchMs = value
         }
@@ -296,7 +323,10 @@ public final class SocketIOGateway: PushGateway {
             switch result {
             case .success(let fields):
                 writer.field("ok", true)
-                for (name, json) in fields { writer.key(name); writer.raw(json) }
+                for (name, json) in fields {
+                    writer.key(name)
+                    writer.raw(json)
+                }
             case .failure(let error):
                 writer.field("ok", false)
                 writer.field("error", Self.describe(error))
@@ -329,13 +359,18 @@ public final class SocketIOGateway: PushGateway {
                 let from = try Self.timestamp(input, "from")
                 let to = try Self.timestamp(input, "to")
                 let maxPoints = input?["maxPoints"]?.int64.map(Int.init) ?? PositionQueries.defaultMaxPoints
-                let points = try await positions.history(driverId: id, from: from, to: to, maxPoints: maxPoints,
-                                                         as: principal)
+                let points = try await positions.history(
+                    driverId: id,
+                    from: from,
+                    to: to,
+                    maxPoints: maxPoints,
+                    as: principal
+                )
                 reply(.success([("points", try JSONPayload.encode(points))]))
             case "get-driver-stats":
                 let id = try DriverID(Self.string(input, "driverId"))
                 guard let from = CalendarDate(try Self.string(input, "from")),
-                      let to = CalendarDate(try Self.string(input, "to"))
+                    let to = CalendarDate(try Self.string(input, "to"))
                 else { throw UseCaseError(.invalid, "from and to must be dates (YYYY-MM-DD)") }
                 let stats = try await positions.stats(driverId: id, from: from, to: to, as: principal)
                 reply(.success([("stats", try JSONPayload.encode(stats))]))

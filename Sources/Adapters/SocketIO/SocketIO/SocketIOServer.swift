@@ -1,7 +1,7 @@
-package import WireFormat
 import Application
 package import Logging
 import Synchronization
+package import WireFormat
 
 /// What a namespace's middleware decides about a CONNECT.
 package enum ConnectDecision: Sendable {
@@ -43,11 +43,15 @@ package struct SocketNamespace: Sendable {
     /// tenant's token. `nil` owners match each other (no authentication).
     package var owner: @Sendable ((any Sendable)?) -> String? = { _ in nil }
 
-    package init(name: String,
-                 authorize: @escaping @Sendable (JSONTree, EngineSession) async -> ConnectDecision = { _, _ in .accept(context: nil) },
-                 connected: @escaping @Sendable (SocketIOSocket) async -> Void = { _ in },
-                 events: @escaping @Sendable (SocketIOSocket, SocketEvent, SocketAck?) async -> Void = { _, _, _ in },
-                 disconnected: @escaping @Sendable (SocketIOSocket, String) -> Void = { _, _ in }) {
+    package init(
+        name: String,
+        authorize: @escaping @Sendable (JSONTree, EngineSession) async -> ConnectDecision = { _, _ in
+            .accept(context: nil)
+        },
+        connected: @escaping @Sendable (SocketIOSocket) async -> Void = { _ in },
+        events: @escaping @Sendable (SocketIOSocket, SocketEvent, SocketAck?) async -> Void = { _, _, _ in },
+        disconnected: @escaping @Sendable (SocketIOSocket, String) -> Void = { _, _ in }
+    ) {
         self.name = name
         self.authorize = authorize
         self.connected = connected
@@ -75,8 +79,14 @@ package final class SocketIOSocket: Sendable {
         var pendingAcks: [Int: @Sendable ([JSONTree]) -> Void] = [:]
     }
 
-    init(id: String, namespace: String, engine: EngineSession, context: (any Sendable)?, recovered: Bool,
-         server: SocketIOServer) {
+    init(
+        id: String,
+        namespace: String,
+        engine: EngineSession,
+        context: (any Sendable)?,
+        recovered: Bool,
+        server: SocketIOServer
+    ) {
         self.id = id
         self.namespace = namespace
         self.engine = engine
@@ -90,8 +100,12 @@ package final class SocketIOSocket: Sendable {
 
     /// Emits an event to this client only. `args` are JSON texts; `attachments` are binary data referenced by
     /// placeholders in them. `ack` asks the client to acknowledge.
-    package func emit(_ event: String, _ args: [[UInt8]], attachments: [[UInt8]] = [],
-                      ack: (@Sendable ([JSONTree]) -> Void)? = nil) {
+    package func emit(
+        _ event: String,
+        _ args: [[UInt8]],
+        attachments: [[UInt8]] = [],
+        ack: (@Sendable ([JSONTree]) -> Void)? = nil
+    ) {
         var id: Int?
         if let ack {
             id = state.withLock { state in
@@ -101,8 +115,13 @@ package final class SocketIOSocket: Sendable {
             }
         }
         let type: SocketPacketType = attachments.isEmpty ? .event : .binaryEvent
-        let header = SocketCodec.encode(type, namespace: namespace, id: id, attachments: attachments.count,
-                                        json: SocketCodec.eventArray(event, args))
+        let header = SocketCodec.encode(
+            type,
+            namespace: namespace,
+            id: id,
+            attachments: attachments.count,
+            json: SocketCodec.eventArray(event, args)
+        )
         engine.send([EngineFrame.message(header)] + attachments.map { EngineFrame.binary($0) })
     }
 
@@ -219,7 +238,7 @@ package final class SocketIOServer: EngineHandler {
                 case .text(let text):
                     guard state.partial == nil else { throw SocketPacketError("attachment expected") }
                     let packet = try SocketCodec.decode(text)
-                    if (packet.type == .binaryEvent || packet.type == .binaryAck), packet.expectedAttachments > 0 {
+                    if packet.type == .binaryEvent || packet.type == .binaryAck, packet.expectedAttachments > 0 {
                         state.partial = packet
                         return nil
                     }
@@ -244,7 +263,10 @@ package final class SocketIOServer: EngineHandler {
             }
             await connect(client, namespace: packet.namespace, auth: packet.data ?? .object(JSONObject()))
         case .disconnect:
-            guard let socket else { client.engine.close(reason: "DISCONNECT for an unjoined namespace"); return }
+            guard let socket else {
+                client.engine.close(reason: "DISCONNECT for an unjoined namespace")
+                return
+            }
             remove(socket, reason: "client namespace disconnect", recoverable: false)
         case .event, .binaryEvent:
             guard let socket, case .array(let elements) = packet.data, let first = elements.first else {
@@ -258,16 +280,29 @@ package final class SocketIOServer: EngineHandler {
                 let engine = client.engine
                 ack = SocketAck { args, attachments in
                     let type: SocketPacketType = attachments.isEmpty ? .ack : .binaryAck
-                    let json = [UInt8(ascii: "[")] + Array(args.joined(separator: [UInt8(ascii: ",")]))
+                    let json =
+                        [UInt8(ascii: "[")] + Array(args.joined(separator: [UInt8(ascii: ",")]))
                         + [UInt8(ascii: "]")]
-                    let header = SocketCodec.encode(type, namespace: namespace, id: id,
-                                                    attachments: attachments.count, json: Array(json))
+                    let header = SocketCodec.encode(
+                        type,
+                        namespace: namespace,
+                        id: id,
+                        attachments: attachments.count,
+                        json: Array(json)
+                    )
                     engine.send([EngineFrame.message(header)] + attachments.map { EngineFrame.binary($0) })
                 }
             }
             guard let handlers = namespaces.withLock({ $0[packet.namespace] }) else { return }
-            await handlers.events(socket, SocketEvent(name: name, args: Array(elements.dropFirst()),
-                                                      attachments: packet.attachments), ack)
+            await handlers.events(
+                socket,
+                SocketEvent(
+                    name: name,
+                    args: Array(elements.dropFirst()),
+                    attachments: packet.attachments
+                ),
+                ack
+            )
         case .ack, .binaryAck:
             guard let socket, let id = packet.id, case .array(let args) = packet.data else {
                 client.engine.close(reason: "ack for an unjoined namespace")
@@ -281,12 +316,22 @@ package final class SocketIOServer: EngineHandler {
 
     private func connect(_ client: Client, namespace name: String, auth: JSONTree) async {
         guard let namespace = namespaces.withLock({ $0[name] }) else {
-            client.engine.send(.message(SocketCodec.encode(.connectError, namespace: name,
-                                                           json: Array(#"{"message":"Invalid namespace"}"#.utf8))))
+            client.engine.send(
+                .message(
+                    SocketCodec.encode(
+                        .connectError,
+                        namespace: name,
+                        json: Array(#"{"message":"Invalid namespace"}"#.utf8)
+                    )
+                )
+            )
             return
         }
         let duplicate = client.state.withLock { !$0.connecting.insert(name).inserted }
-        guard !duplicate else { client.engine.close(reason: "second CONNECT for \(name)"); return }
+        guard !duplicate else {
+            client.engine.close(reason: "second CONNECT for \(name)")
+            return
+        }
         defer { client.state.withLock { _ = $0.connecting.remove(name) } }
 
         let decision = await namespace.authorize(auth, client.engine)
@@ -296,7 +341,10 @@ package final class SocketIOServer: EngineHandler {
                 writer.beginObject()
                 writer.key("message")
                 writer.string(message)
-                if let data { writer.key("data"); writer.raw(data) }
+                if let data {
+                    writer.key("data")
+                    writer.raw(data)
+                }
                 writer.endObject()
                 client.engine.send(.message(SocketCodec.encode(.connectError, namespace: name, json: writer.bytes)))
             }
@@ -311,9 +359,14 @@ package final class SocketIOServer: EngineHandler {
                 $0.restore(pid: pid, namespace: name, owner: owner, after: offset, now: .now)
             }
         }
-        let socket = SocketIOSocket(id: restored?.socketId ?? SocketIds.make(), namespace: name,
-                                    engine: client.engine, context: context, recovered: restored != nil,
-                                    server: self)
+        let socket = SocketIOSocket(
+            id: restored?.socketId ?? SocketIds.make(),
+            namespace: name,
+            engine: client.engine,
+            context: context,
+            recovered: restored != nil,
+            server: self
+        )
         client.state.withLock { state in
             state.sockets[name] = socket
             state.everConnected = true
@@ -347,8 +400,16 @@ package final class SocketIOServer: EngineHandler {
             guard let pid = store.pids.removeValue(forKey: socket.id) else { return }
             if recoverable, let window = options.recoveryWindow {
                 let owner = namespaces.withLock { $0[socket.namespace] }?.owner(socket.context)
-                store.save(.init(pid: pid, socketId: socket.id, namespace: socket.namespace,
-                                 rooms: rooms.subtracting([socket.id]), owner: owner, expires: .now + window))
+                store.save(
+                    .init(
+                        pid: pid,
+                        socketId: socket.id,
+                        namespace: socket.namespace,
+                        rooms: rooms.subtracting([socket.id]),
+                        owner: owner,
+                        expires: .now + window
+                    )
+                )
             }
         }
         namespaces.withLock { $0[socket.namespace] }?.disconnected(socket, reason)
@@ -391,9 +452,15 @@ package final class SocketIOServer: EngineHandler {
     ///     last argument, as the reference server does).
     ///   - coalesceKey: when a receiver is congested, packets with the same key keep only the newest.
     @discardableResult
-    package func broadcast(_ event: String, _ args: [[UInt8]], to rooms: [String], namespace: String = "/",
-                           recoverable: Bool = false, coalesceKey: String? = nil,
-                           filter: (@Sendable (SocketIOSocket) -> Bool)? = nil) -> Int {
+    package func broadcast(
+        _ event: String,
+        _ args: [[UInt8]],
+        to rooms: [String],
+        namespace: String = "/",
+        recoverable: Bool = false,
+        coalesceKey: String? = nil,
+        filter: (@Sendable (SocketIOSocket) -> Bool)? = nil
+    ) -> Int {
         var args = args
         var offset: String?
         if recoverable, options.recoveryWindow != nil {
@@ -404,11 +471,21 @@ package final class SocketIOServer: EngineHandler {
         }
         let frame = EngineFrame.message(
             SocketCodec.encode(.event, namespace: namespace, json: SocketCodec.eventArray(event, args)),
-            coalesceKey: coalesceKey)
+            coalesceKey: coalesceKey
+        )
         if let offset, let window = options.recoveryWindow {
             recovery.withLock { store in
-                store.record(.init(offset: offset, namespace: namespace, rooms: rooms, filter: filter, frame: frame,
-                                   expires: .now + window), limit: options.recoveryBufferSize)
+                store.record(
+                    .init(
+                        offset: offset,
+                        namespace: namespace,
+                        rooms: rooms,
+                        filter: filter,
+                        frame: frame,
+                        expires: .now + window
+                    ),
+                    limit: options.recoveryBufferSize
+                )
             }
         }
         var delivered = 0
@@ -477,8 +554,13 @@ struct RecoveryStore {
     }
 
     /// The saved session of `pid` (removed) and the frames it missed after `offset`.
-    mutating func restore(pid: String, namespace: String, owner: String?, after offset: String,
-                          now: ContinuousClock.Instant) -> (Saved?, [Packet]) {
+    mutating func restore(
+        pid: String,
+        namespace: String,
+        owner: String?,
+        after offset: String,
+        now: ContinuousClock.Instant
+    ) -> (Saved?, [Packet]) {
         // Another owner's pid is ignored and left in place (it is not theirs to consume).
         guard let candidate = saved[pid], candidate.owner == owner else { return (nil, []) }
         guard let session = saved.removeValue(forKey: pid), session.expires > now, session.namespace == namespace

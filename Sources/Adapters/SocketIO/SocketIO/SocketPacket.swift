@@ -1,9 +1,10 @@
-package import WireFormat
 import Application
+package import WireFormat
 
 /// Socket.IO v5 packet types.
 package enum SocketPacketType: UInt8, Sendable {
-    case connect = 0, disconnect, event, ack, connectError, binaryEvent, binaryAck
+    case connect = 0
+    case disconnect, event, ack, connectError, binaryEvent, binaryAck
 }
 
 /// One Socket.IO packet: `<type>[<attachments>-][<namespace>,][<ack id>][JSON]`, plus its binary
@@ -18,8 +19,13 @@ package struct SocketPacket: Sendable, Equatable {
     /// Attachments announced by the header and still expected (decoding only).
     var expectedAttachments: Int
 
-    package init(type: SocketPacketType, namespace: String = "/", id: Int? = nil, data: JSONTree? = nil,
-                 attachments: [[UInt8]] = []) {
+    package init(
+        type: SocketPacketType,
+        namespace: String = "/",
+        id: Int? = nil,
+        data: JSONTree? = nil,
+        attachments: [[UInt8]] = []
+    ) {
         self.type = type
         self.namespace = namespace
         self.id = id
@@ -48,7 +54,7 @@ package enum SocketCodec {
         let bytes = Array(text.utf8)
         var index = 0
         guard let first = bytes.first, (0x30...0x36).contains(first),
-              let type = SocketPacketType(rawValue: first - 0x30)
+            let type = SocketPacketType(rawValue: first - 0x30)
         else { throw SocketPacketError("unknown packet type") }
         index = 1
         var packet = SocketPacket(type: type)
@@ -56,8 +62,8 @@ package enum SocketCodec {
             let start = index
             while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
             guard index > start, index < bytes.count, bytes[index] == UInt8(ascii: "-"), index - start <= 3,
-                  let count = Int(String(decoding: bytes[start..<index], as: UTF8.self)),
-                  count <= maxAttachments
+                let count = Int(String(decoding: bytes[start..<index], as: UTF8.self)),
+                count <= maxAttachments
             else { throw SocketPacketError("illegal attachments") }
             packet.expectedAttachments = count
             index += 1
@@ -132,8 +138,13 @@ package enum SocketCodec {
     }
 
     /// Encodes the header and JSON of a packet (attachments are sent separately).
-    package static func encode(_ type: SocketPacketType, namespace: String = "/", id: Int? = nil,
-                               attachments: Int = 0, json: [UInt8]?) -> [UInt8] {
+    package static func encode(
+        _ type: SocketPacketType,
+        namespace: String = "/",
+        id: Int? = nil,
+        attachments: Int = 0,
+        json: [UInt8]?
+    ) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity((json?.count ?? 0) + namespace.utf8.count + 16)
         bytes.append(0x30 + type.rawValue)

@@ -40,8 +40,10 @@ public final class KafkaMockCluster: Sendable {
 
     /// Creates `topic` with `partitions` partitions replicated on `replicationFactor` brokers.
     public func createTopic(_ topic: String, partitions: Int, replicationFactor: Int) throws {
-        try check(rd_kafka_mock_topic_create(cluster.pointer, topic, Int32(partitions), Int32(replicationFactor)),
-                  "create topic \(topic)")
+        try check(
+            rd_kafka_mock_topic_create(cluster.pointer, topic, Int32(partitions), Int32(replicationFactor)),
+            "create topic \(topic)"
+        )
     }
 
     /// Takes broker `id` down: its connections close and it refuses new ones until `setBrokerUp`.
@@ -56,14 +58,18 @@ public final class KafkaMockCluster: Sendable {
 
     /// Makes broker `id` the leader of a partition (a leader change clients discover through metadata).
     public func setPartitionLeader(topic: String, partition: Int, broker id: Int) throws {
-        try check(rd_kafka_mock_partition_set_leader(cluster.pointer, topic, Int32(partition), Int32(id)),
-                  "move the leader of \(topic)/\(partition) to broker \(id)")
+        try check(
+            rd_kafka_mock_partition_set_leader(cluster.pointer, topic, Int32(partition), Int32(id)),
+            "move the leader of \(topic)/\(partition) to broker \(id)"
+        )
     }
 
     /// Makes broker `id` the group coordinator of consumer group `group`.
     public func setGroupCoordinator(_ group: String, broker id: Int) throws {
-        try check(rd_kafka_mock_coordinator_set(cluster.pointer, "group", group, Int32(id)),
-                  "move the coordinator of group \(group) to broker \(id)")
+        try check(
+            rd_kafka_mock_coordinator_set(cluster.pointer, "group", group, Int32(id)),
+            "move the coordinator of group \(group) to broker \(id)"
+        )
     }
 
     /// The next `errors.count` requests of `api` fail with these error codes, in order (every broker).
