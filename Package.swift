@@ -99,7 +99,7 @@ let package = Package(
         .target(
             name: "PostgresAdapters",
             dependencies: [
-                "Domain", "Application", "CLibpq", .product(name: "Logging", package: "swift-log"),
+                "Domain", "Application", "AdapterSupport", "CLibpq", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Adapters/Postgres",

@@ -3,7 +3,14 @@ import Application
 import Domain
 import Logging
 import PostgresAdapters
+import Synchronization
 import Testing
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// The store contracts against a real PostgreSQL 15, each test in its own schema.
 @Suite("Postgres store contracts", .enabled(if: TestPostgres.enabled, "set TRACKER_TEST_POSTGRES_URL"))
@@ -27,6 +34,105 @@ struct PostgresContractTests {
             let pool = try PostgresPool(url: url, options: options, logger: logger)
             try await ReferenceStoreContract { PostgresReferenceStore(pool: pool) }.run()
             await pool.shutdown()
+        }
+    }
+
+    /// `PostgresHistoryStore` keeps every rule of `HistoryStore`; each rule gets an empty, migrated schema of
+    /// its own (`prune` counts across tenants).
+    @Test func historyStore() async throws {
+        let url = try TestPostgres.requireURL()
+        let logger = self.logger
+        let admin = try PostgresPool(url: url, options: .init(poolSize: 1), logger: logger)
+        let made = Mutex<[(schema: String, pool: PostgresPool)]>([])
+        do {
+            try await HistoryStoreContract {
+                let schema = "t_" + String(UUID().uuidString.lowercased().filter { $0 != "-" })
+                try await admin.execute("CREATE SCHEMA \(schema)")
+                let options = PostgresOptions(poolSize: 2, schema: schema)
+                try await PostgresMigrations.migrateHistory(url: url, options: options, logger: logger)
+                let pool = try PostgresPool(url: url, options: options, logger: logger)
+                made.withLock { $0.append((schema, pool)) }
+                return PostgresHistoryStore(pool: pool)
+            }.run()
+        } catch {
+            for (schema, pool) in made.withLock({ $0 }) {
+                await pool.shutdown()
+                try? await admin.execute("DROP SCHEMA \(schema) CASCADE")
+            }
+            await admin.shutdown()
+            throw error
+        }
+        for (schema, pool) in made.withLock({ $0 }) {
+            await pool.shutdown()
+            try await admin.execute("DROP SCHEMA \(schema) CASCADE")
+        }
+        await admin.shutdown()
+    }
+
+    /// Day partitions are created as days come (and two ahead), by several stores at once without error;
+    /// retention drops whole days and trims the day holding the cutoff.
+    @Test func historyPartitions() async throws {
+        try await withTestSchema { url, options in
+            try await PostgresMigrations.migrateHistory(url: url, options: options, logger: logger)
+            let pools = try (0..<3).map { _ in try PostgresPool(url: url, options: options, logger: logger) }
+            let stores = pools.map { PostgresHistoryStore(pool: $0) }
+            let day = Timestamp(millisecondsSinceEpoch: 1_710_460_800_000)  // 2024-03-15T00:00:00Z
+            func fix(_ driver: Int, _ hours: Int) -> EnrichedPosition {
+                EnrichedPosition(
+                    tenantId: "t",
+                    driverId: DriverID("d\(driver)"),
+                    deviceId: "dev",
+                    driverName: "n",
+                    fixTime: day + .seconds(3600 * hours),
+                    latitude: 52.5,
+                    longitude: 13.4,
+                    speedKmh: 30,
+                    smoothedSpeedKmh: 30,
+                    heading: 90,
+                    activity: .moving,
+                    late: false,
+                    completedStops: 0,
+                    totalStops: 0,
+                    remainingStops: []
+                )
+            }
+            // Three instances append the same three days at once: 3 × 24 × 3 = 216 distinct points.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, store) in stores.enumerated() {
+                    group.addTask { try await store.append((0..<72).map { fix(index, $0) }) }
+                }
+                try await group.waitForAll()
+            }
+            let partitions = try await pools[0].rows(
+                """
+                SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = 'enriched_positions'::regclass ORDER BY 1
+                """
+            ).map { $0[0] ?? "" }
+            #expect(
+                partitions == (15...19).map { "enriched_positions_p202403\($0)" },
+                "op: append 3 days, key: one partition per day and two ahead"
+            )
+            // Cutoff 2024-03-16T12:00Z: day 15 dropped (24 × 3 rows), 12 hours × 3 drivers of day 16 deleted.
+            let removed = try await stores[1].prune(olderThan: day + .seconds(36 * 3600))
+            #expect(removed == 72 + 36, "op: prune, key: rows removed")
+            let left = try await pools[0].rows("SELECT count(*) FROM enriched_positions")
+            #expect(left == [["108"]], "op: prune, key: rows left")
+            let afterPrune = try await pools[0].rows(
+                "SELECT count(*) FROM pg_inherits WHERE inhparent = 'enriched_positions'::regclass"
+            )
+            #expect(afterPrune == [["4"]], "op: prune, key: day 15 dropped")
+            // A store whose cache still knows the dropped day recreates it on the next append.
+            try await stores[2].append([fix(9, 1)])
+            let history = try await stores[0].routeHistory(
+                driverId: "d9",
+                tenantId: "t",
+                from: day,
+                to: day + .seconds(7200),
+                maxPoints: 10
+            )
+            #expect(history.count == 1, "op: append to a dropped day, key: partition recreated")
+            for pool in pools { await pool.shutdown() }
         }
     }
 

@@ -1,3 +1,4 @@
+import AdapterSupport
 public import Application
 public import Domain
 
@@ -103,21 +104,9 @@ public actor InMemoryHistoryStore: HistoryStore {
     }
 
     static func downsample(_ points: ArraySlice<HistoryPoint>, to maxPoints: Int) -> [HistoryPoint] {
-        guard points.count > maxPoints else { return Array(points) }
-        guard maxPoints > 1 else { return maxPoints == 1 ? [points[points.startIndex]] : [] }
-        let first = points.startIndex
-        let last = points.endIndex - 1
-        let interior = points.count - 2
-        let buckets = maxPoints - 2
-        var result = [points[first]]
-        result.reserveCapacity(maxPoints)
-        for bucket in 0..<buckets {
-            let start = first + 1 + bucket * interior / buckets
-            let end = first + 1 + (bucket + 1) * interior / buckets
-            if start < end { result.append(points[(start + end - 1) / 2]) }
+        HistoryDownsampling.pickedIndices(count: points.count, maxPoints: maxPoints).map {
+            points[points.startIndex + $0]
         }
-        result.append(points[last])
-        return result
     }
 
     /// Records a closed visit once per `(tenant, visitId)`.

@@ -48,3 +48,56 @@ func decodeRaw<E: RawRepresentable>(_ type: E.Type, _ raw: String?) throws -> E 
     }
     return value
 }
+
+/// PostgreSQL array literals for bound parameters (`$1::text[]`), so a batch of any size is one statement
+/// with a fixed number of parameters.
+enum PGArray {
+    /// `{"a","b\"c",NULL}`: every element quoted, `"` and `\` escaped, `nil` as `NULL`.
+    static func text(_ values: [String?]) -> String {
+        var out = "{"
+        out.reserveCapacity(values.count * 16)
+        for (index, value) in values.enumerated() {
+            if index > 0 { out.append(",") }
+            guard let value else {
+                out.append("NULL")
+                continue
+            }
+            out.append("\"")
+            for character in value.unicodeScalars {
+                if character == "\"" || character == "\\" { out.append("\\") }
+                out.unicodeScalars.append(character)
+            }
+            out.append("\"")
+        }
+        out.append("}")
+        return out
+    }
+
+    /// `{1.5,2,NULL}`; a non-finite value is `NULL` (the validator never lets one through).
+    static func numbers(_ values: [Double?]) -> String {
+        var out = "{"
+        out.reserveCapacity(values.count * 12)
+        for (index, value) in values.enumerated() {
+            if index > 0 { out.append(",") }
+            if let value, value.isFinite { out.append("\(value)") } else { out.append("NULL") }
+        }
+        out.append("}")
+        return out
+    }
+}
+
+extension PGArray {
+    /// `{1,2,3}`.
+    static func integers(_ values: [Int]) -> String {
+        "{" + values.map(String.init).joined(separator: ",") + "}"
+    }
+}
+
+extension CalendarDate {
+    /// The date `days` later (earlier when negative).
+    func adding(days: Int) -> CalendarDate {
+        CalendarDate(
+            containing: Timestamp(millisecondsSinceEpoch: startOfDay.millisecondsSinceEpoch + Int64(days) * 86_400_000)
+        )
+    }
+}

@@ -97,10 +97,61 @@ public enum PostgresMigrations {
         ),
     ]
 
+    /// The history tables (spec §5.2), in the history database (`tracker.history.url`, which may be the fleet
+    /// database): `enriched_positions` range-partitioned by day (partitions are created by the store as days
+    /// come), completions, and the two daily rollups.
+    package static let history: [PostgresMigration] = [
+        PostgresMigration(
+            component: "history",
+            version: 1,
+            sql: """
+                CREATE TABLE enriched_positions (
+                    tenant_id text NOT NULL, driver_id text NOT NULL, time timestamptz NOT NULL,
+                    lat float8 NOT NULL, lng float8 NOT NULL, speed float8 NOT NULL, heading float8 NOT NULL,
+                    route_id text, visit_id text, customer_name text, distance_to_next float8, eta timestamptz,
+                    PRIMARY KEY (tenant_id, driver_id, time)
+                ) PARTITION BY RANGE (time);
+                CREATE TABLE visit_completions (
+                    tenant_id text NOT NULL, visit_id text NOT NULL, driver_id text NOT NULL, route_id text NOT NULL,
+                    customer_id text NOT NULL, status text NOT NULL, arrived_at timestamptz,
+                    closed_at timestamptz NOT NULL, on_time boolean NOT NULL, duration_seconds float8,
+                    PRIMARY KEY (tenant_id, visit_id));
+                CREATE INDEX visit_completions_by_closed_at ON visit_completions (closed_at);
+                CREATE TABLE driver_daily_stats (
+                    tenant_id text NOT NULL, driver_id text NOT NULL, day date NOT NULL,
+                    positions int8 NOT NULL DEFAULT 0, speed_sum float8 NOT NULL DEFAULT 0, max_speed float8,
+                    moving int8 NOT NULL DEFAULT 0, visits int8 NOT NULL DEFAULT 0,
+                    PRIMARY KEY (tenant_id, driver_id, day));
+                CREATE TABLE visit_performance_daily (
+                    tenant_id text NOT NULL, day date NOT NULL, total int8 NOT NULL DEFAULT 0,
+                    completed int8 NOT NULL DEFAULT 0, failed int8 NOT NULL DEFAULT 0, on_time int8 NOT NULL DEFAULT 0,
+                    duration_sum float8 NOT NULL DEFAULT 0, durations int8 NOT NULL DEFAULT 0,
+                    PRIMARY KEY (tenant_id, day));
+                """
+        )
+    ]
+
+    /// Applies the history migrations to the database (and `options.schema`) at `url`.
+    ///
+    /// - Throws: `PostgresSchemaTooNew` when the database is ahead of this binary; `StoreError` otherwise.
+    public static func migrateHistory(url: String, options: PostgresOptions, logger: Logging.Logger) async throws {
+        try await migrate(url: url, options: options, logger: logger, history)
+    }
+
     /// Applies the fleet and reference migrations to the database (and `options.schema`) at `url`.
     ///
     /// - Throws: `PostgresSchemaTooNew` when the database is ahead of this binary; `StoreError` otherwise.
     public static func migrateFleet(url: String, options: PostgresOptions, logger: Logging.Logger) async throws {
+        try await migrate(url: url, options: options, logger: logger, fleet)
+    }
+
+    /// Applies `migrations` on a one-connection pool of its own (long statement timeout), then closes it.
+    private static func migrate(
+        url: String,
+        options: PostgresOptions,
+        logger: Logging.Logger,
+        _ migrations: [PostgresMigration]
+    ) async throws {
         let pool = try PostgresPool(
             url: url,
             options: PostgresOptions(
@@ -113,7 +164,7 @@ public enum PostgresMigrations {
             logger: logger
         )
         do {
-            try await migrate(pool: pool, fleet)
+            try await migrate(pool: pool, migrations)
             await pool.shutdown()
         } catch {
             await pool.shutdown()

@@ -1,3 +1,4 @@
+import AdapterSupport
 public import Application
 public import Domain
 public import Logging
@@ -288,7 +289,7 @@ public final class SQLiteHistoryStore: HistoryStore {
                     bounds
                 )?.int(0) ?? 0
             guard count > 0 else { return [] }
-            let picks = Self.pickedIndices(count: count, maxPoints: maxPoints)
+            let picks = HistoryDownsampling.pickedIndices(count: count, maxPoints: maxPoints)
             var result: [HistoryPoint] = []
             result.reserveCapacity(picks.count)
             try db.withStatement(
@@ -320,24 +321,6 @@ public final class SQLiteHistoryStore: HistoryStore {
             }
             return result
         }
-    }
-
-    /// The indices (ascending) kept out of `count` points: all when they fit, else the first, the last and
-    /// the middle of each of `maxPoints - 2` equal slices in between (`InMemoryHistoryStore`'s rule).
-    static func pickedIndices(count: Int, maxPoints: Int) -> [Int] {
-        guard count > maxPoints else { return Array(0..<count) }
-        guard maxPoints > 1 else { return maxPoints == 1 ? [0] : [] }
-        let interior = count - 2
-        let buckets = maxPoints - 2
-        var result = [0]
-        result.reserveCapacity(maxPoints)
-        for bucket in 0..<buckets {
-            let start = 1 + bucket * interior / buckets
-            let end = 1 + (bucket + 1) * interior / buckets
-            if start < end { result.append((start + end - 1) / 2) }
-        }
-        result.append(count - 1)
-        return result
     }
 
     // MARK: Completions

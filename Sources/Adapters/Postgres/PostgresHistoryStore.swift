@@ -1,0 +1,360 @@
+import AdapterSupport
+public import Application
+public import Domain
+import Synchronization
+
+/// Position history and visit completions on PostgreSQL (spec §5.2 `enriched_positions`,
+/// `visit_completions`, `driver_daily_stats`, `visit_performance_daily`), shared by every instance.
+///
+/// - **Layout (plain PostgreSQL):** `enriched_positions` is range-partitioned by `time`, one partition per
+///   UTC day (`enriched_positions_pYYYYMMDD`), created on demand before an append needs it and two days ahead;
+///   its primary key `(tenant_id, driver_id, time)` makes `(driver, fixTime)` idempotent and serves playback
+///   as one index range scan.
+/// - **Appends:** one prepared statement per batch, whatever its size: the rows travel as bound arrays
+///   (`unnest`), `ON CONFLICT DO NOTHING RETURNING` feeds only the rows really inserted into the
+///   `driver_daily_stats` upsert of the same statement, so a repeated append changes no rollup.
+/// - **Rollups:** running sums per driver-day and per tenant-day (positions, speed sum, max speed, moving
+///   count, visits; total, completed, failed, on time, duration sum and count), kept by the writes themselves,
+///   so statistics read a handful of rows; retention leaves them alone (as continuous aggregates keep the
+///   statistics of dropped chunks).
+/// - **Downsampling:** as `InMemoryHistoryStore`: more than `maxPoints` points yield the first, the last and
+///   the middle point of each of `maxPoints - 2` equal slices in between, chosen in SQL by row number.
+/// - **Retention:** `prune` drops whole day partitions older than the cutoff (counting their rows first),
+///   deletes the older rows of the partition holding the cutoff, and deletes old completions.
+/// - **Tenancy:** every row carries `tenant_id`; every read filters by it.
+///
+/// Partition creation and dropping run under one transaction-level advisory lock, so instances creating the
+/// same day at once, or pruning while another appends, do not collide.
+public final class PostgresHistoryStore: HistoryStore {
+    package let pool: PostgresPool
+    /// The speed from which a position counts as moving, km/h.
+    public static let movingThresholdKmh = 3.0
+    /// Days whose partition is known to exist (a cache: a partition dropped by another instance is found
+    /// missing by the insert, which then recreates it).
+    private let partitions = Mutex<Set<CalendarDate>>([])
+
+    /// A store on `pool`, whose schema must be migrated (`PostgresMigrations.migrateHistory`).
+    public init(pool: PostgresPool) { self.pool = pool }
+
+    /// `enriched_positions_p20240315`.
+    static func partitionName(_ day: CalendarDate) -> String {
+        "enriched_positions_p" + day.description.replacing("-", with: "")
+    }
+
+    /// Creates the partitions of `days` that are not known to exist (and the two days after the newest).
+    private func ensurePartitions(_ days: Set<CalendarDate>) async throws {
+        let missing = partitions.withLock { known in days.subtracting(known) }
+        guard let newest = missing.max() else { return }
+        var wanted = missing
+        wanted.insert(newest.adding(days: 1))
+        wanted.insert(newest.adding(days: 2))
+        let created = wanted
+        try await pool.transaction { db in
+            try db.query("SELECT pg_advisory_xact_lock(1953653099, hashtext('enriched_positions partitions'))")
+            for day in created.sorted() {
+                try db.execute(
+                    """
+                    CREATE TABLE IF NOT EXISTS \(Self.partitionName(day)) PARTITION OF enriched_positions
+                    FOR VALUES FROM ('\(day) 00:00:00+00') TO ('\(day.adding(days: 1)) 00:00:00+00')
+                    """
+                )
+            }
+        }
+        partitions.withLock { $0.formUnion(created) }
+    }
+
+    // MARK: Append
+
+    private static let appendSQL = """
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[],
+                                 $6::float8[], $7::float8[], $8::text[], $9::text[], $10::text[], $11::float8[],
+                                 $12::timestamptz[])
+                AS t(tenant_id, driver_id, time, lat, lng, speed, heading, route_id, visit_id, customer_name,
+                     distance_to_next, eta)
+        ), inserted AS (
+            INSERT INTO enriched_positions
+                (tenant_id, driver_id, time, lat, lng, speed, heading, route_id, visit_id, customer_name,
+                 distance_to_next, eta)
+            SELECT * FROM input
+            ON CONFLICT DO NOTHING
+            RETURNING tenant_id, driver_id, time, speed
+        )
+        INSERT INTO driver_daily_stats AS s (tenant_id, driver_id, day, positions, speed_sum, max_speed, moving)
+        SELECT tenant_id, driver_id, (time AT TIME ZONE 'UTC')::date, count(*), sum(speed), max(speed),
+               count(*) FILTER (WHERE speed >= $13::float8)
+        FROM inserted GROUP BY 1, 2, 3
+        ON CONFLICT (tenant_id, driver_id, day) DO UPDATE SET
+            positions = s.positions + excluded.positions,
+            speed_sum = s.speed_sum + excluded.speed_sum,
+            max_speed = greatest(s.max_speed, excluded.max_speed),
+            moving = s.moving + excluded.moving
+        """
+
+    /// Appends positions in one statement; a `(driverId, fixTime)` already stored is skipped and not counted
+    /// again in the rollups. Duplicates within one batch keep the first.
+    public func append(_ positions: [EnrichedPosition]) async throws {
+        guard !positions.isEmpty else { return }
+        var seen: Set<PositionKey> = []
+        var rows: [EnrichedPosition] = []
+        rows.reserveCapacity(positions.count)
+        for position in positions
+        where seen.insert(PositionKey(position.tenantId, position.driverId, position.fixTime)).inserted {
+            rows.append(position)
+        }
+        try await ensurePartitions(Set(rows.map { CalendarDate(containing: $0.fixTime) }))
+        let parameters: [String?] = [
+            PGArray.text(rows.map { $0.tenantId.rawValue }),
+            PGArray.text(rows.map { $0.driverId.rawValue }),
+            PGArray.text(rows.map { PG.timeText($0.fixTime) }),
+            PGArray.numbers(rows.map(\.latitude)),
+            PGArray.numbers(rows.map(\.longitude)),
+            PGArray.numbers(rows.map(\.speedKmh)),
+            PGArray.numbers(rows.map(\.heading)),
+            PGArray.text(rows.map { $0.routeId?.rawValue }),
+            PGArray.text(rows.map { $0.currentVisitId?.rawValue }),
+            PGArray.text(rows.map(\.nextCustomerName)),
+            PGArray.numbers(rows.map(\.distanceToNextMeters)),
+            PGArray.text(rows.map { PG.time($0.etaToNext) }),
+            PG.double(Self.movingThresholdKmh),
+        ]
+        do {
+            try await pool.withConnection { db in _ = try db.prepared("history_append", Self.appendSQL, parameters) }
+        } catch let error as StoreError where error.code == .invalidData && error.detail.hasPrefix("23514") {
+            // "no partition of relation found for row": another instance dropped a day this cache knew.
+            partitions.withLock { $0.removeAll() }
+            try await ensurePartitions(Set(rows.map { CalendarDate(containing: $0.fixTime) }))
+            try await pool.withConnection { db in _ = try db.prepared("history_append", Self.appendSQL, parameters) }
+        }
+    }
+
+    private struct PositionKey: Hashable {
+        var tenant: String
+        var driver: String
+        var millis: Int64
+        init(_ tenant: TenantID, _ driver: DriverID, _ time: Timestamp) {
+            self.tenant = tenant.rawValue
+            self.driver = driver.rawValue
+            millis = time.millisecondsSinceEpoch
+        }
+    }
+
+    // MARK: Playback
+
+    /// The driver's points in `from...to`, ordered by fix time, downsampled to at most `maxPoints`: the
+    /// range is counted on the primary key, then only the picked row numbers are returned.
+    public func routeHistory(
+        driverId: DriverID,
+        tenantId: TenantID,
+        from: Timestamp,
+        to: Timestamp,
+        maxPoints: Int
+    ) async throws -> [HistoryPoint] {
+        guard maxPoints > 0, from <= to else { return [] }
+        let bounds: [String?] = [tenantId.rawValue, driverId.rawValue, PG.timeText(from), PG.timeText(to)]
+        let columns = "\(PG.millis("time")), lat, lng, speed, heading, route_id, visit_id"
+        let range = "tenant_id = $1 AND driver_id = $2 AND time BETWEEN $3::timestamptz AND $4::timestamptz"
+        return try await pool.withConnection { db in
+            let count =
+                try db.prepared(
+                    "history_count",
+                    "SELECT count(*) FROM enriched_positions WHERE \(range)",
+                    bounds
+                ).int64(0, 0) ?? 0
+            guard count > 0 else { return [] }
+            let result: PGResult
+            if count <= Int64(maxPoints) {
+                result = try db.prepared(
+                    "history_all",
+                    "SELECT \(columns) FROM enriched_positions WHERE \(range) ORDER BY time",
+                    bounds
+                )
+            } else {
+                let picks = HistoryDownsampling.pickedIndices(count: Int(count), maxPoints: maxPoints)
+                result = try db.prepared(
+                    "history_picked",
+                    """
+                    SELECT \(columns) FROM (
+                        SELECT *, row_number() OVER (ORDER BY time) - 1 AS i FROM enriched_positions WHERE \(range)
+                    ) s WHERE i = ANY($5::int8[]) ORDER BY time
+                    """,
+                    bounds + [PGArray.integers(picks)]
+                )
+            }
+            return result.rows.map { row in
+                HistoryPoint(
+                    fixTime: Timestamp(millisecondsSinceEpoch: row.int64(0) ?? 0),
+                    latitude: row.double(1) ?? 0,
+                    longitude: row.double(2) ?? 0,
+                    speedKmh: row.double(3) ?? 0,
+                    heading: row.double(4) ?? 0,
+                    routeId: row.text(5).map { RouteID($0) },
+                    visitId: row.text(6).map { VisitID($0) }
+                )
+            }
+        }
+    }
+
+    // MARK: Completions
+
+    /// Records a closed visit once per `(tenant, visitId)`, updating both rollups in the same transaction.
+    ///
+    /// - Throws: `StoreError.invalidData` when the status is not completed, failed or skipped.
+    public func recordVisitCompletion(_ record: VisitCompletionRecord) async throws {
+        guard [.completed, .failed, .skipped].contains(record.status) else {
+            throw StoreError.invalidData("a completion must be completed, failed or skipped")
+        }
+        let day = CalendarDate(containing: record.closedAt).description
+        let duration = record.durationSeconds
+        let completion: [String?] = [
+            record.tenantId.rawValue, record.visitId.rawValue, record.driverId.rawValue, record.routeId.rawValue,
+            record.customerId.rawValue, record.status.rawValue, PG.time(record.arrivedAt),
+            PG.timeText(record.closedAt), PG.bool(record.onTime), PG.double(duration),
+        ]
+        let performance: [String?] = [
+            record.tenantId.rawValue, day, PG.int(record.status == .completed ? 1 : 0),
+            PG.int(record.status == .failed ? 1 : 0), PG.int(record.onTime ? 1 : 0), PG.double(duration ?? 0),
+            PG.int(duration == nil ? 0 : 1),
+        ]
+        try await pool.transaction { db in
+            let inserted = try db.query(
+                """
+                INSERT INTO visit_completions (tenant_id, visit_id, driver_id, route_id, customer_id, status,
+                    arrived_at, closed_at, on_time, duration_seconds)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING
+                """,
+                completion
+            ).affectedRows
+            guard inserted == 1 else { return }
+            try db.query(
+                """
+                INSERT INTO driver_daily_stats AS s (tenant_id, driver_id, day, visits) VALUES ($1, $2, $3, 1)
+                ON CONFLICT (tenant_id, driver_id, day) DO UPDATE SET visits = s.visits + 1
+                """,
+                [record.tenantId.rawValue, record.driverId.rawValue, day]
+            )
+            try db.query(
+                """
+                INSERT INTO visit_performance_daily AS p
+                    (tenant_id, day, total, completed, failed, on_time, duration_sum, durations)
+                VALUES ($1, $2, 1, $3, $4, $5, $6, $7)
+                ON CONFLICT (tenant_id, day) DO UPDATE SET
+                    total = p.total + 1, completed = p.completed + excluded.completed,
+                    failed = p.failed + excluded.failed, on_time = p.on_time + excluded.on_time,
+                    duration_sum = p.duration_sum + excluded.duration_sum, durations = p.durations + excluded.durations
+                """,
+                performance
+            )
+        }
+    }
+
+    // MARK: Rollup reads
+
+    /// The driver's daily statistics for the days in `from...to` that have data, ordered by date.
+    public func driverStats(
+        driverId: DriverID,
+        tenantId: TenantID,
+        from: CalendarDate,
+        to: CalendarDate
+    ) async throws -> [DriverDailyStats] {
+        try await pool.withConnection { db in
+            try db.query(
+                """
+                SELECT day, positions, speed_sum, max_speed, moving, visits FROM driver_daily_stats
+                WHERE tenant_id = $1 AND driver_id = $2 AND day BETWEEN $3::date AND $4::date ORDER BY day
+                """,
+                [tenantId.rawValue, driverId.rawValue, from.description, to.description]
+            ).rows.map { row in
+                let positions = row.int(1) ?? 0
+                return DriverDailyStats(
+                    driverId: driverId,
+                    tenantId: tenantId,
+                    date: try PG.date(row.text(0)),
+                    positions: positions,
+                    avgSpeedKmh: positions > 0 ? (row.double(2) ?? 0) / Double(positions) : 0,
+                    maxSpeedKmh: row.double(3) ?? 0,
+                    movingPercentage: positions > 0 ? Double(row.int(4) ?? 0) * 100 / Double(positions) : 0,
+                    visitsCount: row.int(5) ?? 0
+                )
+            }
+        }
+    }
+
+    /// The tenant's daily visit KPIs for the days in `from...to` that have completions, ordered by date.
+    public func visitPerformance(
+        tenantId: TenantID,
+        from: CalendarDate,
+        to: CalendarDate
+    ) async throws -> [VisitPerformanceDaily] {
+        try await pool.withConnection { db in
+            try db.query(
+                """
+                SELECT day, total, completed, failed, on_time, duration_sum, durations FROM visit_performance_daily
+                WHERE tenant_id = $1 AND day BETWEEN $2::date AND $3::date ORDER BY day
+                """,
+                [tenantId.rawValue, from.description, to.description]
+            ).rows.map { row in
+                let durations = row.int(6) ?? 0
+                return VisitPerformanceDaily(
+                    tenantId: tenantId,
+                    date: try PG.date(row.text(0)),
+                    total: row.int(1) ?? 0,
+                    completed: row.int(2) ?? 0,
+                    failed: row.int(3) ?? 0,
+                    onTime: row.int(4) ?? 0,
+                    avgDurationSeconds: durations > 0 ? (row.double(5) ?? 0) / Double(durations) : nil
+                )
+            }
+        }
+    }
+
+    // MARK: Retention
+
+    /// Deletes points with a fix time and completions with a close time before `cutoff`; returns how many.
+    /// Day partitions wholly before the cutoff are dropped (their rows counted first), the partition holding
+    /// the cutoff loses its older rows by `DELETE`. The rollups are kept.
+    @discardableResult
+    public func prune(olderThan cutoff: Timestamp) async throws -> Int {
+        let cutoffDay = CalendarDate(containing: cutoff)
+        let cutoffText = PG.timeText(cutoff)
+        let (removed, dropped) = try await pool.transaction { db -> (Int, [CalendarDate]) in
+            try db.query("SELECT pg_advisory_xact_lock(1953653099, hashtext('enriched_positions partitions'))")
+            let names = try db.query(
+                """
+                SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = 'enriched_positions'::regclass
+                """
+            ).rows.compactMap { $0.text(0) }
+            var removed = 0
+            var dropped: [CalendarDate] = []
+            for name in names {
+                guard let day = Self.day(ofPartition: name), day < cutoffDay else { continue }
+                removed += try db.query("SELECT count(*) FROM \(name)").int(0, 0) ?? 0
+                try db.execute("DROP TABLE \(name)")
+                dropped.append(day)
+            }
+            removed +=
+                try db.query(
+                    "DELETE FROM enriched_positions WHERE time < $1::timestamptz",
+                    [cutoffText]
+                ).affectedRows
+            removed +=
+                try db.query(
+                    "DELETE FROM visit_completions WHERE closed_at < $1::timestamptz",
+                    [cutoffText]
+                ).affectedRows
+            return (removed, dropped)
+        }
+        partitions.withLock { $0.subtract(dropped) }
+        return removed
+    }
+
+    /// The day of `enriched_positions_p20240315`, nil for any other name.
+    static func day(ofPartition name: String) -> CalendarDate? {
+        let prefix = "enriched_positions_p"
+        guard name.hasPrefix(prefix) else { return nil }
+        let digits = Array(name.dropFirst(prefix.count))
+        guard digits.count == 8, digits.allSatisfy(\.isNumber) else { return nil }
+        return CalendarDate(String(digits[0..<4]) + "-" + String(digits[4..<6]) + "-" + String(digits[6..<8]))
+    }
+}
