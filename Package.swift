@@ -153,7 +153,7 @@ let package = Package(
             name: "Composition",
             dependencies: [
                 "Domain", "Application", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters",
-                "SocketIOAdapters", "KafkaAdapters",
+                "SocketIOAdapters", "KafkaAdapters", "PostgresAdapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -26,7 +26,7 @@ def run(args, timeout=30, env=None):
     (["--broker", "kafka", "--store", "memory"], "tracker.store=memory with tracker.broker=kafka"),
     (["--in-memory", "--broker", "kafka"], "tracker.store=memory with tracker.broker=kafka"),
     (["--broker", "memory"], "memory is all or nothing"),
-    (["--store", "postgres"], "tracker.store=postgres"),
+    (["--store", "postgres"], "tracker.store=postgres needs tracker.postgres.url"),
     (["--cache", "redis"], "tracker.cache=redis"),
 ])
 def test_refused_combination_fails_at_start_with_one_line(tmp_path, args, reason):

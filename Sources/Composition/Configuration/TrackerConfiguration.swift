@@ -18,6 +18,8 @@ package struct TrackerConfiguration: Sendable {
     package var sqlite: SQLiteSettings
     /// `tracker.kafka.*`, `kafka.*`: the Kafka bus.
     package var kafka: KafkaSettings
+    /// `tracker.postgres.*`, `tracker.history.url`: the shared PostgreSQL stores.
+    package var postgres: PostgresSettings
     /// `socketio.*`: the dashboards' live feed.
     package var socketIO: SocketIOSettings
     /// `dashboard.*`, `tracker.dev.*`: the dispatcher dashboard.
@@ -52,6 +54,7 @@ package struct TrackerConfiguration: Sendable {
         plan = try AdapterPlan(config: config)
         sqlite = SQLiteSettings(config: config.scoped(to: "tracker"))
         kafka = KafkaSettings(config: config, environment: environment)
+        postgres = PostgresSettings(config: config.scoped(to: "tracker"))
         socketIO = SocketIOSettings(config: config.scoped(to: "socketio"))
         dashboard = DashboardConfiguration(config: config)
         flows = FlowSettings(config: config.scoped(to: "tracker"))

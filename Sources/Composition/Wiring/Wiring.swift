@@ -15,6 +15,9 @@ extension TrackerSystem {
     ) async throws -> TrackerSystem {
         let plan = configuration.plan
         if let refusal = plan.refusal { throw StartupFailure(message: refusal) }
+        if plan.store == .postgres, let refusal = PostgresWiring.refusal(configuration.postgres) {
+            throw StartupFailure(message: refusal)
+        }
         logger.info(
             "adapters",
             metadata: [
@@ -51,7 +54,13 @@ extension TrackerSystem {
             (fleet, reference, history) = (stores.fleet, stores.reference, stores.history)
             services.append(stores.service)
         case .postgres:
-            preconditionFailure("refused by AdapterPlan.refusal")
+            let stores = try await PostgresWiring.stores(
+                configuration.postgres,
+                instanceId: configuration.instanceId,
+                logger: logger
+            )
+            (fleet, reference, history) = (stores.fleet, stores.reference, stores.history)
+            services += stores.services
         }
 
         let customerCache: any CustomerCache
