@@ -25,7 +25,7 @@ package struct ConsumerService: Service, CustomStringConvertible {
                 } catch let error as StoreError where error.code == .unavailable || error.code == .closed {
                     if Task.isCancelled { return }
                     logger.warning(
-                        "consumer waiting for its bus",
+                        "consumer paused: the bus or a store is unavailable; retrying (nothing is committed)",
                         metadata: [
                             "consumer.group": "\(group)", "error": "\(error)", "retry.ms": "\(backoff.milliseconds)",
                         ]

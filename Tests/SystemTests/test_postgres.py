@@ -1,0 +1,261 @@
+"""Two `tracker serve --broker kafka --store postgres` instances sharing one PostgreSQL 15 (issue 11), black box.
+
+The test starts its own throw-away PostgreSQL (scripts/test-postgres) and Kafka-protocol cluster
+(`tracker kafka-mock`), then two instances on them. What one instance writes, the other reads: a route created
+through A is enriched from fixes posted to B and shown by both; a visit completed through A is seen by B;
+history written by both is one track. Then PostgreSQL is stopped for 30 s under load: both instances stay up,
+readiness says which store is down, webhooks answer 2xx only for what is durable (or 503), and after the
+database returns every acknowledged position is in history, counted with psql."""
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import JWT_SECRET, WEBHOOK_SECRET, free_port, tracker_binary
+from test_kafka import MockCluster, wait_until
+from test_local_durability import body
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "test-output"
+TENANT = "pgshared"
+ENV = dict(os.environ, TRACKER_WEBHOOK_SECRET=WEBHOOK_SECRET, TRACKER_JWT_SECRET=JWT_SECRET,
+           KAFKA_SESSION_TIMEOUT_MS="6000", KAFKA_HEARTBEAT_INTERVAL_MS="200")
+WEBHOOK = {"Authorization": f"Bearer {WEBHOOK_SECRET}", "Content-Type": "application/json"}
+
+
+class Postgres:
+    """A PostgreSQL 15 cluster of this test module's own (scripts/test-postgres)."""
+
+    def __init__(self):
+        result = subprocess.run([str(ROOT / "scripts/test-postgres"), "start"], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr
+        self.url = result.stdout.strip()
+        self.dir = result.stderr.strip().splitlines()[-1]
+
+    def psql(self, sql: str) -> str:
+        return subprocess.run(["psql", self.url, "-Atqc", sql], capture_output=True, text=True, check=True,
+                              timeout=30).stdout.strip()
+
+    def halt(self):
+        subprocess.run([str(ROOT / "scripts/test-postgres"), "halt", self.dir], check=True, timeout=60)
+
+    def resume(self):
+        subprocess.run([str(ROOT / "scripts/test-postgres"), "resume", self.dir], check=True, timeout=60)
+
+    def stop(self):
+        subprocess.run([str(ROOT / "scripts/test-postgres"), "stop", self.dir], timeout=60)
+
+
+class Instance:
+    def __init__(self, name: str, bootstrap: str, postgres_url: str):
+        self.name = name
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.data_dir = tempfile.mkdtemp(prefix=f"tracker-pg-{name}-")
+        OUT.mkdir(exist_ok=True)
+        self.log = open(OUT / f"postgres-serve-{name}.log", "w")
+        self.process = subprocess.Popen(
+            [tracker_binary(), "serve", "--broker", "kafka", "--kafka-brokers", bootstrap, "--store", "postgres",
+             "--port", str(self.port), "--data-dir", self.data_dir],
+            env=dict(ENV, TRACKER_INSTANCE_ID=name, TRACKER_POSTGRES_URL=postgres_url,
+                     TRACKER_POSTGRES_POOL_SIZE="4"),
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.session = requests.Session()
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        def ready():
+            assert self.process.poll() is None, f"instance {self.name} exited with {self.process.returncode}"
+            try:
+                return requests.get(self.base + "/health/ready", timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+        wait_until(ready, timeout, f"instance {self.name} to be ready")
+
+    def api(self, method: str, path: str, token: str, **kwargs):
+        return self.session.request(method, self.base + path, headers={"Authorization": f"Bearer {token}"},
+                                    timeout=15, **kwargs)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.log.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def mint(role: str) -> str:
+    return subprocess.run([tracker_binary(), "token", "--tenant", TENANT, "--role", role], env=ENV, check=True,
+                          capture_output=True, text=True, timeout=30).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def shared():
+    postgres = Postgres()
+    cluster = MockCluster()
+    a = Instance("a", cluster.bootstrap, postgres.url)
+    b = Instance("b", cluster.bootstrap, postgres.url)
+    try:
+        a.wait_ready()
+        b.wait_ready()
+        yield postgres, a, b
+    finally:
+        for instance in (a, b):
+            instance.stop()
+        cluster.stop()
+        postgres.stop()
+
+
+def test_state_written_through_one_instance_is_seen_by_the_other(shared):
+    postgres, a, b = shared
+    admin = mint("admin")
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    for n, lon in ((1, 13.4050), (2, 13.4150)):
+        r = a.api("PUT", f"/api/customers/pg-c{n}", admin,
+                  json={"name": f"Customer {n}", "latitude": 52.5200, "longitude": lon, "geofenceRadiusMeters": 50})
+        assert r.status_code in (200, 201), r.text
+    # Customers reach the shared read model through the change events (one CDC group for both instances).
+    wait_until(lambda: {c["id"] for c in b.api("GET", "/api/customers", admin).json()} >= {"pg-c1", "pg-c2"}, 30,
+               "customers written through A to be listed by B")
+    r = a.api("POST", "/api/drivers", admin, json={"id": "pg-d1", "deviceId": "pg-dev-1", "name": "Ann"})
+    assert r.status_code in (200, 201), r.text
+    r = a.api("POST", "/api/routes", admin, json={
+        "id": "pg-r1", "driverId": "pg-d1", "scheduledDate": today,
+        "visits": [{"id": "pg-v1", "customerId": "pg-c1"}, {"id": "pg-v2", "customerId": "pg-c2"}]})
+    assert r.status_code in (200, 201), r.text
+    route = b.api("GET", "/api/routes/pg-r1", admin)
+    assert route.status_code == 200, route.text
+    assert [v["id"] for v in route.json()["visits"]] == ["pg-v1", "pg-v2"]
+
+    # Fixes posted to B, 1 km south of the first customer: enriched (by whichever instance owns the partition)
+    # and readable from both.
+    now_ms = int(time.time() * 1000)
+    for i in range(3):
+        r = requests.post(b.base + "/api/traccar/positions", data=body("pg-dev-1", now_ms - 3000 + i * 1000,
+                                                                       52.5110, 13.4050), headers=WEBHOOK, timeout=15)
+        assert r.status_code == 200, r.text
+
+    def enriched(instance):
+        r = instance.api("GET", "/api/drivers/pg-d1/position", admin)
+        if r.status_code != 200:
+            return None
+        p = r.json()
+        return p if p.get("nextVisitId") == "pg-v1" and (p.get("distanceToNextMeters") or 0) > 900 else None
+    pa = wait_until(lambda: enriched(a), 30, "A to show the enriched position")
+    pb = wait_until(lambda: enriched(b), 30, "B to show the enriched position")
+    assert pa["fixTime"] == pb["fixTime"] and pa["etaToNext"] == pb["etaToNext"], (pa, pb)
+
+    # A visit completed through A is seen by B.
+    for action in ("arrive", "start", "complete"):
+        r = a.api("POST", f"/api/visits/pg-v1/{action}", admin, json={})
+        assert r.status_code == 200, r.text
+    seen = {v["id"]: v["status"] for v in b.api("GET", "/api/routes/pg-r1", admin).json()["visits"]}
+    assert seen == {"pg-v1": "completed", "pg-v2": "pending"}, seen
+
+    # History written by both instances is one track, in order, read the same from either.
+    start_ms = (int(time.time()) - 600) * 1000
+    for i in range(20):
+        target = a if i % 2 == 0 else b
+        r = requests.post(target.base + "/api/traccar/positions",
+                          data=body("pg-dev-1", start_ms + i * 1000, 52.5110 + i * 1e-4, 13.4050),
+                          headers=WEBHOOK, timeout=15)
+        assert r.status_code == 200, r.text
+    expected = [start_ms + i * 1000 for i in range(20)]
+
+    def track(instance):
+        r = instance.api("GET", "/api/drivers/pg-d1/history", admin,
+                         params={"from": start_ms, "to": start_ms + 60_000, "maxPoints": 1000})
+        assert r.status_code == 200, r.text
+        times = [datetime.datetime.fromisoformat(p["fixTime"].replace("Z", "+00:00")).timestamp() * 1000
+                 for p in r.json()["points"]]
+        return [int(round(t)) for t in times]
+    wait_until(lambda: track(a) == expected, 30, "the 20 fixes posted to A and B to form one track")
+    assert track(b) == expected
+    rows = postgres.psql(f"SELECT count(*) FROM enriched_positions WHERE tenant_id = '{TENANT}' AND driver_id = "
+                         f"'pg-d1' AND time BETWEEN to_timestamp({start_ms} / 1000.0) AND to_timestamp({start_ms + 60_000} / 1000.0)")
+    assert rows == "20", rows
+
+
+def test_postgres_outage_under_load_loses_no_acknowledged_position(shared):
+    postgres, a, b = shared
+    admin = mint("admin")
+    drivers = [f"pgf-{i:02d}" for i in range(20)]
+    for d in drivers:
+        r = a.api("POST", "/api/drivers", admin, json={"id": d, "deviceId": f"dev-{d}", "name": d})
+        assert r.status_code in (200, 201), r.text
+    start_ms = (int(time.time()) - 1800) * 1000
+    acknowledged: set[tuple[str, int]] = set()
+    answers: dict[int, int] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def post_loop(targets, chunk):
+        session = requests.Session()
+        n = 0
+        while not stop.is_set():
+            fix = start_ms + n * 1000
+            for d in chunk:
+                target = targets[n % 2]
+                try:
+                    r = session.post(target.base + "/api/traccar/positions", data=body(f"dev-{d}", fix, 52.5, 13.4),
+                                     headers=WEBHOOK, timeout=15)
+                    status = r.status_code
+                except requests.RequestException:
+                    status = 0
+                with lock:
+                    answers[status] = answers.get(status, 0) + 1
+                    if 200 <= status < 300:
+                        acknowledged.add((d, fix))
+            n += 1
+            time.sleep(0.2)
+
+    threads = [threading.Thread(target=post_loop, args=((a, b) if i % 2 else (b, a), drivers[i::4]))
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(4)
+        before = len(acknowledged)
+        postgres.halt()
+        outage_started = time.monotonic()
+        # Readiness says which store is down; both processes stay up.
+        def readiness_text():
+            r = requests.get(a.base + "/health/ready", timeout=5)
+            return r.text if r.status_code == 503 else None  # a Response is falsy for 503: return its text
+        not_ready = wait_until(readiness_text, 20, "A to report not ready")
+        assert "fleetStore" in not_ready, not_ready
+        while time.monotonic() - outage_started < 30:
+            assert a.process.poll() is None and b.process.poll() is None, "an instance died during the outage"
+            time.sleep(1)
+        during = dict(answers)
+        postgres.resume()
+        wait_until(lambda: requests.get(a.base + "/health/ready", timeout=5).status_code == 200, 30,
+                   "A to be ready again")
+        wait_until(lambda: requests.get(b.base + "/health/ready", timeout=5).status_code == 200, 30,
+                   "B to be ready again")
+        time.sleep(3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert before > 0, "nothing was acknowledged before the outage"
+    assert set(answers) <= {200, 503}, f"answers other than 200 and 503: {answers}"
+
+    def stored():
+        rows = postgres.psql(f"SELECT driver_id, (extract(epoch from time) * 1000)::int8 FROM enriched_positions "
+                             f"WHERE tenant_id = '{TENANT}' AND driver_id LIKE 'pgf-%'")
+        return {(line.split("|")[0], int(line.split("|")[1])) for line in rows.splitlines() if line}
+    wait_until(lambda: not (acknowledged - stored()), 90, "every acknowledged position to reach history")
+    count = postgres.psql(f"SELECT count(*) FROM enriched_positions WHERE tenant_id = '{TENANT}' "
+                          f"AND driver_id LIKE 'pgf-%'")
+    print(f"postgres outage 30 s: {len(acknowledged)} positions acknowledged ({before} before the outage), "
+          f"answers {answers} (during the outage: {during}); {count} rows in enriched_positions, 0 missing")
+    assert a.process.poll() is None and b.process.poll() is None
