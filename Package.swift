@@ -180,7 +180,7 @@ let package = Package(
             name: "Benchmarks",
             dependencies: [
                 "Domain", "Application", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters",
-                "KafkaAdapters", "KafkaMock", "Simulation", "Composition",
+                "KafkaAdapters", "KafkaMock", "PostgresAdapters", "Simulation", "Composition",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
