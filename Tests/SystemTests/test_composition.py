@@ -297,3 +297,13 @@ def test_graceful_stop_on_kafka_commits_offsets(tmp_path, kafka_cluster):
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
         log.close()
+
+
+def test_migrate_creates_the_local_files_and_exits(tmp_path):
+    data = tmp_path / "data"
+    result = run([production_binary(), "migrate", "--data-dir", str(data)])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"tracker: {data} is migrated and ready" in result.stdout, result.stdout
+    assert {"tracker.sqlite", "bus.sqlite", "core.sqlite"} <= {p.name for p in data.iterdir()}
+    refused = run([production_binary(), "migrate", "--store", "mysql"])
+    assert refused.returncode != 0 and "--store must be one of" in refused.stderr, refused.stderr

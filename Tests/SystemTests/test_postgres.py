@@ -259,3 +259,19 @@ def test_postgres_outage_under_load_loses_no_acknowledged_position(shared):
     print(f"postgres outage 30 s: {len(acknowledged)} positions acknowledged ({before} before the outage), "
           f"answers {answers} (during the outage: {during}); {count} rows in enriched_positions, 0 missing")
     assert a.process.poll() is None and b.process.poll() is None
+
+
+def test_migrate_command_on_postgres(shared):
+    """`tracker migrate --store postgres` applies the fleet and history schemas (here: a fresh schema) and exits;
+    run again it changes nothing."""
+    postgres, _, _ = shared
+    postgres.psql("CREATE SCHEMA migrate_check")
+    env = dict(ENV, TRACKER_POSTGRES_URL=postgres.url, TRACKER_POSTGRES_SCHEMA="migrate_check")
+    for _ in range(2):
+        result = subprocess.run([tracker_binary(), "migrate", "--store", "postgres"], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "the PostgreSQL fleet and history schemas are migrated and ready" in result.stdout, result.stdout
+        assert postgres.url not in result.stdout + result.stderr, "the URL must never be logged"
+    versions = postgres.psql("SELECT component || ' ' || version FROM migrate_check.schema_migrations ORDER BY 1")
+    assert versions.splitlines() == ["fleet 1", "fleet 2", "history 1"], versions

@@ -6,10 +6,11 @@ import Synchronization
 /// Position history and visit completions on PostgreSQL (spec §5.2 `enriched_positions`,
 /// `visit_completions`, `driver_daily_stats`, `visit_performance_daily`), shared by every instance.
 ///
-/// - **Layout (plain PostgreSQL):** `enriched_positions` is range-partitioned by `time`, one partition per
-///   UTC day (`enriched_positions_pYYYYMMDD`), created on demand before an append needs it and two days ahead;
-///   its primary key `(tenant_id, driver_id, time)` makes `(driver, fixTime)` idempotent and serves playback
-///   as one index range scan.
+/// - **Layout:** with TimescaleDB (chosen by the migration), `enriched_positions` is a hypertable with 1-day
+///   chunks, compressed after 7 days and segmented by tenant and driver. On plain PostgreSQL it is
+///   range-partitioned by `time`, one partition per UTC day (`enriched_positions_pYYYYMMDD`), created on demand
+///   before an append needs it and two days ahead. Either way the primary key `(tenant_id, driver_id, time)`
+///   makes `(driver, fixTime)` idempotent and serves playback as one index range scan.
 /// - **Appends:** one prepared statement per batch, whatever its size: the rows travel as bound arrays
 ///   (`unnest`), `ON CONFLICT DO NOTHING RETURNING` feeds only the rows really inserted into the
 ///   `driver_daily_stats` upsert of the same statement, so a repeated append changes no rollup.
@@ -19,8 +20,8 @@ import Synchronization
 ///   statistics of dropped chunks).
 /// - **Downsampling:** as `InMemoryHistoryStore`: more than `maxPoints` points yield the first, the last and
 ///   the middle point of each of `maxPoints - 2` equal slices in between, chosen in SQL by row number.
-/// - **Retention:** `prune` drops whole day partitions older than the cutoff (counting their rows first),
-///   deletes the older rows of the partition holding the cutoff, and deletes old completions.
+/// - **Retention:** `prune` drops whole day partitions (or TimescaleDB chunks) older than the cutoff, counting
+///   their rows first, deletes the older rows of the one holding the cutoff, and deletes old completions.
 /// - **Tenancy:** every row carries `tenant_id`; every read filters by it.
 ///
 /// Partition creation and dropping run under one transaction-level advisory lock, so instances creating the
@@ -33,8 +34,46 @@ public final class PostgresHistoryStore: HistoryStore {
     /// missing by the insert, which then recreates it).
     private let partitions = Mutex<Set<CalendarDate>>([])
 
+    /// How `enriched_positions` is kept (read once from the catalog).
+    private let layoutCache = Mutex<Layout?>(nil)
+
     /// A store on `pool`, whose schema must be migrated (`PostgresMigrations.migrateHistory`).
     public init(pool: PostgresPool) { self.pool = pool }
+
+    /// How `enriched_positions` is kept, as the migration chose.
+    public enum Layout: Sendable, Hashable, CustomStringConvertible {
+        /// A TimescaleDB hypertable: 1-day chunks, compression after 7 days, retention policy.
+        case timescale(version: String, schema: String)
+        /// Plain PostgreSQL: a table range-partitioned by UTC day.
+        case partitions
+
+        public var description: String {
+            switch self {
+            case .timescale(let version, _):
+                "TimescaleDB \(version) hypertable (1-day chunks, compressed after 7 days, 365-day retention policy)"
+            case .partitions: "PostgreSQL daily range partitions (TimescaleDB not available)"
+            }
+        }
+    }
+
+    /// Whether `enriched_positions` is a hypertable or a partitioned table (read once).
+    public func layout() async throws -> Layout {
+        if let known = layoutCache.withLock({ $0 }) { return known }
+        let layout = try await pool.withConnection { db -> Layout in
+            let kind = try db.query("SELECT relkind::text FROM pg_class WHERE oid = 'enriched_positions'::regclass")
+                .text(0, 0)
+            guard kind != "p" else { return .partitions }
+            let ext = try db.query(
+                "SELECT extversion, extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'timescaledb'"
+            )
+            guard ext.rowCount == 1, let version = ext.text(0, 0), let schema = ext.text(0, 1) else {
+                throw StoreError.invalidData("enriched_positions is neither partitioned nor a TimescaleDB hypertable")
+            }
+            return .timescale(version: version, schema: schema)
+        }
+        layoutCache.withLock { $0 = layout }
+        return layout
+    }
 
     /// `enriched_positions_p20240315`.
     static func partitionName(_ day: CalendarDate) -> String {
@@ -44,7 +83,7 @@ public final class PostgresHistoryStore: HistoryStore {
     /// Creates the partitions of `days` that are not known to exist (and the two days after the newest).
     private func ensurePartitions(_ days: Set<CalendarDate>) async throws {
         let missing = partitions.withLock { known in days.subtracting(known) }
-        guard let newest = missing.max() else { return }
+        guard let newest = missing.max(), try await layout() == .partitions else { return }
         var wanted = missing
         wanted.insert(newest.adding(days: 1))
         wanted.insert(newest.adding(days: 2))
@@ -315,8 +354,29 @@ public final class PostgresHistoryStore: HistoryStore {
     /// the cutoff loses its older rows by `DELETE`. The rollups are kept.
     @discardableResult
     public func prune(olderThan cutoff: Timestamp) async throws -> Int {
-        let cutoffDay = CalendarDate(containing: cutoff)
         let cutoffText = PG.timeText(cutoff)
+        if case .timescale(_, let schema) = try await layout() {
+            // Whole chunks go with drop_chunks (their rows counted first), the rest by DELETE.
+            return try await pool.transaction { db -> Int in
+                var removed =
+                    try db.query(
+                        "SELECT count(*) FROM enriched_positions WHERE time < $1::timestamptz",
+                        [cutoffText]
+                    ).int(0, 0) ?? 0
+                try db.query(
+                    "SELECT \(schema).drop_chunks('enriched_positions', older_than => $1::timestamptz)",
+                    [cutoffText]
+                )
+                try db.query("DELETE FROM enriched_positions WHERE time < $1::timestamptz", [cutoffText])
+                removed +=
+                    try db.query(
+                        "DELETE FROM visit_completions WHERE closed_at < $1::timestamptz",
+                        [cutoffText]
+                    ).affectedRows
+                return removed
+            }
+        }
+        let cutoffDay = CalendarDate(containing: cutoff)
         let (removed, dropped) = try await pool.transaction { db -> (Int, [CalendarDate]) in
             try db.query("SELECT pg_advisory_xact_lock(1953653099, hashtext('enriched_positions partitions'))")
             let names = try db.query(

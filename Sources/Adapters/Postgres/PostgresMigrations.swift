@@ -98,19 +98,57 @@ public enum PostgresMigrations {
     ]
 
     /// The history tables (spec §5.2), in the history database (`tracker.history.url`, which may be the fleet
-    /// database): `enriched_positions` range-partitioned by day (partitions are created by the store as days
-    /// come), completions, and the two daily rollups.
+    /// database): `enriched_positions`, completions, and the two daily rollups.
+    ///
+    /// `enriched_positions` is a TimescaleDB hypertable (1-day chunks, compressed after 7 days segmented by
+    /// tenant and driver, retention policy of 365 days) when the extension is loaded on the server
+    /// (`shared_preload_libraries`) with its Timescale License build and can be created; otherwise a table
+    /// range-partitioned by day, whose partitions the store creates as days come. Either way the primary key
+    /// `(tenant_id, driver_id, time)` makes appends idempotent and serves playback.
     package static let history: [PostgresMigration] = [
         PostgresMigration(
             component: "history",
             version: 1,
             sql: """
-                CREATE TABLE enriched_positions (
-                    tenant_id text NOT NULL, driver_id text NOT NULL, time timestamptz NOT NULL,
-                    lat float8 NOT NULL, lng float8 NOT NULL, speed float8 NOT NULL, heading float8 NOT NULL,
-                    route_id text, visit_id text, customer_name text, distance_to_next float8, eta timestamptz,
-                    PRIMARY KEY (tenant_id, driver_id, time)
-                ) PARTITION BY RANGE (time);
+                DO $history$
+                DECLARE
+                    timescale boolean := false;
+                    ns text;
+                BEGIN
+                    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
+                       AND coalesce(current_setting('shared_preload_libraries', true), '') LIKE '%timescaledb%' THEN
+                        BEGIN
+                            CREATE EXTENSION IF NOT EXISTS timescaledb;
+                            timescale := coalesce(current_setting('timescaledb.license', true), '') = 'timescale';
+                        EXCEPTION WHEN OTHERS THEN
+                            RAISE NOTICE 'TimescaleDB not usable (%), using daily partitions', SQLERRM;
+                        END;
+                    END IF;
+                    IF timescale THEN
+                        SELECT extnamespace::regnamespace::text INTO ns FROM pg_extension WHERE extname = 'timescaledb';
+                        CREATE TABLE enriched_positions (
+                            tenant_id text NOT NULL, driver_id text NOT NULL, time timestamptz NOT NULL,
+                            lat float8 NOT NULL, lng float8 NOT NULL, speed float8 NOT NULL, heading float8 NOT NULL,
+                            route_id text, visit_id text, customer_name text, distance_to_next float8, eta timestamptz,
+                            PRIMARY KEY (tenant_id, driver_id, time));
+                        EXECUTE format('SELECT %I.create_hypertable(%L, %L, chunk_time_interval => interval %L)',
+                                       ns, 'enriched_positions', 'time', '1 day');
+                        ALTER TABLE enriched_positions SET (timescaledb.compress,
+                            timescaledb.compress_segmentby = 'tenant_id, driver_id',
+                            timescaledb.compress_orderby = 'time');
+                        EXECUTE format('SELECT %I.add_compression_policy(%L, interval %L)',
+                                       ns, 'enriched_positions', '7 days');
+                        EXECUTE format('SELECT %I.add_retention_policy(%L, interval %L)',
+                                       ns, 'enriched_positions', '365 days');
+                    ELSE
+                        CREATE TABLE enriched_positions (
+                            tenant_id text NOT NULL, driver_id text NOT NULL, time timestamptz NOT NULL,
+                            lat float8 NOT NULL, lng float8 NOT NULL, speed float8 NOT NULL, heading float8 NOT NULL,
+                            route_id text, visit_id text, customer_name text, distance_to_next float8, eta timestamptz,
+                            PRIMARY KEY (tenant_id, driver_id, time)
+                        ) PARTITION BY RANGE (time);
+                    END IF;
+                END $history$;
                 CREATE TABLE visit_completions (
                     tenant_id text NOT NULL, visit_id text NOT NULL, driver_id text NOT NULL, route_id text NOT NULL,
                     customer_id text NOT NULL, status text NOT NULL, arrived_at timestamptz,

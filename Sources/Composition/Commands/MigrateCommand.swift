@@ -19,10 +19,11 @@ package struct MigrateCommand: AsyncParsableCommand {
     package var store: String?
 
     package func run() async throws {
-        var overrides = ServerOptions()
-        overrides.dataDir = dataDir
-        overrides.store = store
-        try overrides.validate()
+        // Parsed, not built field by field: an option group read before parsing traps.
+        var arguments: [String] = []
+        if let dataDir { arguments += ["--data-dir", dataDir] }
+        if let store { arguments += ["--store", store] }
+        let overrides = try ServerOptions.parse(arguments)
         try await reportingStartupFailures {
             let configuration = try overrides.makeConfiguration()
             let logger = makeLogger(level: configuration.logLevel)

@@ -51,17 +51,19 @@ package enum PostgresWiring {
             }
             historyPool = fleetPool
         }
+        let history = PostgresHistoryStore(pool: historyPool)
+        let layout = try await history.layout()
         logger.info(
             "stores on PostgreSQL",
             metadata: [
                 "postgres.fleet": "\(fleetPool.target)", "postgres.history": "\(historyPool.target)",
-                "postgres.pool.size": "\(options.poolSize)",
+                "postgres.pool.size": "\(options.poolSize)", "history.layout": "\(layout)",
             ]
         )
         return Stores(
             fleet: PostgresFleetStore(pool: fleetPool),
             reference: PostgresReferenceStore(pool: fleetPool),
-            history: PostgresHistoryStore(pool: historyPool),
+            history: history,
             services: services
         )
     }
