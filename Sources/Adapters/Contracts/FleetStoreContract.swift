@@ -37,6 +37,7 @@ public struct FleetStoreContract: Sendable {
                 ("updateVisitCompareAndSet", updateVisitCompareAndSet),
                 ("updateVisitNotFound", updateVisitNotFound),
                 ("snapshotNewestWins", snapshotNewestWins),
+                ("batchSnapshotsNewestWins", batchSnapshotsNewestWins),
                 ("staleSnapshots", staleSnapshots),
                 ("syncStates", syncStates),
             ]
@@ -478,6 +479,35 @@ extension FleetStoreContract {
             try await store.snapshots(tenantId: f.tenantB) == [foreign],
             "op: snapshots(tenantId:), key: \(f.tenantB)"
         )
+    }
+
+    /// `saveSnapshots` keeps `saveSnapshot`'s rule per driver, and the newest of a driver within one call wins.
+    private func batchSnapshotsNewestWins() async throws {
+        let store = try await make()
+        let f = Fixtures()
+        let stored = f.snapshot(tenant: f.tenantA, driver: 1, at: 100, activity: .moving)
+        try await store.saveSnapshot(stored)
+        let batch = [
+            f.snapshot(tenant: f.tenantA, driver: 1, at: 50, activity: .stopped),  // older than stored: ignored
+            f.snapshot(tenant: f.tenantA, driver: 2, at: 30, activity: .stopped),
+            f.snapshot(tenant: f.tenantA, driver: 2, at: 40, activity: .moving),  // newest of driver 2 in the call
+            f.snapshot(tenant: f.tenantA, driver: 2, at: 35, activity: .stopped),
+            f.snapshot(tenant: f.tenantB, driver: 3, at: 10),
+        ]
+        try await store.saveSnapshots(batch)
+        #expect(
+            try await store.snapshot(driverId: f.driverID(1), tenantId: f.tenantA) == stored,
+            "op: saveSnapshots older ignored, key: \(f.driverID(1))"
+        )
+        #expect(
+            try await store.snapshot(driverId: f.driverID(2), tenantId: f.tenantA) == batch[2],
+            "op: saveSnapshots newest in the call wins, key: \(f.driverID(2))"
+        )
+        #expect(
+            try await store.snapshot(driverId: f.driverID(3), tenantId: f.tenantB) == batch[4],
+            "op: saveSnapshots, key: other tenant \(f.driverID(3))"
+        )
+        try await store.saveSnapshots([])
     }
 
     /// `staleSnapshots(before:)` returns every tenant's snapshots older than the cutoff, except offline ones.

@@ -263,7 +263,26 @@ public final class PostgresFleetStore: FleetStore {
         remaining_stops, geofence_phase, geofence_visit_id, geofence_since, active_alerts
         """
 
-    public func saveSnapshot(_ snapshot: DriverSnapshot) async throws {
+    /// The SQL type of each of `snapshotColumns`, for the batched upsert's casts.
+    private static let snapshotTypes = [
+        "text", "text", "text", "text", "timestamptz", "float8", "float8", "float8", "float8", "float8", "float8",
+        "boolean", "text", "text", "text", "text", "text", "text", "float8", "timestamptz", "boolean", "integer",
+        "integer", "jsonb", "text", "text", "timestamptz", "text[]",
+    ]
+
+    /// `col = excluded.col` for every column but the key, and the newest-wins guard.
+    private static let snapshotConflict: String = {
+        let updates = snapshotColumns.split(separator: ",").dropFirst(2)
+            .map { "\($0.trimmingCharacters(in: .whitespaces)) = excluded.\($0.trimmingCharacters(in: .whitespaces))" }
+            .joined(separator: ", ")
+        return """
+            ON CONFLICT (tenant_id, driver_id) DO UPDATE SET \(updates)
+            WHERE excluded.fix_time >= driver_positions.fix_time
+            """
+    }()
+
+    /// The bound values of one snapshot, in `snapshotColumns` order.
+    private static func snapshotParameters(_ snapshot: DriverSnapshot) throws -> [String?] {
         let p = snapshot.position
         let stops = String(decoding: try JSONEncoder().encode(p.remainingStops), as: UTF8.self)
         let (phase, phaseVisit, since): (String, VisitID?, Timestamp?) =
@@ -274,7 +293,7 @@ public final class PostgresFleetStore: FleetStore {
             case .leaving(let visit, let since): ("leaving", visit, since)
             }
         let alerts = "{" + snapshot.activeAlerts.map(\.rawValue).sorted().joined(separator: ",") + "}"
-        let parameters: [String?] = [
+        return [
             p.tenantId.rawValue, p.driverId.rawValue, p.deviceId.rawValue, p.driverName, PG.time(p.fixTime),
             PG.double(p.latitude), PG.double(p.longitude), PG.double(p.speedKmh), PG.double(p.smoothedSpeedKmh),
             PG.double(p.heading), PG.double(p.batteryLevel), PG.bool(p.ignition), p.activity.rawValue,
@@ -283,19 +302,50 @@ public final class PostgresFleetStore: FleetStore {
             PG.int(p.completedStops), PG.int(p.totalStops), stops, phase, phaseVisit?.rawValue, PG.time(since),
             alerts,
         ]
-        let updates = Self.snapshotColumns.split(separator: ",").dropFirst(2)
-            .map { "\($0.trimmingCharacters(in: .whitespaces)) = excluded.\($0.trimmingCharacters(in: .whitespaces))" }
-            .joined(separator: ", ")
+    }
+
+    public func saveSnapshot(_ snapshot: DriverSnapshot) async throws {
+        let parameters = try Self.snapshotParameters(snapshot)
         try await pool.withConnection { db in
             _ = try db.prepared(
                 "save_snapshot",
                 """
                 INSERT INTO driver_positions (\(Self.snapshotColumns))
                 VALUES (\((1...28).map { "$\($0)" }.joined(separator: ", ")))
-                ON CONFLICT (tenant_id, driver_id) DO UPDATE SET \(updates)
-                WHERE excluded.fix_time >= driver_positions.fix_time
+                \(Self.snapshotConflict)
                 """,
                 parameters
+            )
+        }
+    }
+
+    /// One statement for the whole batch: each column travels as one bound text array (`unnest`), cast to its
+    /// type; a driver's newest snapshot of the batch is kept (an upsert may touch a row once per statement).
+    public func saveSnapshots(_ snapshots: [DriverSnapshot]) async throws {
+        var newest: [String: DriverSnapshot] = [:]
+        for snapshot in snapshots {
+            let key = snapshot.tenantId.rawValue + "\u{0}" + snapshot.driverId.rawValue
+            if let kept = newest[key], kept.position.fixTime > snapshot.position.fixTime { continue }
+            newest[key] = snapshot
+        }
+        guard newest.count > 1 else {
+            if let only = newest.values.first { try await saveSnapshot(only) }
+            return
+        }
+        let rows = try newest.values.map(Self.snapshotParameters)
+        let columns = (0..<Self.snapshotTypes.count).map { column in PGArray.text(rows.map { $0[column] }) }
+        let arrays = (1...columns.count).map { "$\($0)::text[]" }.joined(separator: ", ")
+        let names = (1...columns.count).map { "c\($0)" }
+        let casts = zip(names, Self.snapshotTypes).map { "\($0)::\($1)" }.joined(separator: ", ")
+        try await pool.withConnection { db in
+            _ = try db.prepared(
+                "save_snapshots",
+                """
+                INSERT INTO driver_positions (\(Self.snapshotColumns))
+                SELECT \(casts) FROM unnest(\(arrays)) AS t(\(names.joined(separator: ", ")))
+                \(Self.snapshotConflict)
+                """,
+                columns
             )
         }
     }

@@ -1,4 +1,3 @@
-import AdapterSupport
 public import Application
 public import Domain
 import Synchronization
@@ -18,8 +17,9 @@ import Synchronization
 ///   count, visits; total, completed, failed, on time, duration sum and count), kept by the writes themselves,
 ///   so statistics read a handful of rows; retention leaves them alone (as continuous aggregates keep the
 ///   statistics of dropped chunks).
-/// - **Downsampling:** as `InMemoryHistoryStore`: more than `maxPoints` points yield the first, the last and
-///   the middle point of each of `maxPoints - 2` equal slices in between, chosen in SQL by row number.
+/// - **Downsampling:** more than `maxPoints` points yield the first point at or after each of `maxPoints`
+///   instants spaced evenly from the first to the last point: `maxPoints` index probes instead of numbering
+///   every row of the range (a driver-day is 86,400 rows), first and last always kept.
 /// - **Retention:** `prune` drops whole day partitions (or TimescaleDB chunks) older than the cutoff, counting
 ///   their rows first, deletes the older rows of the one holding the cutoff, and deletes old completions.
 /// - **Tenancy:** every row carries `tenant_id`; every read filters by it.
@@ -180,8 +180,10 @@ public final class PostgresHistoryStore: HistoryStore {
 
     // MARK: Playback
 
-    /// The driver's points in `from...to`, ordered by fix time, downsampled to at most `maxPoints`: the
-    /// range is counted on the primary key, then only the picked row numbers are returned.
+    /// The driver's points in `from...to`, ordered by fix time, at most `maxPoints`: all of them when they fit
+    /// (one index range scan with `LIMIT maxPoints + 1`), else the first point at or after each of `maxPoints`
+    /// instants spaced evenly from the first to the last point (one index probe each), so the first and the
+    /// last are always kept and a gap in the track stays visible as a gap.
     public func routeHistory(
         driverId: DriverID,
         tenantId: TenantID,
@@ -193,45 +195,56 @@ public final class PostgresHistoryStore: HistoryStore {
         let bounds: [String?] = [tenantId.rawValue, driverId.rawValue, PG.timeText(from), PG.timeText(to)]
         let columns = "\(PG.millis("time")), lat, lng, speed, heading, route_id, visit_id"
         let range = "tenant_id = $1 AND driver_id = $2 AND time BETWEEN $3::timestamptz AND $4::timestamptz"
-        return try await pool.withConnection { db in
-            let count =
+        let isHypertable = try await layout() != .partitions
+        return try await pool.transaction { db in
+            if isHypertable {
+                // Each probe would otherwise exclude chunks at run time: 2,000 times (71 → 28 ms per driver-day).
+                try db.execute("SET LOCAL timescaledb.enable_runtime_exclusion = off")
+            }
+            let head = try db.prepared(
+                "history_head",
+                "SELECT \(columns) FROM enriched_positions WHERE \(range) ORDER BY time LIMIT $5::int8",
+                bounds + [PG.int(maxPoints + 1)]
+            )
+            guard head.rowCount > maxPoints else { return head.rows.map(Self.point) }
+            guard maxPoints > 1 else { return [Self.point(head.rows[0])] }
+            let first = head.int64(0, 0) ?? 0
+            let last =
                 try db.prepared(
-                    "history_count",
-                    "SELECT count(*) FROM enriched_positions WHERE \(range)",
+                    "history_last",
+                    "SELECT \(PG.millis("time")) FROM enriched_positions WHERE \(range) ORDER BY time DESC LIMIT 1",
                     bounds
-                ).int64(0, 0) ?? 0
-            guard count > 0 else { return [] }
-            let result: PGResult
-            if count <= Int64(maxPoints) {
-                result = try db.prepared(
-                    "history_all",
-                    "SELECT \(columns) FROM enriched_positions WHERE \(range) ORDER BY time",
-                    bounds
-                )
-            } else {
-                let picks = HistoryDownsampling.pickedIndices(count: Int(count), maxPoints: maxPoints)
-                result = try db.prepared(
-                    "history_picked",
-                    """
-                    SELECT \(columns) FROM (
-                        SELECT *, row_number() OVER (ORDER BY time) - 1 AS i FROM enriched_positions WHERE \(range)
-                    ) s WHERE i = ANY($5::int8[]) ORDER BY time
-                    """,
-                    bounds + [PGArray.integers(picks)]
-                )
-            }
-            return result.rows.map { row in
-                HistoryPoint(
-                    fixTime: Timestamp(millisecondsSinceEpoch: row.int64(0) ?? 0),
-                    latitude: row.double(1) ?? 0,
-                    longitude: row.double(2) ?? 0,
-                    speedKmh: row.double(3) ?? 0,
-                    heading: row.double(4) ?? 0,
-                    routeId: row.text(5).map { RouteID($0) },
-                    visitId: row.text(6).map { VisitID($0) }
-                )
-            }
+                ).int64(0, 0) ?? first
+            let step = Double(last - first) / Double(maxPoints - 1)
+            return try db.prepared(
+                "history_probes",
+                """
+                SELECT DISTINCT ON (p.time) \(columns.replacing("time)", with: "p.time)")) FROM
+                    generate_series(0, $5::int8 - 1) AS g(k)
+                    CROSS JOIN LATERAL (
+                        SELECT * FROM enriched_positions
+                        WHERE tenant_id = $1 AND driver_id = $2 AND time BETWEEN $3::timestamptz AND $4::timestamptz
+                          AND time >= least(to_timestamp(($6::float8 + k * $7::float8) / 1000.0),
+                                            to_timestamp($8::float8 / 1000.0))
+                        ORDER BY time LIMIT 1
+                    ) AS p
+                ORDER BY p.time
+                """,
+                bounds + [PG.int(maxPoints), "\(first)", "\(step)", "\(last)"]
+            ).rows.map(Self.point)
         }
+    }
+
+    private static func point(_ row: PGRow) -> HistoryPoint {
+        HistoryPoint(
+            fixTime: Timestamp(millisecondsSinceEpoch: row.int64(0) ?? 0),
+            latitude: row.double(1) ?? 0,
+            longitude: row.double(2) ?? 0,
+            speedKmh: row.double(3) ?? 0,
+            heading: row.double(4) ?? 0,
+            routeId: row.text(5).map { RouteID($0) },
+            visitId: row.text(6).map { VisitID($0) }
+        )
     }
 
     // MARK: Completions

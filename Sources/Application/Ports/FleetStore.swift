@@ -38,6 +38,10 @@ public protocol FleetStore: Sendable {
     func updateVisit(_ visit: PlannedVisit, expectedStatus: VisitStatus) async throws -> Route
 
     func saveSnapshot(_ snapshot: DriverSnapshot) async throws
+    /// Saves several drivers' snapshots, each with `saveSnapshot`'s rule (an older one never replaces a
+    /// newer one); within the call, a driver's newest snapshot wins. A database adapter writes them in one
+    /// round trip; the default saves them one by one.
+    func saveSnapshots(_ snapshots: [DriverSnapshot]) async throws
     func snapshot(driverId: DriverID, tenantId: TenantID) async throws -> DriverSnapshot?
     /// The latest snapshot of every driver of a tenant that has one.
     func snapshots(tenantId: TenantID) async throws -> [DriverSnapshot]
@@ -46,4 +50,10 @@ public protocol FleetStore: Sendable {
 
     func saveSyncState(_ state: SyncState) async throws
     func syncStates() async throws -> [SyncState]
+}
+
+extension FleetStore {
+    public func saveSnapshots(_ snapshots: [DriverSnapshot]) async throws {
+        for snapshot in snapshots { try await saveSnapshot(snapshot) }
+    }
 }

@@ -68,8 +68,8 @@ public struct EnrichPositions: Sendable {
         }
         try await history.append(enriched)
         try await publish(enriched: enriched, events: events, bus: bus)
+        try await fleet.saveSnapshots(Array(pending.values))
         for snapshot in pending.values {
-            try await fleet.saveSnapshot(snapshot)
             try? await latest.put(snapshot.position, ttl: configuration.latestTTL)
         }
     }
