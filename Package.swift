@@ -105,6 +105,21 @@ let package = Package(
             path: "Sources/Adapters/Postgres",
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CHiredis",
+            path: "Sources/Adapters/System/CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]
+        ),
+        .target(
+            name: "RedisAdapters",
+            dependencies: [
+                "Domain", "Application", "CHiredis", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Adapters/Redis",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HTTPAdapters",
             dependencies: [
@@ -153,7 +168,7 @@ let package = Package(
             name: "Composition",
             dependencies: [
                 "Domain", "Application", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters",
-                "SocketIOAdapters", "KafkaAdapters", "PostgresAdapters",
+                "SocketIOAdapters", "KafkaAdapters", "PostgresAdapters", "RedisAdapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -222,7 +237,7 @@ let package = Package(
             name: "ContractTests",
             dependencies: [
                 "Domain", "Application", "AdapterContracts", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters",
-                "SocketIOAdapters", "KafkaAdapters", "KafkaMock", "WireFormat", "PostgresAdapters",
+                "SocketIOAdapters", "KafkaAdapters", "KafkaMock", "WireFormat", "PostgresAdapters", "RedisAdapters",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

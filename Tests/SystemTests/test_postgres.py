@@ -1,7 +1,8 @@
-"""Two `tracker serve --broker kafka --store postgres` instances sharing one PostgreSQL 15 (issue 11), black box.
+"""Two `tracker serve --broker kafka --store postgres --cache redis` instances sharing one PostgreSQL 15 and one
+Redis 7 (issues 11 and 12), black box.
 
-The test starts its own throw-away PostgreSQL (scripts/test-postgres) and Kafka-protocol cluster
-(`tracker kafka-mock`), then two instances on them. What one instance writes, the other reads: a route created
+The test starts its own throw-away PostgreSQL (scripts/test-postgres), Redis (scripts/test-redis) and
+Kafka-protocol cluster (`tracker kafka-mock`), then two instances on them. What one instance writes, the other reads: a route created
 through A is enriched from fixes posted to B and shown by both; a visit completed through A is seen by B;
 history written by both is one track. Then PostgreSQL is stopped for 30 s under load: both instances stay up,
 readiness says which store is down, webhooks answer 2xx only for what is durable (or 503), and after the
@@ -55,8 +56,26 @@ class Postgres:
         subprocess.run([str(ROOT / "scripts/test-postgres"), "stop", self.dir], timeout=60)
 
 
+class Redis:
+    """A Redis 7 of this test module's own (scripts/test-redis)."""
+
+    def __init__(self):
+        result = subprocess.run([str(ROOT / "scripts/test-redis"), "start"], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        self.url = result.stdout.strip()
+        self.dir = result.stderr.strip().splitlines()[-1]
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run(["redis-cli", "-u", self.url, *args], capture_output=True, text=True, check=True,
+                              timeout=30).stdout.strip()
+
+    def stop(self):
+        subprocess.run([str(ROOT / "scripts/test-redis"), "stop", self.dir], timeout=60)
+
+
 class Instance:
-    def __init__(self, name: str, bootstrap: str, postgres_url: str):
+    def __init__(self, name: str, bootstrap: str, postgres_url: str, redis_url: str):
         self.name = name
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -65,9 +84,9 @@ class Instance:
         self.log = open(OUT / f"postgres-serve-{name}.log", "w")
         self.process = subprocess.Popen(
             [tracker_binary(), "serve", "--broker", "kafka", "--kafka-brokers", bootstrap, "--store", "postgres",
-             "--port", str(self.port), "--data-dir", self.data_dir],
+             "--cache", "redis", "--port", str(self.port), "--data-dir", self.data_dir],
             env=dict(ENV, TRACKER_INSTANCE_ID=name, TRACKER_POSTGRES_URL=postgres_url,
-                     TRACKER_POSTGRES_POOL_SIZE="4"),
+                     TRACKER_POSTGRES_POOL_SIZE="4", TRACKER_REDIS_URL=redis_url),
             stdout=self.log, stderr=subprocess.STDOUT)
         self.session = requests.Session()
 
@@ -100,22 +119,24 @@ def mint(role: str) -> str:
 @pytest.fixture(scope="module")
 def shared():
     postgres = Postgres()
+    redis = Redis()
     cluster = MockCluster()
-    a = Instance("a", cluster.bootstrap, postgres.url)
-    b = Instance("b", cluster.bootstrap, postgres.url)
+    a = Instance("a", cluster.bootstrap, postgres.url, redis.url)
+    b = Instance("b", cluster.bootstrap, postgres.url, redis.url)
     try:
         a.wait_ready()
         b.wait_ready()
-        yield postgres, a, b
+        yield postgres, redis, a, b
     finally:
         for instance in (a, b):
             instance.stop()
         cluster.stop()
+        redis.stop()
         postgres.stop()
 
 
 def test_state_written_through_one_instance_is_seen_by_the_other(shared):
-    postgres, a, b = shared
+    postgres, redis, a, b = shared
     admin = mint("admin")
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     for n, lon in ((1, 13.4050), (2, 13.4150)):
@@ -152,6 +173,10 @@ def test_state_written_through_one_instance_is_seen_by_the_other(shared):
     pa = wait_until(lambda: enriched(a), 30, "A to show the enriched position")
     pb = wait_until(lambda: enriched(b), 30, "B to show the enriched position")
     assert pa["fixTime"] == pb["fixTime"] and pa["etaToNext"] == pb["etaToNext"], (pa, pb)
+    # The latest position both served is the one in the shared Redis cache (hash per driver, tenant index).
+    stored_ms = int(redis.cli("HGET", f"tracker:lp:{len(TENANT)}:{TENANT}:pg-d1", "t"))
+    assert stored_ms == now_ms - 1000, (stored_ms, now_ms)
+    assert redis.cli("ZRANGE", f"tracker:lpi:{len(TENANT)}:{TENANT}", "0", "-1") == "pg-d1"
 
     # A visit completed through A is seen by B.
     for action in ("arrive", "start", "complete"):
@@ -185,7 +210,7 @@ def test_state_written_through_one_instance_is_seen_by_the_other(shared):
 
 
 def test_postgres_outage_under_load_loses_no_acknowledged_position(shared):
-    postgres, a, b = shared
+    postgres, _, a, b = shared
     admin = mint("admin")
     drivers = [f"pgf-{i:02d}" for i in range(20)]
     for d in drivers:
@@ -264,7 +289,7 @@ def test_postgres_outage_under_load_loses_no_acknowledged_position(shared):
 def test_migrate_command_on_postgres(shared):
     """`tracker migrate --store postgres` applies the fleet and history schemas (here: a fresh schema) and exits;
     run again it changes nothing."""
-    postgres, _, _ = shared
+    postgres, _, _, _ = shared
     postgres.psql("CREATE SCHEMA migrate_check")
     env = dict(ENV, TRACKER_POSTGRES_URL=postgres.url, TRACKER_POSTGRES_SCHEMA="migrate_check")
     for _ in range(2):

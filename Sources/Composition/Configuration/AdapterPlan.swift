@@ -67,7 +67,6 @@ package struct AdapterPlan: Sendable, Hashable, CustomStringConvertible {
             return "memory is all or nothing for the bus, the stores and the source of truth (got \(description)): "
                 + "a durable part would keep what the others forget on restart; use --in-memory alone or none"
         }
-        if cache == .redis { return "tracker.cache=redis: the Redis adapter is not part of this build" }
         if source == .sqlserver { return "tracker.source=sqlserver: the SQL Server adapter is not part of this build" }
         return nil
     }

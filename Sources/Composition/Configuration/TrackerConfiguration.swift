@@ -20,6 +20,8 @@ package struct TrackerConfiguration: Sendable {
     package var kafka: KafkaSettings
     /// `tracker.postgres.*`, `tracker.history.url`: the shared PostgreSQL stores.
     package var postgres: PostgresSettings
+    /// `tracker.redis.*`: the shared caches.
+    package var redis: RedisSettings
     /// `socketio.*`: the dashboards' live feed.
     package var socketIO: SocketIOSettings
     /// `dashboard.*`, `tracker.dev.*`: the dispatcher dashboard.
@@ -55,6 +57,7 @@ package struct TrackerConfiguration: Sendable {
         sqlite = SQLiteSettings(config: config.scoped(to: "tracker"))
         kafka = KafkaSettings(config: config, environment: environment)
         postgres = PostgresSettings(config: config.scoped(to: "tracker"))
+        redis = RedisSettings(config: config.scoped(to: "tracker"))
         socketIO = SocketIOSettings(config: config.scoped(to: "socketio"))
         dashboard = DashboardConfiguration(config: config)
         flows = FlowSettings(config: config.scoped(to: "tracker"))

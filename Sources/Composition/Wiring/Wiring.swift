@@ -18,6 +18,9 @@ extension TrackerSystem {
         if plan.store == .postgres, let refusal = PostgresWiring.refusal(configuration.postgres) {
             throw StartupFailure(message: refusal)
         }
+        if plan.cache == .redis, let refusal = RedisWiring.refusal(configuration.redis) {
+            throw StartupFailure(message: refusal)
+        }
         logger.info(
             "adapters",
             metadata: [
@@ -67,7 +70,10 @@ extension TrackerSystem {
         let latest: any LatestPositionCache
         switch plan.cache {
         case .memory: (customerCache, latest) = InMemoryWiring.caches(clock: clock)
-        case .redis: preconditionFailure("refused by AdapterPlan.refusal")
+        case .redis:
+            let wired = try RedisWiring.caches(configuration.redis, clock: clock, logger: logger)
+            (customerCache, latest) = (wired.customers, wired.latest)
+            services.append(wired.service)
         }
 
         let source: any SourceOfTruth

@@ -1,0 +1,111 @@
+import AdapterContracts
+import AdapterSupport
+import Application
+import Domain
+import Logging
+import RedisAdapters
+import Testing
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The Redis server of the tests: `TRACKER_TEST_REDIS_URL` (scripts/test starts one with scripts/test-redis).
+enum TestRedis {
+    static var url: String? { ProcessInfo.processInfo.environment["TRACKER_TEST_REDIS_URL"] }
+    /// Run the tests when the URL is set, or in CI (where they then fail).
+    static var enabled: Bool { url != nil || ProcessInfo.processInfo.environment["CI"] != nil }
+
+    static func requireURL() throws -> String {
+        try #require(url, "TRACKER_TEST_REDIS_URL is not set (CI must run scripts/test, which starts Redis)")
+    }
+}
+
+/// The cache contracts against a real Redis 7 (expiry is the server's: the contracts sleep).
+@Suite("Redis cache contracts", .enabled(if: TestRedis.enabled, "set TRACKER_TEST_REDIS_URL"))
+struct RedisContractTests {
+    private let logger = Logger(label: "redis-tests", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    @Test func latestPositionCache() async throws {
+        let client = try RedisClient(url: try TestRedis.requireURL(), logger: logger)
+        try await LatestPositionCacheContract(capabilities: .init(time: .realTime(ttl: .milliseconds(400)))) { _ in
+            RedisLatestPositionCache(client: client, clock: SystemWallClock())
+        }.run()
+        await client.shutdown()
+    }
+
+    @Test func customerCache() async throws {
+        let client = try RedisClient(url: try TestRedis.requireURL(), logger: logger)
+        try await CustomerCacheContract(capabilities: .init(time: .realTime(ttl: .milliseconds(400)))) { _ in
+            RedisCustomerCache(client: client)
+        }.run()
+        await client.shutdown()
+    }
+
+    /// Two clients (two instances) racing fixes of one driver: whatever the order, the newest fix stays.
+    @Test func newestFixWinsAcrossClients() async throws {
+        let url = try TestRedis.requireURL()
+        let clients = try (0..<2).map { _ in try RedisClient(url: url, logger: logger) }
+        let caches = clients.map { RedisLatestPositionCache(client: $0, clock: SystemWallClock()) }
+        let tenant = TenantID("race-\(UInt32.random(in: 0...UInt32.max))")
+        let base = Timestamp(millisecondsSinceEpoch: 1_710_460_800_000)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, cache) in caches.enumerated() {
+                group.addTask {
+                    for second in (0..<200).shuffled() where second % 2 == index {
+                        var fix = EnrichedPosition(
+                            tenantId: tenant,
+                            driverId: "d",
+                            deviceId: "dev",
+                            driverName: "d",
+                            fixTime: base + .seconds(second),
+                            latitude: 1,
+                            longitude: 2,
+                            speedKmh: 3,
+                            smoothedSpeedKmh: 3,
+                            heading: 4,
+                            activity: .moving,
+                            late: false,
+                            completedStops: 0,
+                            totalStops: 0,
+                            remainingStops: []
+                        )
+                        fix.heading = Double(second)
+                        try await cache.put(fix, ttl: .seconds(60))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let stored = try await caches[0].latest(driverId: "d", tenantId: tenant)
+        #expect(stored?.fixTime == base + .seconds(199), "op: racing puts, key: newest fix kept")
+        #expect(try await caches[1].all(tenantId: tenant).map(\.driverId) == ["d"], "op: all, key: one driver")
+        for client in clients { await client.shutdown() }
+    }
+
+    /// A stopped server is `.unavailable` quickly (no hang); the URL is parsed with user, password and
+    /// database, and a wrong password is refused without repeating it.
+    @Test func failuresAndURLs() async throws {
+        let down = try RedisClient(url: "redis://127.0.0.1:1/0", timeout: .milliseconds(500), logger: logger)
+        let clock = ContinuousClock()
+        let started = clock.now
+        await #expect(throws: StoreError.self) { try await down.checkHealth() }
+        #expect(clock.now - started < .seconds(2), "op: connect refused, key: fails fast")
+        await down.shutdown()
+        let endpoint = try RedisEndpoint(url: "redis://app:s%40cret@cache.internal:6380/3")
+        #expect(endpoint.user == "app" && endpoint.password == "s@cret" && endpoint.host == "cache.internal")
+        #expect(endpoint.port == 6380 && endpoint.database == 3 && endpoint.target == "cache.internal:6380/3")
+        #expect(throws: StoreError.self) { try RedisEndpoint(url: "http://x") }
+        #expect(throws: StoreError.self) { try RedisEndpoint(url: "redis://x:99999") }
+        let url = try TestRedis.requireURL()
+        let wrong = try RedisClient(
+            url: url.replacing("redis://", with: "redis://:wrong-secret@"),
+            logger: logger
+        )
+        let refused = await #expect(throws: StoreError.self) { try await wrong.checkHealth() }
+        #expect(refused?.detail.contains("wrong-secret") == false, "op: AUTH refused, key: password not repeated")
+        await wrong.shutdown()
+    }
+}
