@@ -105,11 +105,11 @@ let package = Package(
             path: "Sources/Adapters/Postgres",
             swiftSettings: swiftSettings
         ),
+        // No pkgConfig: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM drops with a warning; the header
+        // (`hiredis/hiredis.h`) and the library are on the default paths (apt libhiredis-dev).
         .systemLibrary(
             name: "CHiredis",
-            path: "Sources/Adapters/System/CHiredis",
-            pkgConfig: "hiredis",
-            providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]
+            path: "Sources/Adapters/System/CHiredis"
         ),
         .target(
             name: "RedisAdapters",

@@ -1,4 +1,4 @@
-public import Application
+import Application
 import CHiredis
 import Domain
 import Foundation

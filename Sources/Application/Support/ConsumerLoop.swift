@@ -1,6 +1,5 @@
 import Domain
 public import Logging
-import Synchronization
 
 /// Runs a handler over a consumer group with the bus's at-least-once contract: a batch is committed only
 /// after the handler returned; a failing batch is retried, and a message that still fails after
@@ -52,21 +51,21 @@ public struct ConsumerLoop: Sendable {
         self.handler = handler
     }
 
-    /// Consumes until the task is cancelled, the subscription closes, or `drain` is requested (checked between
-    /// batches). The subscription is closed on the way out, so its partitions go to the group's other members.
-    public func run(drain: DrainSignal = DrainSignal()) async throws {
+    /// Consumes until the task is cancelled or the subscription closes. The subscription is closed on the way
+    /// out, so its partitions go to the group's other members.
+    public func run() async throws {
         let subscription = try await bus.subscribe(
             topics: configuration.topics,
             group: configuration.group,
             startAtEnd: configuration.startAtEnd
         )
         do {
-            while !Task.isCancelled, !drain.isRequested {
+            while !Task.isCancelled {
                 let batch = try await subscription.next(maxCount: configuration.batchSize)
                 if batch.isEmpty { break }
                 try await process(batch)
                 try await subscription.commit(batch)
-                if batch.count < configuration.batchSize / 4, configuration.linger > .zero, !drain.isRequested {
+                if batch.count < configuration.batchSize / 4, configuration.linger > .zero {
                     try await Task.sleep(for: configuration.linger)
                 }
             }
@@ -75,24 +74,6 @@ public struct ConsumerLoop: Sendable {
             throw error
         }
         await subscription.close()
-    }
-
-    /// Runs `fetch` for at most `timeout`; no messages when it took longer (they are delivered again).
-    static func fetch(
-        within timeout: Duration,
-        _ fetch: @escaping @Sendable () async throws -> [BusMessage]
-    )
-        async throws -> [BusMessage]
-    {
-        try await withThrowingTaskGroup(of: [BusMessage]?.self) { group in
-            group.addTask { try await fetch() }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await group.next()! ?? []
-        }
     }
 
     /// Handles one batch: whole batch first; on failure, message by message so one poison message
@@ -150,65 +131,5 @@ public struct ConsumerLoop: Sendable {
                 "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)",
             ]
         )
-    }
-}
-
-/// Asks a running `ConsumerLoop` to drain: stop waiting for messages, finish and commit the batch in hand.
-public final class DrainSignal: Sendable {
-    private struct State {
-        var requested = false
-        var nextID = 0
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
-    }
-
-    private let state = Mutex(State())
-
-    public init() {}
-
-    /// Whether `request()` was called.
-    public var isRequested: Bool { state.withLock { $0.requested } }
-
-    /// Requests the drain; idempotent.
-    public func request() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.requested = true
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    /// Waits until the drain is requested or the task is cancelled.
-    func wait() async {
-        let id = state.withLock { state -> Int in
-            state.nextID += 1
-            return state.nextID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let resumeNow = state.withLock { state -> Bool in
-                    if state.requested || Task.isCancelled { return true }
-                    state.waiters[id] = continuation
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
-        }
-    }
-
-    /// Runs `fetch`, cancelling it when the drain is requested first (then returns no messages: messages the
-    /// cancelled fetch took are not committed, so the group delivers them again).
-    func interrupting(_ fetch: @escaping @Sendable () async throws -> [BusMessage]) async throws -> [BusMessage] {
-        try await withThrowingTaskGroup(of: [BusMessage]?.self) { group in
-            group.addTask { try await fetch() }
-            group.addTask {
-                await self.wait()
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await group.next()! ?? []
-        }
     }
 }
