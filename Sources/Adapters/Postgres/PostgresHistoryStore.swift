@@ -1,3 +1,4 @@
+import AdapterSupport
 public import Application
 public import Domain
 import Synchronization
@@ -317,16 +318,15 @@ public final class PostgresHistoryStore: HistoryStore {
                 """,
                 [tenantId.rawValue, driverId.rawValue, from.description, to.description]
             ).rows.map { row in
-                let positions = row.int(1) ?? 0
-                return DriverDailyStats(
+                DriverDailyStats(
                     driverId: driverId,
                     tenantId: tenantId,
                     date: try PG.date(row.text(0)),
-                    positions: positions,
-                    avgSpeedKmh: positions > 0 ? (row.double(2) ?? 0) / Double(positions) : 0,
-                    maxSpeedKmh: row.double(3) ?? 0,
-                    movingPercentage: positions > 0 ? Double(row.int(4) ?? 0) * 100 / Double(positions) : 0,
-                    visitsCount: row.int(5) ?? 0
+                    positions: row.int(1) ?? 0,
+                    speedSum: row.double(2) ?? 0,
+                    maxSpeed: row.double(3) ?? 0,
+                    moving: row.int(4) ?? 0,
+                    visits: row.int(5) ?? 0
                 )
             }
         }
@@ -346,15 +346,15 @@ public final class PostgresHistoryStore: HistoryStore {
                 """,
                 [tenantId.rawValue, from.description, to.description]
             ).rows.map { row in
-                let durations = row.int(6) ?? 0
-                return VisitPerformanceDaily(
+                VisitPerformanceDaily(
                     tenantId: tenantId,
                     date: try PG.date(row.text(0)),
                     total: row.int(1) ?? 0,
                     completed: row.int(2) ?? 0,
                     failed: row.int(3) ?? 0,
                     onTime: row.int(4) ?? 0,
-                    avgDurationSeconds: durations > 0 ? (row.double(5) ?? 0) / Double(durations) : nil
+                    durationSum: row.double(5) ?? 0,
+                    durations: row.int(6) ?? 0
                 )
             }
         }

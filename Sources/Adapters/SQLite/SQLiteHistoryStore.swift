@@ -405,16 +405,15 @@ public final class SQLiteHistoryStore: HistoryStore {
                 guard let date = CalendarDate(row.text(0) ?? "") else {
                     throw StoreError.invalidData("bad rollup day \(row.text(0) ?? "NULL")")
                 }
-                let positions = row.int(1) ?? 0
                 return DriverDailyStats(
                     driverId: driverId,
                     tenantId: tenantId,
                     date: date,
-                    positions: positions,
-                    avgSpeedKmh: positions > 0 ? (row.double(2) ?? 0) / Double(positions) : 0,
-                    maxSpeedKmh: row.double(3) ?? 0,
-                    movingPercentage: positions > 0 ? Double(row.int(4) ?? 0) * 100 / Double(positions) : 0,
-                    visitsCount: row.int(5) ?? 0
+                    positions: row.int(1) ?? 0,
+                    speedSum: row.double(2) ?? 0,
+                    maxSpeed: row.double(3) ?? 0,
+                    moving: row.int(4) ?? 0,
+                    visits: row.int(5) ?? 0
                 )
             }
         }
@@ -437,7 +436,6 @@ public final class SQLiteHistoryStore: HistoryStore {
                 guard let date = CalendarDate(row.text(0) ?? "") else {
                     throw StoreError.invalidData("bad rollup day \(row.text(0) ?? "NULL")")
                 }
-                let durations = row.int(6) ?? 0
                 return VisitPerformanceDaily(
                     tenantId: tenantId,
                     date: date,
@@ -445,7 +443,8 @@ public final class SQLiteHistoryStore: HistoryStore {
                     completed: row.int(2) ?? 0,
                     failed: row.int(3) ?? 0,
                     onTime: row.int(4) ?? 0,
-                    avgDurationSeconds: durations > 0 ? (row.double(5) ?? 0) / Double(durations) : nil
+                    durationSum: row.double(5) ?? 0,
+                    durations: row.int(6) ?? 0
                 )
             }
         }
