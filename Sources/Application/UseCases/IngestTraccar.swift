@@ -33,8 +33,12 @@ public struct IngestTraccar: Sendable {
         outcomes.reserveCapacity(reports.count)
         var batches: [Topic: [OutgoingMessage]] = [:]
         for report in reports {
-            // Validated before the device lookup, so an unmapped device's garbage is refused too.
-            if let error = Self.validationError(report, now: now) {
+            // Validated before the device lookup, so an unmapped device's garbage is refused too; the driver's
+            // ids are filled in afterwards.
+            var raw = Self.rawPosition(report, tenantId: "-", driverId: "-")
+            do {
+                try PositionValidator.validate(raw, now: now)
+            } catch {
                 outcomes.append(.invalid(error))
                 continue
             }
@@ -42,7 +46,8 @@ public struct IngestTraccar: Sendable {
                 outcomes.append(.unmappedDevice)
                 continue
             }
-            let raw = Self.rawPosition(report, tenantId: driver.tenantId, driverId: driver.id)
+            raw.tenantId = driver.tenantId
+            raw.driverId = driver.id
             let message = OutgoingMessage(
                 key: driver.id.rawValue,
                 value: try JSONPayload.encode(raw),
