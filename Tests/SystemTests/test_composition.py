@@ -54,10 +54,10 @@ def test_production_binary_has_no_development_commands():
         assert refused.returncode != 0 and "Unexpected argument" in refused.stderr, command
 
 
-def serve(binary, args, log_path):
+def serve(binary, args, log_path, env=None):
     port = free_port()
     log = open(log_path, "w")
-    process = subprocess.Popen([binary, "serve", "--port", str(port), *args], env=ENV, stdout=log,
+    process = subprocess.Popen([binary, "serve", "--port", str(port), *args], env=env or ENV, stdout=log,
                                stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -220,22 +220,7 @@ def test_graceful_stop_on_kafka_commits_offsets(tmp_path, own_kafka_cluster):
     out.mkdir(exist_ok=True)
 
     def start(log_name):
-        port = free_port()
-        log = open(out / log_name, "w")
-        process = subprocess.Popen([production_binary(), "serve", "--port", str(port), *args], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (out / log_name).read_text()[-2000:]
-            try:
-                if requests.get(base + "/health/ready", timeout=1).status_code == 200:
-                    return process, base, log
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        process.kill()
-        raise AssertionError((out / log_name).read_text()[-2000:])
+        return serve(production_binary(), args, out / log_name, env)
 
     def delivered(base):
         for line in requests.get(base + "/metrics", timeout=5).text.splitlines():
