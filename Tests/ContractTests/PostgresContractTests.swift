@@ -142,6 +142,82 @@ struct PostgresContractTests {
         }
     }
 
+    /// A history schema at version 1 with data moves to version 2 and reads the same statistics: on
+    /// TimescaleDB the rollups become continuous aggregates materialized from the existing rows, on plain
+    /// PostgreSQL they stay tables. Either way they outlive the raw rows of a pruned day.
+    @Test func rollupsAcrossTheUpgradeAndRetention() async throws {
+        try await withTestSchema { url, options in
+            let pool = try PostgresPool(url: url, options: options, logger: logger)
+            try await PostgresMigrations.migrate(pool: pool, PostgresMigrations.history, upTo: 1)
+            let store = PostgresHistoryStore(pool: pool)
+            let day = Timestamp(millisecondsSinceEpoch: 1_710_460_800_000)  // 2024-03-15T00:00:00Z
+            let date = CalendarDate(containing: day)
+            try await store.append(
+                (0..<10).map { n in
+                    EnrichedPosition(
+                        tenantId: "t",
+                        driverId: "d1",
+                        deviceId: "dev",
+                        driverName: "n",
+                        fixTime: day + .seconds(60 * n),
+                        latitude: 52.5,
+                        longitude: 13.4,
+                        speedKmh: Double(n * 2),
+                        smoothedSpeedKmh: 0,
+                        heading: 0,
+                        activity: .moving,
+                        late: false,
+                        completedStops: 0,
+                        totalStops: 0,
+                        remainingStops: []
+                    )
+                }
+            )
+            try await store.recordVisitCompletion(
+                VisitCompletionRecord(
+                    visitId: "v1",
+                    tenantId: "t",
+                    driverId: "d1",
+                    routeId: "r1",
+                    customerId: "c1",
+                    status: .completed,
+                    arrivedAt: day + .seconds(100),
+                    closedAt: day + .seconds(400),
+                    onTime: true
+                )
+            )
+            try await PostgresMigrations.migrateHistory(url: url, options: options, logger: logger)
+            let kinds = try await pool.rows(
+                """
+                SELECT relname, relkind::text FROM pg_class WHERE relnamespace = current_schema()::regnamespace
+                AND relname IN ('driver_daily_stats', 'visit_performance_daily') ORDER BY 1
+                """
+            )
+            let layout = try await store.layout()
+            let expectedKind = layout == .partitions ? "r" : "v"
+            #expect(
+                kinds == [["driver_daily_stats", expectedKind], ["visit_performance_daily", expectedKind]],
+                "op: migrate to 2, key: rollups are \(layout == .partitions ? "tables" : "continuous aggregates")"
+            )
+            func check(_ moment: String) async throws {
+                let stats = try await store.driverStats(driverId: "d1", tenantId: "t", from: date, to: date)
+                #expect(stats.map(\.positions) == [10], "op: driverStats \(moment), key: positions")
+                #expect(stats.map(\.maxSpeedKmh) == [18], "op: driverStats \(moment), key: max speed")
+                #expect(stats.map(\.movingPercentage) == [80], "op: driverStats \(moment), key: moving ≥ 3 km/h")
+                #expect(stats.map(\.visitsCount) == [1], "op: driverStats \(moment), key: visits")
+                let performance = try await store.visitPerformance(tenantId: "t", from: date, to: date)
+                #expect(
+                    performance.map(\.completed) == [1] && performance.map(\.avgDurationSeconds) == [300],
+                    "op: visitPerformance \(moment), key: completed and duration"
+                )
+            }
+            try await check("after the upgrade")
+            #expect(try await store.prune(olderThan: day + .seconds(86_400)) == 11, "op: prune, key: the day")
+            try await check("after the day was pruned")
+            await pool.shutdown()
+        }
+    }
+
     /// Two stores on separate pools race to move one visit from pending: exactly one wins, the other gets
     /// `.conflict`, and the route counters match the winner.
     @Test func compareAndSetAcrossPools() async throws {

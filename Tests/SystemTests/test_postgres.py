@@ -1,10 +1,11 @@
-"""Two `tracker serve --broker kafka --store postgres --cache redis` instances sharing one PostgreSQL 15 and one
-Redis 7 (issues 11 and 12), black box.
+"""Three `tracker serve --broker kafka --store postgres --cache redis` instances sharing one PostgreSQL 15 and one
+Redis 7 (issues 11 and 12), black box, started at once (so their migrations race).
 
 The test starts its own throw-away PostgreSQL (scripts/test-postgres), Redis (scripts/test-redis) and
-Kafka-protocol cluster (`tracker kafka-mock`), then two instances on them. What one instance writes, the other reads: a route created
-through A is enriched from fixes posted to B and shown by both; a visit completed through A is seen by B;
-history written by both is one track. Then PostgreSQL is stopped for 30 s under load: both instances stay up,
+Kafka-protocol cluster (`tracker kafka-mock`), then three instances on them. What one instance writes, the others
+read: a route created through A is enriched from fixes posted to B and shown by both; a visit completed through A
+is seen by B and C; B and C racing on one visit: exactly one wins; history written by all three is one track.
+Then PostgreSQL is stopped for 30 s under load: the instances stay up,
 readiness says which store is down, webhooks answer 2xx only for what is durable (or 503), and after the
 database returns every acknowledged position is in history, counted with psql."""
 import datetime
@@ -121,14 +122,13 @@ def shared():
     postgres = Postgres()
     redis = Redis()
     cluster = MockCluster()
-    a = Instance("a", cluster.bootstrap, postgres.url, redis.url)
-    b = Instance("b", cluster.bootstrap, postgres.url, redis.url)
+    instances = [Instance(name, cluster.bootstrap, postgres.url, redis.url) for name in ("a", "b", "c")]
     try:
-        a.wait_ready()
-        b.wait_ready()
-        yield postgres, redis, a, b
+        for instance in instances:
+            instance.wait_ready()
+        yield (postgres, redis, *instances)
     finally:
-        for instance in (a, b):
+        for instance in instances:
             instance.stop()
         cluster.stop()
         redis.stop()
@@ -136,7 +136,7 @@ def shared():
 
 
 def test_state_written_through_one_instance_is_seen_by_the_other(shared):
-    postgres, redis, a, b = shared
+    postgres, redis, a, b, c = shared
     admin = mint("admin")
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     for n, lon in ((1, 13.4050), (2, 13.4150)):
@@ -186,18 +186,35 @@ def test_state_written_through_one_instance_is_seen_by_the_other(shared):
     for action in ("arrive", "start", "complete"):
         r = a.api("POST", f"/api/visits/pg-v1/{action}", admin, json={})
         assert r.status_code == 200, r.text
-    seen = {v["id"]: v["status"] for v in b.api("GET", "/api/routes/pg-r1", admin).json()["visits"]}
-    assert seen == {"pg-v1": "completed", "pg-v2": "pending"}, seen
+    for other in (b, c):
+        seen = {v["id"]: v["status"] for v in other.api("GET", "/api/routes/pg-r1", admin).json()["visits"]}
+        assert seen == {"pg-v1": "completed", "pg-v2": "pending"}, (other.name, seen)
 
-    # History written by both instances is one track, in order, read the same from either.
+    # B and C racing on the same visit transition: exactly one wins, the other gets the conflict.
+    results: dict[str, int] = {}
+    barrier = threading.Barrier(2)
+
+    def arrive(instance):
+        barrier.wait()
+        results[instance.name] = instance.api("POST", "/api/visits/pg-v2/arrive", admin, json={}).status_code
+    racers = [threading.Thread(target=arrive, args=(i,)) for i in (b, c)]
+    for t in racers:
+        t.start()
+    for t in racers:
+        t.join()
+    assert sorted(results.values()) == [200, 409], results
+    seen = {v["id"]: v["status"] for v in a.api("GET", "/api/routes/pg-r1", admin).json()["visits"]}
+    assert seen == {"pg-v1": "completed", "pg-v2": "arrived"}, seen
+
+    # History written by all three instances is one track, in order, read the same from each.
     start_ms = (int(time.time()) - 600) * 1000
-    for i in range(20):
-        target = a if i % 2 == 0 else b
+    for i in range(21):
+        target = (a, b, c)[i % 3]
         r = requests.post(target.base + "/api/traccar/positions",
                           data=body("pg-dev-1", start_ms + i * 1000, 52.5110 + i * 1e-4, 13.4050),
                           headers=WEBHOOK, timeout=15)
         assert r.status_code == 200, r.text
-    expected = [start_ms + i * 1000 for i in range(20)]
+    expected = [start_ms + i * 1000 for i in range(21)]
 
     def track(instance):
         r = instance.api("GET", "/api/drivers/pg-d1/history", admin,
@@ -206,15 +223,15 @@ def test_state_written_through_one_instance_is_seen_by_the_other(shared):
         times = [datetime.datetime.fromisoformat(p["fixTime"].replace("Z", "+00:00")).timestamp() * 1000
                  for p in r.json()["points"]]
         return [int(round(t)) for t in times]
-    wait_until(lambda: track(a) == expected, 30, "the 20 fixes posted to A and B to form one track")
-    assert track(b) == expected
+    wait_until(lambda: track(a) == expected, 30, "the 21 fixes posted to A, B and C to form one track")
+    assert track(b) == expected and track(c) == expected
     rows = postgres.psql(f"SELECT count(*) FROM enriched_positions WHERE tenant_id = '{TENANT}' AND driver_id = "
                          f"'pg-d1' AND time BETWEEN to_timestamp({start_ms} / 1000.0) AND to_timestamp({start_ms + 60_000} / 1000.0)")
-    assert rows == "20", rows
+    assert rows == "21", rows
 
 
 def test_postgres_outage_under_load_loses_no_acknowledged_position(shared):
-    postgres, _, a, b = shared
+    postgres, _, a, b, c = shared
     admin = mint("admin")
     drivers = [f"pgf-{i:02d}" for i in range(20)]
     for d in drivers:
@@ -262,14 +279,15 @@ def test_postgres_outage_under_load_loses_no_acknowledged_position(shared):
         not_ready = wait_until(readiness_text, 20, "A to report not ready")
         assert "fleetStore" in not_ready, not_ready
         while time.monotonic() - outage_started < 30:
-            assert a.process.poll() is None and b.process.poll() is None, "an instance died during the outage"
+            assert all(i.process.poll() is None for i in (a, b, c)), "an instance died during the outage"
             time.sleep(1)
         during = dict(answers)
         postgres.resume()
         wait_until(lambda: requests.get(a.base + "/health/ready", timeout=5).status_code == 200, 30,
                    "A to be ready again")
-        wait_until(lambda: requests.get(b.base + "/health/ready", timeout=5).status_code == 200, 30,
-                   "B to be ready again")
+        for other in (b, c):
+            wait_until(lambda: requests.get(other.base + "/health/ready", timeout=5).status_code == 200, 30,
+                       f"{other.name.upper()} to be ready again")
         time.sleep(3)
     finally:
         stop.set()
@@ -287,13 +305,13 @@ def test_postgres_outage_under_load_loses_no_acknowledged_position(shared):
                           f"AND driver_id LIKE 'pgf-%'")
     print(f"postgres outage 30 s: {len(acknowledged)} positions acknowledged ({before} before the outage), "
           f"answers {answers} (during the outage: {during}); {count} rows in enriched_positions, 0 missing")
-    assert a.process.poll() is None and b.process.poll() is None
+    assert all(i.process.poll() is None for i in (a, b, c))
 
 
 def test_migrate_command_on_postgres(shared):
     """`tracker migrate --store postgres` applies the fleet and history schemas (here: a fresh schema) and exits;
     run again it changes nothing."""
-    postgres, _, _, _ = shared
+    postgres = shared[0]
     postgres.psql("CREATE SCHEMA migrate_check")
     env = dict(ENV, TRACKER_POSTGRES_URL=postgres.url, TRACKER_POSTGRES_SCHEMA="migrate_check")
     for _ in range(2):
@@ -303,4 +321,4 @@ def test_migrate_command_on_postgres(shared):
         assert "the PostgreSQL fleet and history schemas are migrated and ready" in result.stdout, result.stdout
         assert postgres.url not in result.stdout + result.stderr, "the URL must never be logged"
     versions = postgres.psql("SELECT component || ' ' || version FROM migrate_check.schema_migrations ORDER BY 1")
-    assert versions.splitlines() == ["fleet 1", "fleet 2", "history 1"], versions
+    assert versions.splitlines() == ["fleet 1", "fleet 2", "history 1", "history 2"], versions

@@ -14,10 +14,13 @@ import Synchronization
 /// - **Appends:** one prepared statement per batch, whatever its size: the rows travel as bound arrays
 ///   (`unnest`), `ON CONFLICT DO NOTHING RETURNING` feeds only the rows really inserted into the
 ///   `driver_daily_stats` upsert of the same statement, so a repeated append changes no rollup.
-/// - **Rollups:** running sums per driver-day and per tenant-day (positions, speed sum, max speed, moving
-///   count, visits; total, completed, failed, on time, duration sum and count), kept by the writes themselves,
-///   so statistics read a handful of rows; retention leaves them alone (as continuous aggregates keep the
-///   statistics of dropped chunks).
+/// - **Rollups:** on plain PostgreSQL, running sums per driver-day and per tenant-day (positions, speed sum,
+///   max speed, moving count, visits; total, completed, failed, on time, duration sum and count), kept by the
+///   writes themselves, so statistics read a handful of rows; retention leaves them alone. On TimescaleDB,
+///   `driver_daily_stats` (per driver-day, over `enriched_positions`) and `visit_performance_daily` (per
+///   driver-day, over the `visit_completions` hypertable; summed per tenant when read) are continuous
+///   aggregates with real-time aggregation, refreshed hourly over the last 30 days; dropped chunks are older
+///   than that window, so their days stay materialized.
 /// - **Downsampling:** more than `maxPoints` points yield the first point at or after each of `maxPoints`
 ///   instants spaced evenly from the first to the last point: `maxPoints` index probes instead of numbering
 ///   every row of the range (a driver-day is 86,400 rows), first and last always kept.
@@ -51,7 +54,8 @@ public final class PostgresHistoryStore: HistoryStore {
         public var description: String {
             switch self {
             case .timescale(let version, _):
-                "TimescaleDB \(version) hypertable (1-day chunks, compressed after 7 days, 365-day retention policy)"
+                "TimescaleDB \(version) hypertable (1-day chunks, compressed after 7 days, 365-day retention) "
+                    + "with continuous aggregates refreshed hourly"
             case .partitions: "PostgreSQL daily range partitions (TimescaleDB not available)"
             }
         }
@@ -131,6 +135,17 @@ public final class PostgresHistoryStore: HistoryStore {
             moving = s.moving + excluded.moving
         """
 
+    /// The TimescaleDB append: the continuous aggregates count the rows themselves.
+    private static let timescaleAppendSQL = """
+        INSERT INTO enriched_positions
+            (tenant_id, driver_id, time, lat, lng, speed, heading, route_id, visit_id, customer_name,
+             distance_to_next, eta)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[],
+                             $6::float8[], $7::float8[], $8::text[], $9::text[], $10::text[], $11::float8[],
+                             $12::timestamptz[])
+        ON CONFLICT DO NOTHING
+        """
+
     /// Appends positions in one statement; a `(driverId, fixTime)` already stored is skipped and not counted
     /// again in the rollups. Duplicates within one batch keep the first.
     public func append(_ positions: [EnrichedPosition]) async throws {
@@ -143,7 +158,7 @@ public final class PostgresHistoryStore: HistoryStore {
             rows.append(position)
         }
         try await ensurePartitions(Set(rows.map { CalendarDate(containing: $0.fixTime) }))
-        let parameters: [String?] = [
+        let columns: [String?] = [
             PGArray.text(rows.map { $0.tenantId.rawValue }),
             PGArray.text(rows.map { $0.driverId.rawValue }),
             PGArray.text(rows.map { PG.timeText($0.fixTime) }),
@@ -156,8 +171,14 @@ public final class PostgresHistoryStore: HistoryStore {
             PGArray.text(rows.map(\.nextCustomerName)),
             PGArray.numbers(rows.map(\.distanceToNextMeters)),
             PGArray.text(rows.map { PG.time($0.etaToNext) }),
-            PG.double(Self.movingThresholdKmh),
         ]
+        if try await layout() != .partitions {
+            try await pool.withConnection { db in
+                _ = try db.prepared("history_append_ts", Self.timescaleAppendSQL, columns)
+            }
+            return
+        }
+        let parameters = columns + [PG.double(Self.movingThresholdKmh)]
         do {
             try await pool.withConnection { db in _ = try db.prepared("history_append", Self.appendSQL, parameters) }
         } catch let error as StoreError where error.code == .invalidData && error.detail.hasPrefix("23514") {
@@ -269,6 +290,22 @@ public final class PostgresHistoryStore: HistoryStore {
             PG.int(record.status == .failed ? 1 : 0), PG.int(record.onTime ? 1 : 0), PG.double(duration ?? 0),
             PG.int(duration == nil ? 0 : 1),
         ]
+        if try await layout() != .partitions {
+            // A hypertable's unique keys must hold closed_at: (tenant, visit) stays unique under a lock instead.
+            try await pool.transaction { db in
+                try db.query("SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))", Array(completion[0...1]))
+                try db.query(
+                    """
+                    INSERT INTO visit_completions (tenant_id, visit_id, driver_id, route_id, customer_id, status,
+                        arrived_at, closed_at, on_time, duration_seconds)
+                    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+                    WHERE NOT EXISTS (SELECT 1 FROM visit_completions WHERE tenant_id = $1 AND visit_id = $2)
+                    """,
+                    completion
+                )
+            }
+            return
+        }
         try await pool.transaction { db in
             let inserted = try db.query(
                 """
@@ -310,12 +347,24 @@ public final class PostgresHistoryStore: HistoryStore {
         from: CalendarDate,
         to: CalendarDate
     ) async throws -> [DriverDailyStats] {
-        try await pool.withConnection { db in
+        let sql =
+            try await layout() == .partitions
+            ? """
+            SELECT day, positions, speed_sum, max_speed, moving, visits FROM driver_daily_stats
+            WHERE tenant_id = $1 AND driver_id = $2 AND day BETWEEN $3::date AND $4::date ORDER BY day
+            """
+            : """
+            SELECT (day AT TIME ZONE 'UTC')::date, coalesce(p.positions, 0), coalesce(p.speed_sum, 0), p.max_speed,
+                   coalesce(p.moving, 0), coalesce(v.visits, 0)
+            FROM (SELECT day, positions, speed_sum, max_speed, moving FROM driver_daily_stats
+                  WHERE tenant_id = $1 AND driver_id = $2 AND \(Self.bucketRange("$3", "$4"))) AS p
+            FULL JOIN (SELECT day, total AS visits FROM visit_performance_daily
+                       WHERE tenant_id = $1 AND driver_id = $2 AND \(Self.bucketRange("$3", "$4"))) AS v
+            USING (day) ORDER BY day
+            """
+        return try await pool.withConnection { db in
             try db.query(
-                """
-                SELECT day, positions, speed_sum, max_speed, moving, visits FROM driver_daily_stats
-                WHERE tenant_id = $1 AND driver_id = $2 AND day BETWEEN $3::date AND $4::date ORDER BY day
-                """,
+                sql,
                 [tenantId.rawValue, driverId.rawValue, from.description, to.description]
             ).rows.map { row in
                 DriverDailyStats(
@@ -338,12 +387,21 @@ public final class PostgresHistoryStore: HistoryStore {
         from: CalendarDate,
         to: CalendarDate
     ) async throws -> [VisitPerformanceDaily] {
-        try await pool.withConnection { db in
+        let sql =
+            try await layout() == .partitions
+            ? """
+            SELECT day, total, completed, failed, on_time, duration_sum, durations FROM visit_performance_daily
+            WHERE tenant_id = $1 AND day BETWEEN $2::date AND $3::date ORDER BY day
+            """
+            : """
+            SELECT (day AT TIME ZONE 'UTC')::date, sum(total), sum(completed), sum(failed), sum(on_time),
+                   sum(duration_sum), sum(durations)
+            FROM visit_performance_daily WHERE tenant_id = $1 AND \(Self.bucketRange("$2", "$3"))
+            GROUP BY day ORDER BY day
+            """
+        return try await pool.withConnection { db in
             try db.query(
-                """
-                SELECT day, total, completed, failed, on_time, duration_sum, durations FROM visit_performance_daily
-                WHERE tenant_id = $1 AND day BETWEEN $2::date AND $3::date ORDER BY day
-                """,
+                sql,
                 [tenantId.rawValue, from.description, to.description]
             ).rows.map { row in
                 VisitPerformanceDaily(
@@ -358,6 +416,11 @@ public final class PostgresHistoryStore: HistoryStore {
                 )
             }
         }
+    }
+
+    /// The continuous aggregates' day buckets (UTC midnights) from the date `from` to the date `to`.
+    private static func bucketRange(_ from: String, _ to: String) -> String {
+        "day >= (\(from)::date::timestamp AT TIME ZONE 'UTC') AND day < ((\(to)::date + 1)::timestamp AT TIME ZONE 'UTC')"
     }
 
     // MARK: Retention

@@ -22,6 +22,20 @@ package struct PostgresMigration: Sendable {
     package let component: String
     package let version: Int
     package let sql: String
+    /// Work that cannot run in a transaction block, run after the step committed (still under the lock).
+    let afterCommit: (@Sendable (PGConnection) throws -> Void)?
+
+    init(
+        component: String,
+        version: Int,
+        sql: String,
+        afterCommit: (@Sendable (PGConnection) throws -> Void)? = nil
+    ) {
+        self.component = component
+        self.version = version
+        self.sql = sql
+        self.afterCommit = afterCommit
+    }
 }
 
 /// Versioned migrations, shared by start-up and `tracker migrate`.
@@ -166,7 +180,93 @@ public enum PostgresMigrations {
                     duration_sum float8 NOT NULL DEFAULT 0, durations int8 NOT NULL DEFAULT 0,
                     PRIMARY KEY (tenant_id, day));
                 """
-        )
+        ),
+        PostgresMigration(
+            component: "history",
+            version: 2,
+            sql: """
+                DO $rollups$
+                DECLARE
+                    ns text;
+                BEGIN
+                    IF (SELECT relkind FROM pg_class WHERE oid = 'enriched_positions'::regclass) = 'p' THEN
+                        RETURN;  -- plain PostgreSQL: the rollups stay tables kept by the writes
+                    END IF;
+                    SELECT extnamespace::regnamespace::text INTO ns FROM pg_extension WHERE extname = 'timescaledb';
+                    -- The policies of version 1 first ran at creation, retention and compression at once (they
+                    -- can deadlock) and on whatever an import or a test had just written: first runs are now
+                    -- staggered, compression in 12 hours and retention in a day (their usual intervals).
+                    EXECUTE format('SELECT %I.remove_compression_policy(%L)', ns, 'enriched_positions');
+                    EXECUTE format('SELECT %I.remove_retention_policy(%L)', ns, 'enriched_positions');
+                    EXECUTE format('SELECT %I.add_compression_policy(%L, interval %L, initial_start => now() + '
+                                   'interval %L)', ns, 'enriched_positions', '7 days', '12 hours');
+                    EXECUTE format('SELECT %I.add_retention_policy(%L, interval %L, initial_start => now() + '
+                                   'interval %L)', ns, 'enriched_positions', '365 days', '1 day');
+                    -- Completions become a hypertable on closed_at (its unique keys must hold the time column);
+                    -- the store keeps (tenant_id, visit_id) unique under a transaction advisory lock.
+                    ALTER TABLE visit_completions DROP CONSTRAINT visit_completions_pkey;
+                    DROP INDEX visit_completions_by_closed_at;
+                    EXECUTE format('SELECT %I.create_hypertable(%L, %L, chunk_time_interval => interval %L, '
+                                   'migrate_data => true)', ns, 'visit_completions', 'closed_at', '7 days');
+                    CREATE INDEX visit_completions_by_visit ON visit_completions (tenant_id, visit_id);
+                    EXECUTE format('SELECT %I.add_retention_policy(%L, interval %L, initial_start => now() + '
+                                   'interval %L)', ns, 'visit_completions', '365 days', '25 hours');
+                    -- The rollups become continuous aggregates with real-time aggregation: materialized days
+                    -- plus the raw rows newer than the materialized watermark, so every append shows at once.
+                    DROP TABLE driver_daily_stats;
+                    DROP TABLE visit_performance_daily;
+                    EXECUTE format($view$
+                        CREATE MATERIALIZED VIEW driver_daily_stats
+                        WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+                        SELECT tenant_id, driver_id, %I.time_bucket(interval '1 day', time) AS day,
+                               count(*) AS positions, sum(speed) AS speed_sum, max(speed) AS max_speed,
+                               count(*) FILTER (WHERE speed >= 3.0) AS moving
+                        FROM enriched_positions GROUP BY tenant_id, driver_id, day WITH NO DATA
+                        $view$, ns);
+                    EXECUTE format($view$
+                        CREATE MATERIALIZED VIEW visit_performance_daily
+                        WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+                        SELECT tenant_id, driver_id, %I.time_bucket(interval '1 day', closed_at) AS day,
+                               count(*) AS total, count(*) FILTER (WHERE status = 'completed') AS completed,
+                               count(*) FILTER (WHERE status = 'failed') AS failed,
+                               count(*) FILTER (WHERE on_time) AS on_time,
+                               coalesce(sum(duration_seconds), 0) AS duration_sum,
+                               count(duration_seconds) AS durations
+                        FROM visit_completions GROUP BY tenant_id, driver_id, day WITH NO DATA
+                        $view$, ns);
+                    -- Hourly refresh of the last 30 days up to an hour ago (whole days only). The first run is an
+                    -- hour away: until then everything is aggregated in real time. Dropped chunks are older
+                    -- than the window, so their days stay materialized (statistics outlive raw retention).
+                    EXECUTE format('SELECT %I.add_continuous_aggregate_policy(%L, start_offset => interval %L, '
+                                   'end_offset => interval %L, schedule_interval => interval %L, '
+                                   'initial_start => now() + interval %L)',
+                                   ns, 'driver_daily_stats', '30 days', '1 hour', '1 hour', '1 hour');
+                    EXECUTE format('SELECT %I.add_continuous_aggregate_policy(%L, start_offset => interval %L, '
+                                   'end_offset => interval %L, schedule_interval => interval %L, '
+                                   'initial_start => now() + interval %L)',
+                                   ns, 'visit_performance_daily', '30 days', '1 hour', '1 hour', '70 minutes');
+                END $rollups$;
+                """,
+            afterCommit: { connection in
+                // Materialize the whole days already in the history (an upgraded database): real-time aggregation
+                // only reads raw rows above the watermark the first policy run sets. Outside any transaction, as
+                // refresh_continuous_aggregate requires; nothing to do on an empty or plain database.
+                let found = try connection.query(
+                    """
+                    SELECT e.extnamespace::regnamespace::text FROM pg_extension e
+                    WHERE e.extname = 'timescaledb' AND to_regclass('driver_daily_stats') IS NOT NULL
+                      AND (SELECT relkind FROM pg_class WHERE oid = 'driver_daily_stats'::regclass) = 'v'
+                      AND (EXISTS (SELECT 1 FROM enriched_positions) OR EXISTS (SELECT 1 FROM visit_completions))
+                    """
+                )
+                guard found.rowCount == 1, let ns = found.text(0, 0) else { return }
+                for view in ["driver_daily_stats", "visit_performance_daily"] {
+                    try connection.execute(
+                        "CALL \(ns).refresh_continuous_aggregate('\(view)', NULL, date_trunc('day', now(), 'UTC'))"
+                    )
+                }
+            }
+        ),
     ]
 
     /// Applies the history migrations to the database (and `options.schema`) at `url`.
@@ -252,6 +352,7 @@ public enum PostgresMigrations {
                     try? connection.execute("ROLLBACK")
                     throw error
                 }
+                try migration.afterCommit?(connection)
                 done.append(migration.version)
             }
             return done
