@@ -151,6 +151,10 @@ package struct TrackerSystem: Sendable {
             PeriodicService(name: "stale sweep", every: configuration.flows.staleSweepInterval, logger: logger) {
                 try await staleSweep.run()
             },
+            // Level-1 customer copies dropped as any instance invalidates (a no-op for a per-process cache).
+            SubscriptionService(name: "customer cache invalidations") { [customers] in
+                await customers.followInvalidations()
+            },
             // Retention (spec §5.2: 365 days), pruned in batches by the store.
             PeriodicService(name: "history retention", every: .seconds(3600), logger: logger) {
                 let removed = try await history.prune(olderThan: clock.now() - retention)

@@ -4,6 +4,7 @@ import Application
 import Domain
 import Logging
 import RedisAdapters
+import Synchronization
 import Testing
 
 #if canImport(FoundationEssentials)
@@ -37,12 +38,23 @@ struct RedisContractTests {
         await client.shutdown()
     }
 
+    /// Each cache the contract makes is another instance: a client and a subscriber of its own.
     @Test func customerCache() async throws {
-        let client = try RedisClient(url: try TestRedis.requireURL(), logger: logger)
-        try await CustomerCacheContract(capabilities: .init(time: .realTime(ttl: .seconds(2)))) { _ in
-            RedisCustomerCache(client: client)
+        let url = try TestRedis.requireURL()
+        let logger = self.logger
+        let made = Mutex<[(RedisClient, RedisSubscriber)]>([])
+        try await CustomerCacheContract(
+            capabilities: .init(time: .realTime(ttl: .seconds(2)), sharedAcrossInstances: true)
+        ) { _ in
+            let client = try RedisClient(url: url, logger: logger)
+            let subscriber = try RedisSubscriber(url: url, channels: [RedisCustomerCache.channel], logger: logger)
+            made.withLock { $0.append((client, subscriber)) }
+            return RedisCustomerCache(client: client, subscriber: subscriber)
         }.run()
-        await client.shutdown()
+        for (client, subscriber) in made.withLock({ $0 }) {
+            await subscriber.shutdown()
+            await client.shutdown()
+        }
     }
 
     /// Two clients (two instances) racing fixes of one driver: whatever the order, the newest fix stays.

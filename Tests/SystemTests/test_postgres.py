@@ -182,6 +182,26 @@ def test_state_written_through_one_instance_is_seen_by_the_other(shared):
     wait_until(both_show_newest, 30, "A and B to show the same enriched position")
     assert redis.cli("ZRANGE", f"tracker:lpi:{len(TENANT)}:{TENANT}", "0", "-1") == "pg-d1"
 
+    # A customer renamed (through A, whose local source of truth created it: each instance's `--source local` is
+    # its own): one instance applies the change event (one CDC group), every instance drops its level-1 copy
+    # (Redis pub/sub), so the next fix is enriched with the new name well within the 60 s that level 1 would
+    # otherwise keep the old one, whichever instance enriches it.
+    r = a.api("PUT", "/api/customers/pg-c1", admin, json={"name": "Customer 1 (renamed)", "latitude": 52.5200,
+                                                           "longitude": 13.4050, "geofenceRadiusMeters": 50})
+    assert r.status_code in (200, 201), r.text
+    renamed_at = time.monotonic()
+
+    def renamed_everywhere():
+        fix = int(time.time() * 1000)
+        r = requests.post(b.base + "/api/traccar/positions", data=body("pg-dev-1", fix, 52.5110, 13.4050),
+                          headers=WEBHOOK, timeout=15)
+        assert r.status_code == 200, r.text
+        time.sleep(0.5)
+        names = {i.name: (enriched(i) or {}).get("nextCustomerName") for i in (a, b, c)}
+        return names if set(names.values()) == {"Customer 1 (renamed)"} else None
+    wait_until(renamed_everywhere, 20, "every instance to enrich with the renamed customer")
+    print(f"customer rename reached every instance's enrichment in {time.monotonic() - renamed_at:.1f} s")
+
     # A visit completed through A is seen by B.
     for action in ("arrive", "start", "complete"):
         r = a.api("POST", f"/api/visits/pg-v1/{action}", admin, json={})

@@ -1,5 +1,6 @@
 public import Application
 import Domain
+import Synchronization
 import Testing
 
 /// The rules every `CustomerCache` adapter keeps, as one reusable suite: reads by tenant, replacement,
@@ -13,10 +14,14 @@ public struct CustomerCacheContract: Sendable {
     public struct Capabilities: Sendable {
         /// How TTLs pass for the adapter.
         public var time: ContractTimeSource
+        /// Whether two caches made by the factory share one backend (as two instances share Redis): then an
+        /// invalidation through one must be announced on the other's `invalidations()`.
+        public var sharedAcrossInstances: Bool
 
         /// Declares the adapter's capabilities.
-        public init(time: ContractTimeSource = .contractClock) {
+        public init(time: ContractTimeSource = .contractClock, sharedAcrossInstances: Bool = false) {
             self.time = time
+            self.sharedAcrossInstances = sharedAcrossInstances
         }
     }
 
@@ -42,6 +47,8 @@ public struct CustomerCacheContract: Sendable {
                 ("entriesExpire", entriesExpire),
                 ("invalidateRemovesAtOnce", invalidateRemovesAtOnce),
             ]
+                + (capabilities.sharedAcrossInstances
+                    ? [("invalidationsReachEveryInstance", invalidationsReachEveryInstance)] : [])
         )
     }
 }
@@ -142,5 +149,35 @@ extension CustomerCacheContract {
         #expect(try await cache.customer(c1.id, tenantId: f.tenantA) == nil, "op: invalidate, key: \(c1.id)")
         #expect(try await cache.customer(c2.id, tenantId: f.tenantA) == c2, "op: invalidate, key: others kept")
         try await cache.invalidate(f.customerID(99), tenantId: f.tenantA)
+    }
+
+    /// An invalidation through one cache removes the shared entry and is announced on another cache's
+    /// `invalidations()` (another instance), naming customer and tenant. The subscription may still be
+    /// starting, so the invalidation is repeated until announced (it is idempotent), for up to 10 s.
+    private func invalidationsReachEveryInstance() async throws {
+        let clock = ContractClock()
+        let first = try await make(clock)
+        let second = try await make(clock)
+        let f = Fixtures()
+        let customer = f.customer(1, tenant: f.tenantA)
+        try await first.put(customer, ttl: capabilities.time.ttl)
+        #expect(try await second.customer(customer.id, tenantId: f.tenantA) == customer, "op: put, key: shared")
+        let received = Mutex<CustomerInvalidation?>(nil)
+        let listening = Task {
+            for await invalidation in second.invalidations() where invalidation != .all {
+                received.withLock { $0 = invalidation }
+                return
+            }
+        }
+        for _ in 0..<100 where received.withLock({ $0 }) == nil {
+            try await first.invalidate(customer.id, tenantId: f.tenantA)
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        listening.cancel()
+        #expect(
+            received.withLock { $0 } == .customer(customer.id, tenantId: f.tenantA),
+            "op: invalidations() of another instance, key: \(customer.id)"
+        )
+        #expect(try await second.customer(customer.id, tenantId: f.tenantA) == nil, "op: invalidate, key: shared")
     }
 }

@@ -3,10 +3,28 @@ public import Domain
 /// Level 2 of the three-level customer cache (Redis in production): shared by all instances.
 ///
 /// - **TTL:** an entry put with `ttl` is not returned once `ttl` has passed on the adapter's clock.
-/// - **Invalidation:** `invalidate` removes the entry at once, for every instance.
+/// - **Invalidation:** `invalidate` removes the entry at once, for every instance, and announces it on
+///   `invalidations()` of every cache sharing the same backend, so that each instance drops its level-1 copy.
 /// - Best effort: callers treat `StoreError.unavailable` as a miss.
 public protocol CustomerCache: Sendable {
     func customer(_ id: CustomerID, tenantId: TenantID) async throws -> Customer?
     func put(_ customer: Customer, ttl: Duration) async throws
     func invalidate(_ id: CustomerID, tenantId: TenantID) async throws
+
+    /// The invalidations applied through any cache sharing this one's backend (this one included), in order,
+    /// until the task is cancelled. After an interruption in which announcements may have been lost, yields
+    /// `.all`. A cache private to one process announces nothing (the default: a stream that never yields).
+    func invalidations() -> AsyncStream<CustomerInvalidation>
+}
+
+/// What a level-1 cache must drop.
+public enum CustomerInvalidation: Sendable, Hashable {
+    /// One customer changed.
+    case customer(CustomerID, tenantId: TenantID)
+    /// Announcements may have been missed: drop every copy.
+    case all
+}
+
+extension CustomerCache {
+    public func invalidations() -> AsyncStream<CustomerInvalidation> { AsyncStream { _ in } }
 }

@@ -20,4 +20,6 @@ final class LockedDictionary<Key: Hashable & Sendable, Value: Sendable>: Sendabl
     }
 
     func removeValue(forKey key: Key) { _ = storage.withLock { $0.removeValue(forKey: key) } }
+
+    func removeAll() { storage.withLock { $0.removeAll() } }
 }

@@ -94,6 +94,17 @@ public final class CustomerDirectory: Sendable {
         return result
     }
 
+    /// Drops level-1 copies as invalidations are announced by any instance sharing level 2 (this one
+    /// included), until the task is cancelled; after a gap in the announcements, drops them all.
+    public func followInvalidations() async {
+        for await invalidation in shared.invalidations() {
+            switch invalidation {
+            case .customer(let id, _): memory.removeValue(forKey: id)
+            case .all: memory.removeAll()
+            }
+        }
+    }
+
     /// Drops a customer from levels 1 and 2 after a change event.
     public func invalidate(_ id: CustomerID, tenantId: TenantID) async {
         memory.removeValue(forKey: id)

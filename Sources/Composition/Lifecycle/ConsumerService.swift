@@ -66,6 +66,20 @@ package struct PeriodicService: Service, CustomStringConvertible {
     }
 }
 
+/// Follows a subscription until graceful shutdown (nothing to drain: it only updates local state).
+package struct SubscriptionService: Service, CustomStringConvertible {
+    package let name: String
+    package let follow: @Sendable () async -> Void
+
+    package var description: String { name }
+
+    package func run() async throws {
+        await cancelWhenGracefulShutdown { await follow() }
+        // A subscription that ended early waits for the group's shutdown rather than ending the group.
+        try? await gracefulShutdown()
+    }
+}
+
 /// Keeps an adapter open for the life of the group: waits for graceful shutdown, then closes it. Placed
 /// before the flows that use the adapter, so the group closes it only after they stopped.
 package struct ClosingService: Service, CustomStringConvertible {

@@ -73,7 +73,7 @@ extension TrackerSystem {
         case .redis:
             let wired = try RedisWiring.caches(configuration.redis, clock: clock, logger: logger)
             (customerCache, latest) = (wired.customers, wired.latest)
-            services.append(wired.service)
+            services += wired.services
         }
 
         let source: any SourceOfTruth
