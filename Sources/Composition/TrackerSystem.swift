@@ -20,6 +20,18 @@ package struct TrackerSystem: Sendable {
         package var latest: any LatestPositionCache
         package var sourceOfTruth: any SourceOfTruth
         package var clock: any WallClock
+        /// Live pushes shared through Redis (`tracker.push.fanout=redis`), nil for per-instance push groups.
+        package var sharedPush: SharedPush? = nil
+    }
+
+    /// The parts of `tracker.push.fanout=redis`.
+    package struct SharedPush: Sendable {
+        /// Where the push flow publishes (the shared log).
+        package var publish: any PushGateway
+        /// Sessions and events of connection state recovery, for the Socket.IO gateway.
+        package var recovery: any SharedRecovery
+        /// A service tailing the shared log into a delivery function (this instance's gateway).
+        package var tail: @Sendable (@escaping @Sendable (PushMessage, [Room], String?) async -> Void) -> any Service
     }
 
     package let adapters: Adapters
@@ -89,6 +101,7 @@ package struct TrackerSystem: Sendable {
         gateway.pingTimeout = configuration.socketIO.pingTimeout
         gateway.corsOrigin = configuration.socketIO.corsOrigin
         gateway.recoveryWindow = configuration.socketIO.recovery
+        gateway.sharedRecovery = a.sharedPush?.recovery
         socketIO = SocketIOGateway(
             configuration: gateway,
             authenticate: { try await tokens.verify($0) },
@@ -97,14 +110,15 @@ package struct TrackerSystem: Sendable {
             routes: routes,
             logger: logger
         )
-        fanout = PushFanout(gateway: socketIO)
+        fanout = PushFanout(gateway: a.sharedPush?.publish ?? socketIO)
         visits = VisitLifecycle(fleet: a.fleet, history: a.history, bus: a.bus, clock: a.clock)
         customerAdmin = CustomerAdministration(sourceOfTruth: a.sourceOfTruth, reference: a.reference)
         staleSweep = StaleDeviceSweep(fleet: a.fleet, bus: a.bus, clock: a.clock)
     }
 
     /// The consumer loops of this instance. The enrichment group is shared by all instances, the CDC group is
-    /// `configuration.cdcGroup`; the push group is per instance so each one sees every event for its own sockets.
+    /// `configuration.cdcGroup`; the push group is per instance so each one sees every event for its own sockets,
+    /// or, with pushes shared through Redis, one for all (each event is published to the shared log once).
     package func consumerLoops() -> [ConsumerLoop] {
         let bus = adapters.bus
         return [
@@ -127,7 +141,7 @@ package struct TrackerSystem: Sendable {
                 bus: bus,
                 configuration: .init(
                     topics: PushFanout.topics,
-                    group: "tracker-push-\(configuration.instanceId)",
+                    group: adapters.sharedPush == nil ? "tracker-push-\(configuration.instanceId)" : "tracker-push",
                     startAtEnd: true
                 ),
                 logger: logger,
@@ -147,7 +161,12 @@ package struct TrackerSystem: Sendable {
         let consumers: [any Service] = consumerLoops().reversed().map {
             ConsumerService(loop: $0, group: $0.configuration.group, logger: logger)
         }
-        return consumers + [
+        let socketIO = socketIO
+        let tail: [any Service] =
+            adapters.sharedPush.map { shared in
+                [shared.tail { message, rooms, offset in socketIO.deliver(message, to: rooms, offset: offset) }]
+            } ?? []
+        return consumers + tail + [
             PeriodicService(name: "stale sweep", every: configuration.flows.staleSweepInterval, logger: logger) {
                 try await staleSweep.run()
             },

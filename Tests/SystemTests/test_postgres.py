@@ -76,7 +76,7 @@ class Redis:
 
 
 class Instance:
-    def __init__(self, name: str, bootstrap: str, postgres_url: str, redis_url: str):
+    def __init__(self, name: str, bootstrap: str, postgres_url: str, redis_url: str, extra_env: dict | None = None):
         self.name = name
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -87,7 +87,7 @@ class Instance:
             [tracker_binary(), "serve", "--broker", "kafka", "--kafka-brokers", bootstrap, "--store", "postgres",
              "--cache", "redis", "--port", str(self.port), "--data-dir", self.data_dir],
             env=dict(ENV, TRACKER_INSTANCE_ID=name, TRACKER_POSTGRES_URL=postgres_url,
-                     TRACKER_POSTGRES_POOL_SIZE="4", TRACKER_REDIS_URL=redis_url),
+                     TRACKER_POSTGRES_POOL_SIZE="4", TRACKER_REDIS_URL=redis_url, **(extra_env or {})),
             stdout=self.log, stderr=subprocess.STDOUT)
         self.session = requests.Session()
 
@@ -103,6 +103,11 @@ class Instance:
     def api(self, method: str, path: str, token: str, **kwargs):
         return self.session.request(method, self.base + path, headers={"Authorization": f"Bearer {token}"},
                                     timeout=15, **kwargs)
+
+    def kill(self):
+        """`kill -9`: no graceful stop, nothing flushed."""
+        self.process.kill()
+        self.process.wait(timeout=30)
 
     def stop(self):
         if self.process.poll() is None:

@@ -19,6 +19,18 @@ public enum Room: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { name }
+
+    /// The room called `name` (`tenant:…`, `driver:…`, `delivery:…`); nil for any other name.
+    public init?(name: String) {
+        guard let colon = name.firstIndex(of: ":") else { return nil }
+        let id = String(name[name.index(after: colon)...])
+        switch name[..<colon] {
+        case "tenant": self = .tenant(TenantID(id))
+        case "driver": self = .driver(DriverID(id))
+        case "delivery": self = .delivery(RouteID(id))
+        default: return nil
+        }
+    }
 }
 
 /// One event for dashboards: a Socket.io event name and its JSON payload, encoded once for all receivers.

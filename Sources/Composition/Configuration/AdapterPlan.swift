@@ -10,6 +10,10 @@ package import Configuration
 ///   (default) or `redis`.
 /// - `tracker.source` / `TRACKER_SOURCE` (`--source`): the source of truth for customers: `local` (SQLite
 ///   `core.sqlite` with change capture, default), `memory`, or `sqlserver`.
+/// - `tracker.push.fanout` / `TRACKER_PUSH_FANOUT`: how live pushes reach every instance's sockets: `bus`
+///   (default: each instance consumes the bus with a push group of its own) or `redis` (one push group
+///   publishes to a Redis stream that every instance tails; connection state recovery then works across
+///   instances). `redis` needs `tracker.cache=redis`.
 /// - `tracker.in.memory` / `TRACKER_IN_MEMORY` (`--in-memory`): shortcut for broker, store and source `memory`.
 ///
 /// `validate()` refuses an impossible combination with a one-line reason before anything is opened.
@@ -18,17 +22,26 @@ package struct AdapterPlan: Sendable, Hashable, CustomStringConvertible {
     package enum Store: String, Sendable, CaseIterable { case sqlite, memory, postgres }
     package enum Cache: String, Sendable, CaseIterable { case memory, redis }
     package enum Source: String, Sendable, CaseIterable { case local, memory, sqlserver }
+    package enum Fanout: String, Sendable, CaseIterable { case bus, redis }
 
     package var broker: Broker
     package var store: Store
     package var cache: Cache
     package var source: Source
+    package var fanout: Fanout
 
-    package init(broker: Broker = .local, store: Store = .sqlite, cache: Cache = .memory, source: Source = .local) {
+    package init(
+        broker: Broker = .local,
+        store: Store = .sqlite,
+        cache: Cache = .memory,
+        source: Source = .local,
+        fanout: Fanout = .bus
+    ) {
         self.broker = broker
         self.store = store
         self.cache = cache
         self.source = source
+        self.fanout = fanout
     }
 
     /// The whole system in memory (tests, `--in-memory`).
@@ -50,10 +63,12 @@ package struct AdapterPlan: Sendable, Hashable, CustomStringConvertible {
         store = try choice("tracker.store", inMemory ? Store.memory : .sqlite)
         cache = try choice("tracker.cache", Cache.memory)
         source = try choice("tracker.source", inMemory ? Source.memory : .local)
+        fanout = try choice("tracker.push.fanout", Fanout.bus)
     }
 
     package var description: String {
         "broker=\(broker.rawValue) store=\(store.rawValue) cache=\(cache.rawValue) source=\(source.rawValue)"
+            + (fanout == .bus ? "" : " fanout=\(fanout.rawValue)")
     }
 
     /// Why this combination cannot run, or nil when it can.
@@ -68,6 +83,9 @@ package struct AdapterPlan: Sendable, Hashable, CustomStringConvertible {
                 + "a durable part would keep what the others forget on restart; use --in-memory alone or none"
         }
         if source == .sqlserver { return "tracker.source=sqlserver: the SQL Server adapter is not part of this build" }
+        if fanout == .redis, cache != .redis {
+            return "tracker.push.fanout=redis needs tracker.cache=redis (TRACKER_CACHE=redis and TRACKER_REDIS_URL)"
+        }
         return nil
     }
 

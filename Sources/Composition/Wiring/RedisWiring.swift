@@ -1,8 +1,10 @@
 package import Application
 import Domain
+import Foundation
 package import Logging
 import RedisAdapters
 package import ServiceLifecycle
+import SocketIOAdapters
 
 /// The shared caches on Redis (`tracker.cache=redis`): latest positions (TTL 5 min, newest wins across
 /// instances) and level 2 of the customer cache. Nothing durable lives only in Redis: callers fall back to
@@ -44,5 +46,71 @@ package enum RedisWiring {
             RedisLatestPositionCache(client: client, clock: clock),
             [client, subscriber]
         )
+    }
+
+    /// `tracker.push.fanout=redis`: the shared push log (events kept for `recoveryWindow`), the gateway the
+    /// push flow publishes to, the shared recovery of the Socket.IO gateway, and the tail of the log on a
+    /// connection of its own. Returns the parts and the services that keep the publishing client open.
+    package static func sharedPush(
+        _ settings: RedisSettings,
+        recoveryWindow: Duration,
+        logger: Logger
+    ) throws -> (push: TrackerSystem.SharedPush, services: [any Service]) {
+        guard let url = settings.url else { throw StartupFailure(message: refusal(settings) ?? "no URL") }
+        let client: RedisClient
+        do {
+            client = try RedisClient(url: url, timeout: settings.timeout, logger: logger)
+        } catch let error as StoreError {
+            throw StartupFailure(message: error.detail)
+        }
+        let log = RedisPushLog(client: client, recoveryWindow: recoveryWindow)
+        let timeout = settings.timeout
+        let push = TrackerSystem.SharedPush(
+            publish: RedisPushFanout(log: log, logger: logger),
+            recovery: RedisSharedRecovery(log: log),
+            tail: { deliver in
+                // Its own connection: XREAD BLOCK would hold up every other command of a shared one.
+                let tailClient = (try? RedisClient(url: url, timeout: timeout + .seconds(1), logger: logger)) ?? client
+                let tailLog = RedisPushLog(client: tailClient, recoveryWindow: recoveryWindow)
+                return RedisPushTail(log: tailLog, logger: logger, deliver: deliver)
+            }
+        )
+        logger.info("live pushes shared through Redis streams", metadata: ["redis.target": "\(client.target)"])
+        return (push, [client])
+    }
+}
+
+/// Socket.IO connection state recovery on the shared push log: sessions as JSON under their pid, packets from
+/// the events stream (room names turned into the gateway's tenant-scoped room keys). Redis being down makes
+/// recovery fail (a fresh session), never the connection.
+struct RedisSharedRecovery: SharedRecovery {
+    let log: RedisPushLog
+
+    func save(_ sessions: [SharedSession], ttl: Duration) async {
+        let records = sessions.compactMap { session in
+            (try? JSONEncoder().encode(session)).map { (pid: session.pid, record: [UInt8]($0)) }
+        }
+        try? await log.saveSessions(records, ttl: ttl)
+    }
+
+    func forget(_ pids: [String]) async {
+        try? await log.forgetSessions(pids)
+    }
+
+    func claim(pid: String) async -> SharedSession? {
+        guard let bytes = try? await log.claimSession(pid) else { return nil }
+        return try? JSONDecoder().decode(SharedSession.self, from: Data(bytes))
+    }
+
+    func packets(after offset: String) async -> [SharedPacket]? {
+        guard let entries = try? await log.events(after: offset) else { return nil }
+        return entries.map { entry in
+            SharedPacket(
+                offset: entry.id,
+                event: entry.message.event,
+                args: [entry.message.json],
+                rooms: entry.rooms.map { SocketIOGateway.key(entry.message.tenantId, $0.name) }
+            )
+        }
     }
 }

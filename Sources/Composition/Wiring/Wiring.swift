@@ -75,6 +75,16 @@ extension TrackerSystem {
             (customerCache, latest) = (wired.customers, wired.latest)
             services += wired.services
         }
+        var sharedPush: TrackerSystem.SharedPush?
+        if plan.fanout == .redis {
+            let wired = try RedisWiring.sharedPush(
+                configuration.redis,
+                recoveryWindow: configuration.socketIO.recovery ?? .seconds(120),
+                logger: logger
+            )
+            sharedPush = wired.push
+            services += wired.services
+        }
 
         let source: any SourceOfTruth
         switch plan.source {
@@ -98,7 +108,8 @@ extension TrackerSystem {
             history: history,
             latest: latest,
             sourceOfTruth: source,
-            clock: clock
+            clock: clock,
+            sharedPush: sharedPush
         )
         var system = TrackerSystem(adapters: adapters, configuration: configuration, logger: logger)
         system.adapterServices = services

@@ -27,6 +27,9 @@ public final class SocketIOGateway: PushGateway {
         public var connectTimeout: Duration = .seconds(45)
         /// Connection state recovery window (`nil` disables recovery).
         public var recoveryWindow: Duration? = .seconds(120)
+        /// Recovery shared with the other instances (`tracker.push.fanout=redis`): sessions and recoverable
+        /// events live in the shared store and offsets come with `deliver(_:to:offset:)`.
+        package var sharedRecovery: (any SharedRecovery)?
         /// `Access-Control-Allow-Origin` for polling (`nil`: same-origin only).
         public var corsOrigin: String?
         /// The smallest and largest `batchMs` a client may ask for.
@@ -106,7 +109,8 @@ public final class SocketIOGateway: PushGateway {
         io = SocketIOServer(
             options: .init(
                 connectTimeout: configuration.connectTimeout,
-                recoveryWindow: configuration.recoveryWindow
+                recoveryWindow: configuration.recoveryWindow,
+                shared: configuration.sharedRecovery
             ),
             namespaces: [namespace],
             logger: logger
@@ -127,7 +131,8 @@ public final class SocketIOGateway: PushGateway {
     public func run() async {
         async let heartbeat: Void = engine.runHeartbeat()
         async let flushing: Void = runBatches()
-        _ = await (heartbeat, flushing)
+        async let sessions: Void = runSharedSessions()
+        _ = await (heartbeat, flushing, sessions)
         closeAll()
     }
 
@@ -154,7 +159,7 @@ public final class SocketIOGateway: PushGateway {
 
     // MARK: Room keys
 
-    static func key(_ tenant: TenantID, _ room: String) -> String { "\(tenant.rawValue)|\(room)" }
+    package static func key(_ tenant: TenantID, _ room: String) -> String { "\(tenant.rawValue)|\(room)" }
     static func livePositionsKey(_ tenant: TenantID) -> String { key(tenant, "positions") }
     static func batchKey(_ tenant: TenantID, _ ms: Int) -> String { key(tenant, "positions/\(ms)") }
 
@@ -165,6 +170,12 @@ public final class SocketIOGateway: PushGateway {
     }
 
     public func broadcast(_ message: PushMessage, to rooms: [Room]) async {
+        deliver(message, to: rooms, offset: nil)
+    }
+
+    /// Delivers a message to this instance's sockets; `offset` is the shared recovery offset of an event
+    /// (from the shared push log, the same on every instance).
+    public func deliver(_ message: PushMessage, to rooms: [Room], offset: String?) {
         let tenant = message.tenantId
         if message.event == "driver-position", rooms == [.tenant(tenant)] {
             publishPosition(message)
@@ -175,7 +186,7 @@ public final class SocketIOGateway: PushGateway {
             // A state update: latest wins for a congested receiver, nothing to replay after a reconnect.
             io.broadcast(message.event, [message.json], to: keys, coalesceKey: "\(message.event):\(key)")
         } else {
-            io.broadcast(message.event, [message.json], to: keys, recoverable: true)
+            io.broadcast(message.event, [message.json], to: keys, recoverable: true, offset: offset)
         }
     }
 
@@ -200,6 +211,19 @@ public final class SocketIOGateway: PushGateway {
                 batches[key] = batch
             }
         }
+    }
+
+    /// Shared recovery: saves changed sessions every second and refreshes all every 30 s, so that the sessions
+    /// of a crashed instance outlive it by at least the recovery window.
+    private func runSharedSessions() async {
+        guard configuration.sharedRecovery != nil, let window = configuration.recoveryWindow else { return }
+        var tick = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            tick += 1
+            await io.flushSharedSessions(everything: tick % 30 == 0, liveTTL: window + .seconds(45))
+        }
+        await io.flushSharedSessions(everything: false, liveTTL: window + .seconds(45))
     }
 
     private func runBatches() async {

@@ -152,10 +152,18 @@ package final class SocketIOServer: EngineHandler {
         package var recoveryWindow: Duration? = .seconds(120)
         /// Most packets kept for recovery.
         package var recoveryBufferSize = 10_000
+        /// Recovery shared with other servers (then nothing is kept in memory, and recoverable broadcasts
+        /// carry the offset their caller gives).
+        package var shared: (any SharedRecovery)?
 
-        package init(connectTimeout: Duration = .seconds(45), recoveryWindow: Duration? = .seconds(120)) {
+        package init(
+            connectTimeout: Duration = .seconds(45),
+            recoveryWindow: Duration? = .seconds(120),
+            shared: (any SharedRecovery)? = nil
+        ) {
             self.connectTimeout = connectTimeout
             self.recoveryWindow = recoveryWindow
+            self.shared = shared
         }
     }
 
@@ -165,6 +173,7 @@ package final class SocketIOServer: EngineHandler {
     let clients = Mutex<[String: Client]>([:])
     let registry = Mutex(Registry())
     let recovery = Mutex(RecoveryStore())
+    let sharedSessions = Mutex(SharedSessions())
 
     /// Per Engine.IO session: joined namespaces and a binary packet waiting for its attachments.
     final class Client: Sendable {
@@ -353,10 +362,18 @@ package final class SocketIOServer: EngineHandler {
         // Connection state recovery: the same id and rooms, then the packets missed meanwhile.
         var restored: RecoveryStore.Saved?
         var missed: [RecoveryStore.Packet] = []
+        var replay: [EngineFrame] = []
         if options.recoveryWindow != nil, let pid = auth["pid"]?.string, let offset = auth["offset"]?.string {
             let owner = namespace.owner(context)
-            (restored, missed) = recovery.withLock {
-                $0.restore(pid: pid, namespace: name, owner: owner, after: offset, now: .now)
+            if let shared = options.shared {
+                if let session = await restoreShared(shared, pid: pid, namespace: name, owner: owner, after: offset) {
+                    restored = session.saved
+                    replay = session.frames
+                }
+            } else {
+                (restored, missed) = recovery.withLock {
+                    $0.restore(pid: pid, namespace: name, owner: owner, after: offset, now: .now)
+                }
             }
         }
         let socket = SocketIOSocket(
@@ -373,6 +390,12 @@ package final class SocketIOServer: EngineHandler {
         }
         let pid = restored?.pid ?? (options.recoveryWindow != nil ? SocketIds.make() : nil)
         recovery.withLock { if let pid { $0.pids[socket.id] = pid } }
+        if let pid, options.shared != nil {
+            sharedSessions.withLock { state in
+                state.live[pid] = socket
+                state.dirty.insert(pid)
+            }
+        }
         var reply = #"{"sid":"\#(socket.id)""#
         if let pid { reply += #","pid":"\#(pid)""# }
         reply += "}"
@@ -381,7 +404,7 @@ package final class SocketIOServer: EngineHandler {
         join(socket, socket.id)
         if let restored { for room in restored.rooms { join(socket, room) } }
         // The same filters as the original broadcasts (tenant isolation holds for replays too).
-        client.engine.send(missed.filter { $0.filter?(socket) ?? true }.map(\.frame))
+        client.engine.send(missed.filter { $0.filter?(socket) ?? true }.map(\.frame) + replay)
         await namespace.connected(socket)
     }
 
@@ -396,10 +419,30 @@ package final class SocketIOServer: EngineHandler {
             client.state.withLock { if $0.sockets[socket.namespace] === socket { $0.sockets[socket.namespace] = nil } }
         }
         registry.withLock { registry in for room in rooms { registry.remove(socket, room) } }
+        let owner = namespaces.withLock { $0[socket.namespace] }?.owner(socket.context)
         recovery.withLock { store in
             guard let pid = store.pids.removeValue(forKey: socket.id) else { return }
+            if options.shared != nil {
+                sharedSessions.withLock { state in
+                    state.live[pid] = nil
+                    state.dirty.remove(pid)
+                    if recoverable {
+                        state.ended.append(
+                            SharedSession(
+                                pid: pid,
+                                socketId: socket.id,
+                                namespace: socket.namespace,
+                                rooms: Array(rooms.subtracting([socket.id])),
+                                owner: owner
+                            )
+                        )
+                    } else {
+                        state.forgotten.append(pid)
+                    }
+                }
+                return
+            }
             if recoverable, let window = options.recoveryWindow {
-                let owner = namespaces.withLock { $0[socket.namespace] }?.owner(socket.context)
                 store.save(
                     .init(
                         pid: pid,
@@ -422,12 +465,18 @@ package final class SocketIOServer: EngineHandler {
             guard state.connected else { return false }
             return state.rooms.insert(room).inserted
         }
-        if joined { registry.withLock { $0.add(socket, room) } }
+        if joined {
+            registry.withLock { $0.add(socket, room) }
+            markDirty(socket)
+        }
     }
 
     func leave(_ socket: SocketIOSocket, _ room: String) {
         let left = socket.state.withLock { $0.rooms.remove(room) != nil }
-        if left { registry.withLock { $0.remove(socket, room) } }
+        if left {
+            registry.withLock { $0.remove(socket, room) }
+            markDirty(socket)
+        }
     }
 
     /// The sockets of `namespace` in any of `rooms`, each once.
@@ -458,12 +507,20 @@ package final class SocketIOServer: EngineHandler {
         to rooms: [String],
         namespace: String = "/",
         recoverable: Bool = false,
+        offset sharedOffset: String? = nil,
         coalesceKey: String? = nil,
         filter: (@Sendable (SocketIOSocket) -> Bool)? = nil
     ) -> Int {
         var args = args
         var offset: String?
-        if recoverable, options.recoveryWindow != nil {
+        if recoverable, options.recoveryWindow != nil, options.shared != nil {
+            // Shared recovery: the store keeps the packet; its offset is the one the caller got from it.
+            if let sharedOffset {
+                var quoted: [UInt8] = []
+                JSONBytesWriter.appendString(sharedOffset, to: &quoted)
+                args.append(quoted)
+            }
+        } else if recoverable, options.recoveryWindow != nil {
             offset = recovery.withLock { $0.nextOffset() }
             var quoted: [UInt8] = []
             JSONBytesWriter.appendString(offset!, to: &quoted)
@@ -493,6 +550,80 @@ package final class SocketIOServer: EngineHandler {
             if socket.engine.send(frame) { delivered += 1 }
         }
         return delivered
+    }
+}
+
+// MARK: Shared recovery
+
+extension SocketIOServer {
+    /// The shared session of `pid` and the frames it missed after `offset`, when it may be recovered here.
+    func restoreShared(
+        _ shared: any SharedRecovery,
+        pid: String,
+        namespace: String,
+        owner: String?,
+        after offset: String
+    ) async -> (saved: RecoveryStore.Saved, frames: [EngineFrame])? {
+        guard let session = await shared.claim(pid: pid) else { return nil }
+        guard session.owner == owner, session.namespace == namespace else {
+            // Not this client's: put it back for its owner.
+            await shared.save([session], ttl: options.recoveryWindow ?? .seconds(120))
+            return nil
+        }
+        guard let packets = await shared.packets(after: offset) else { return nil }
+        let rooms = Set(session.rooms).union([session.socketId])
+        let frames = packets.filter { namespace == "/" && $0.rooms.contains(where: rooms.contains) }.map { packet in
+            var quoted: [UInt8] = []
+            JSONBytesWriter.appendString(packet.offset, to: &quoted)
+            return EngineFrame.message(
+                SocketCodec.encode(
+                    .event,
+                    namespace: namespace,
+                    json: SocketCodec.eventArray(packet.event, packet.args + [quoted])
+                )
+            )
+        }
+        let saved = RecoveryStore.Saved(
+            pid: session.pid,
+            socketId: session.socketId,
+            namespace: session.namespace,
+            rooms: Set(session.rooms),
+            owner: session.owner,
+            expires: .now
+        )
+        return (saved, frames)
+    }
+
+    func markDirty(_ socket: SocketIOSocket) {
+        guard options.shared != nil, let pid = recovery.withLock({ $0.pids[socket.id] }) else { return }
+        sharedSessions.withLock { _ = $0.dirty.insert(pid) }
+    }
+
+    /// Saves the sessions whose rooms changed (all live ones when `everything`), those that ended, and forgets
+    /// the ones that may not be recovered. Live sessions are kept `liveTTL`, ended ones the recovery window.
+    package func flushSharedSessions(everything: Bool, liveTTL: Duration) async {
+        guard let shared = options.shared, let window = options.recoveryWindow else { return }
+        let (live, ended, forgotten) = sharedSessions.withLock { state in
+            let pids = everything ? Set(state.live.keys) : state.dirty
+            let live = pids.compactMap { pid in state.live[pid].map { (pid, $0) } }
+            let result = (live, state.ended, state.forgotten)
+            state.dirty = []
+            state.ended = []
+            state.forgotten = []
+            return result
+        }
+        let sessions = live.map { pid, socket in
+            SharedSession(
+                pid: pid,
+                socketId: socket.id,
+                namespace: socket.namespace,
+                rooms: Array(socket.state.withLock { $0.rooms }.subtracting([socket.id])),
+                owner: namespaces.withLock { $0[socket.namespace] }?.owner(socket.context)
+            )
+        }
+        if !sessions.isEmpty { await shared.save(sessions, ttl: liveTTL) }
+        if !ended.isEmpty { await shared.save(ended, ttl: window) }
+        if !forgotten.isEmpty { await shared.forget(forgotten) }
     }
 }
 
