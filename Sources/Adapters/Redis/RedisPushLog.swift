@@ -1,5 +1,5 @@
 public import Application
-public import Domain
+import Domain
 import Foundation
 public import Logging
 public import ServiceLifecycle
