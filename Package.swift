@@ -195,7 +195,8 @@ let package = Package(
             name: "Benchmarks",
             dependencies: [
                 "Domain", "Application", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters",
-                "KafkaAdapters", "KafkaMock", "PostgresAdapters", "Simulation", "Composition",
+                "KafkaAdapters", "KafkaMock", "PostgresAdapters", "RedisAdapters", "SocketIOAdapters", "Simulation",
+                "Composition",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -12,7 +12,7 @@ package struct BenchCommand: AsyncParsableCommand {
         abstract: "Run a benchmark and print its figures.",
         subcommands: [
             EnrichBench.self, IngestBench.self, CodecBench.self, HistoryBench.self, BusBench.self, PushBench.self,
-            KafkaBench.self,
+            KafkaBench.self, RedisBench.self,
         ]
     )
 }

@@ -1,4 +1,5 @@
 import Application
+import Domain
 package import HTTPAdapters
 package import Hummingbird
 import Logging
@@ -27,6 +28,15 @@ extension TrackerSystem {
             bodyLimit: configuration.http.bodyLimit,
             logger: logger
         )
+        // The shared cache answers a read; when it does not, reads fall back to the stores (degraded, ready).
+        services.optionalChecks = {
+            do {
+                _ = try await adapters.latest.latest(driverId: "health-check", tenantId: "health-check")
+                return ["cache": true]
+            } catch {
+                return ["cache": false]
+            }
+        }
         services.dashboard = dashboardSettings()
         return services
     }

@@ -26,8 +26,8 @@ package struct TrackerSystem: Sendable {
 
     /// The parts of `tracker.push.fanout=redis`.
     package struct SharedPush: Sendable {
-        /// Where the push flow publishes (the shared log).
-        package var publish: any PushGateway
+        /// Where the push flow publishes (the shared log), given this instance's gateway as the fallback.
+        package var publish: @Sendable (any PushGateway) -> any PushGateway
         /// Sessions and events of connection state recovery, for the Socket.IO gateway.
         package var recovery: any SharedRecovery
         /// A service tailing the shared log into a delivery function (this instance's gateway).
@@ -110,7 +110,7 @@ package struct TrackerSystem: Sendable {
             routes: routes,
             logger: logger
         )
-        fanout = PushFanout(gateway: a.sharedPush?.publish ?? socketIO)
+        fanout = PushFanout(gateway: a.sharedPush?.publish(socketIO) ?? socketIO)
         visits = VisitLifecycle(fleet: a.fleet, history: a.history, bus: a.bus, clock: a.clock)
         customerAdmin = CustomerAdministration(sourceOfTruth: a.sourceOfTruth, reference: a.reference)
         staleSweep = StaleDeviceSweep(fleet: a.fleet, bus: a.bus, clock: a.clock)

@@ -463,5 +463,14 @@ struct APIRouteTests {
             expectProblem(ready, 503)
             #expect(ready.object["checks"] as? [String] == ["fleetStore", "history"])
         }
+        // An optional dependency down: still ready (200), named under `degraded`.
+        api.services.readiness = { ["fleetStore": true] }
+        api.services.optionalChecks = { ["cache": false] }
+        try await api.test { client in
+            let ready = try await client.api(.get, "/health/ready", token: nil)
+            #expect(ready.status == .ok, "\(ready.text)")
+            #expect(ready.object["degraded"] as? [String] == ["cache"])
+            #expect(ready.object["checks"] as? [String] == ["cache", "fleetStore"])
+        }
     }
 }

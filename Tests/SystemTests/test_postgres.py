@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import socketio
 
 from conftest import JWT_SECRET, WEBHOOK_SECRET, free_port, tracker_binary
 from test_kafka import MockCluster, wait_until
@@ -70,6 +71,12 @@ class Redis:
     def cli(self, *args: str) -> str:
         return subprocess.run(["redis-cli", "-u", self.url, *args], capture_output=True, text=True, check=True,
                               timeout=30).stdout.strip()
+
+    def halt(self):
+        subprocess.run([str(ROOT / "scripts/test-redis"), "halt", self.dir], check=True, timeout=60)
+
+    def resume(self):
+        subprocess.run([str(ROOT / "scripts/test-redis"), "resume", self.dir], check=True, timeout=60)
 
     def stop(self):
         subprocess.run([str(ROOT / "scripts/test-redis"), "stop", self.dir], timeout=60)
@@ -331,6 +338,75 @@ def test_postgres_outage_under_load_loses_no_acknowledged_position(shared):
     print(f"postgres outage 30 s: {len(acknowledged)} positions acknowledged ({before} before the outage), "
           f"answers {answers} (during the outage: {during}); {count} rows in enriched_positions, 0 missing")
     assert all(i.process.poll() is None for i in (a, b, c))
+
+
+def test_redis_outage_degrades_and_recovers(shared):
+    """Redis stopped for 30 s under load: every instance stays ready (`degraded: ["cache"]`), webhooks keep
+    being acknowledged, live pushes keep flowing (per-instance push groups), position reads fall back to the
+    fleet store; after Redis returns the degradation clears and the shared cache fills again, no restart."""
+    _, redis, a, b, c = shared
+    admin = mint("admin")
+    drivers = [f"rf-{i:02d}" for i in range(8)]
+    for d in drivers:
+        r = a.api("POST", "/api/drivers", admin, json={"id": d, "deviceId": f"dev-{d}", "name": d})
+        assert r.status_code in (200, 201), r.text
+    answers: dict[int, int] = {}
+    pushes: list[float] = []
+    stop = threading.Event()
+
+    def post_loop():
+        session = requests.Session()
+        n = 0
+        while not stop.is_set():
+            fix = int(time.time() * 1000)
+            for i, d in enumerate(drivers):
+                target = (a, b)[(n + i) % 2]
+                try:
+                    status = session.post(target.base + "/api/traccar/positions",
+                                          data=body(f"dev-{d}", fix, 52.5 + n * 1e-4, 13.4), headers=WEBHOOK,
+                                          timeout=15).status_code
+                except requests.RequestException:
+                    status = 0
+                answers[status] = answers.get(status, 0) + 1
+            n += 1
+            time.sleep(0.5)
+
+    dashboard = socketio.Client(reconnection=False)
+    dashboard.on("driver-position", lambda data: pushes.append(time.monotonic()))
+    dashboard.connect(c.base, auth={"token": mint("dispatcher")}, transports=["websocket"], wait_timeout=15)
+    poster = threading.Thread(target=post_loop)
+    poster.start()
+    try:
+        wait_until(lambda: len(pushes) > 10, 30, "live pushes before the outage")
+        redis.halt()
+        halted = time.monotonic()
+
+        def degraded(instance):
+            r = requests.get(instance.base + "/health/ready", timeout=5)
+            return r.status_code == 200 and "cache" in (r.json().get("degraded") or [])
+        for instance in (a, b, c):
+            wait_until(lambda: degraded(instance), 20, f"{instance.name} to report the cache degraded")
+        # Position reads fall back to the fleet store's snapshot.
+        r = b.api("GET", f"/api/drivers/{drivers[0]}/position", admin)
+        assert r.status_code == 200, r.text
+        while time.monotonic() - halted < 30:
+            assert all(i.process.poll() is None for i in (a, b, c)), "an instance died during the outage"
+            time.sleep(1)
+        during = [t for t in pushes if halted + 5 < t < halted + 30]
+        assert len(during) > 50, f"live pushes stopped during the Redis outage ({len(during)} in 25 s)"
+        redis.resume()
+        for instance in (a, b, c):
+            wait_until(lambda: requests.get(instance.base + "/health/ready", timeout=5).json().get("degraded") is None,
+                       30, f"{instance.name} to clear the degradation")
+        wait_until(lambda: redis.cli("EXISTS", f"tracker:lp:{len(TENANT)}:{TENANT}:{drivers[0]}") == "1", 30,
+                   "the shared latest-position cache to fill again")
+    finally:
+        stop.set()
+        poster.join()
+        dashboard.disconnect()
+    assert set(answers) == {200}, f"webhook answers other than 200 during the Redis outage: {answers}"
+    print(f"redis outage 30 s: {answers.get(200, 0)} webhooks acknowledged, {len(during)} live pushes to one "
+          f"dashboard during the outage, degraded and recovered without a restart")
 
 
 def test_migrate_command_on_postgres(shared):

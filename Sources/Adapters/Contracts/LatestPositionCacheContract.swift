@@ -38,6 +38,7 @@ public struct LatestPositionCacheContract: Sendable {
             [
                 ("putThenRead", putThenRead),
                 ("newestFixWins", newestFixWins),
+                ("batchPutKeepsNewest", batchPutKeepsNewest),
                 ("entriesExpire", entriesExpire),
                 ("allOrderedUnexpiredAndScoped", allOrderedUnexpiredAndScoped),
             ]
@@ -101,6 +102,35 @@ extension LatestPositionCacheContract {
             try await cache.latest(driverId: current.driverId, tenantId: f.tenantA) == newer,
             "op: put newer fix, key: replaces"
         )
+    }
+
+    /// A batch `put` stores every driver's position and keeps the newest-wins rule within the batch and
+    /// against what is stored.
+    private func batchPutKeepsNewest() async throws {
+        let clock = ContractClock()
+        let cache = try await make(clock)
+        let f = Fixtures()
+        let stored = f.fix(3, tenant: f.tenantA, at: 500)
+        try await cache.put(stored, ttl: capabilities.time.ttl)
+        let newest = f.fix(1, tenant: f.tenantA, at: 200)
+        let other = f.fix(2, tenant: f.tenantB, at: 100)
+        try await cache.put(
+            [newest, f.fix(1, tenant: f.tenantA, at: 150, speed: 99), other, f.fix(3, tenant: f.tenantA, at: 400)],
+            ttl: capabilities.time.ttl
+        )
+        #expect(
+            try await cache.latest(driverId: newest.driverId, tenantId: f.tenantA) == newest,
+            "op: batch, key: newest"
+        )
+        #expect(
+            try await cache.latest(driverId: other.driverId, tenantId: f.tenantB) == other,
+            "op: batch, key: tenant B"
+        )
+        #expect(
+            try await cache.latest(driverId: stored.driverId, tenantId: f.tenantA) == stored,
+            "op: batch, key: older"
+        )
+        try await cache.put([], ttl: capabilities.time.ttl)
     }
 
     /// An entry is returned until its TTL passes since its put, then never again.

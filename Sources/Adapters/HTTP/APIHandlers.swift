@@ -87,7 +87,15 @@ struct APIHandlers: Sendable {
                     headers: [.retryAfter: "5"]
                 )
             }
-            return try json(ReadyBody(status: "ready", checks: checks.keys.sorted()))
+            let optional = await services.optionalChecks()
+            let degraded = optional.filter { !$0.value }.map(\.key).sorted()
+            return try json(
+                ReadyBody(
+                    status: "ready",
+                    checks: (Array(checks.keys) + Array(optional.keys)).sorted(),
+                    degraded: degraded.isEmpty ? nil : degraded
+                )
+            )
         case .metrics:
             let text = await services.metrics()
             return Response(
@@ -436,6 +444,8 @@ struct BatchResult: Encodable {
 struct ReadyBody: Encodable {
     var status: String
     var checks: [String]
+    /// Optional dependencies that are down (omitted when none).
+    var degraded: [String]?
 }
 
 struct HistoryBody: Encodable {

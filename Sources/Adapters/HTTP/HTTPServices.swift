@@ -25,6 +25,9 @@ public struct HTTPServices: Sendable {
     public var clock: any WallClock
     /// Named readiness checks (`bus`, `fleetStore`...); `/health/ready` answers 503 naming the false ones.
     public var readiness: @Sendable () async -> [String: Bool]
+    /// Named checks of optional dependencies (`cache`); a false one is reported under `degraded` by
+    /// `/health/ready`, which still answers 200.
+    public var optionalChecks: @Sendable () async -> [String: Bool] = { [:] }
     /// The Prometheus exposition text served on `/metrics`.
     public var metrics: @Sendable () async -> String
     /// Largest accepted request body in bytes (413 above). Default 1 MiB.

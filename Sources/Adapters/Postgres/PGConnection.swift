@@ -29,6 +29,8 @@ final class PGConnection {
             PQfinish(conn)
             throw StoreError.unavailable("cannot connect to PostgreSQL: \(Self.redact(message))")
         }
+        // Server notices ("relation … already exists, skipping" from idempotent DDL) would go to stderr.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         handle = conn
     }
 

@@ -165,6 +165,17 @@ public final class RedisClient: Service, @unchecked Sendable {
         var backoff = Duration.milliseconds(100)
         var nextAttempt = ContinuousClock.now
         var lastFailure: StoreError = .unavailable("Redis not connected yet")
+        // One warning when Redis becomes unreachable and one line when it is back, not one per call.
+        var reachable = true
+        func lost(_ error: StoreError) {
+            if reachable {
+                logger.warning(
+                    "Redis unreachable; callers fall back (caches to the stores)",
+                    metadata: ["redis.target": "\(target)", "error": "\(error.detail)"]
+                )
+            }
+            reachable = false
+        }
         while let job = take() {
             if context == nil {
                 if ContinuousClock.now < nextAttempt {
@@ -174,11 +185,13 @@ public final class RedisClient: Service, @unchecked Sendable {
                 do {
                     context = try Hiredis.connect(endpoint, timeout: timeout)
                     backoff = .milliseconds(100)
+                    if !reachable { logger.info("Redis reachable again", metadata: ["redis.target": "\(target)"]) }
+                    reachable = true
                 } catch {
                     lastFailure = error
                     nextAttempt = ContinuousClock.now + backoff
                     backoff = min(backoff * 2, .seconds(5))
-                    logger.debug("Redis connection failed", metadata: ["redis.target": "\(target)"])
+                    lost(error)
                     job.done(.failure(error))
                     continue
                 }
@@ -191,6 +204,7 @@ public final class RedisClient: Service, @unchecked Sendable {
                 context = nil
                 let failure = error as? StoreError ?? .unavailable("Redis: \(error)")
                 lastFailure = failure
+                lost(failure)
                 job.done(.failure(failure))
             }
         }

@@ -1,5 +1,7 @@
 public import Application
 public import Domain
+import Foundation
+import Synchronization
 
 /// `LatestPositionCache` on Redis (spec §4.1 step 6), shared by every instance.
 ///
@@ -33,20 +35,51 @@ public final class RedisLatestPositionCache: LatestPositionCache {
         """
     )
 
+    /// The script's SHA-1, once loaded on the server (`EVALSHA` then sends 40 bytes instead of the script).
+    private let scriptSHA = Mutex<[UInt8]?>(nil)
+
     public func put(_ position: EnrichedPosition, ttl: Duration) async throws {
+        try await put([position], ttl: ttl)
+    }
+
+    /// One pipeline of `EVALSHA` calls, one per position; the script is loaded on first use and again after
+    /// a server restart (`NOSCRIPT`).
+    public func put(_ positions: [EnrichedPosition], ttl: Duration) async throws {
+        guard !positions.isEmpty else { return }
         let ttlMs = max(1, ttl.milliseconds)
         let expiry = clock.now().millisecondsSinceEpoch + ttlMs
-        let reply = try await client.pipeline([
+        let arguments = try positions.map { position in
             [
-                RedisKeys.bytes("EVAL"), Self.putScript, RedisKeys.bytes("2"),
+                RedisKeys.bytes("2"),
                 RedisKeys.scoped("lp", position.tenantId, position.driverId.rawValue),
                 RedisKeys.tenant("lpi", position.tenantId),
                 RedisKeys.bytes("\(position.fixTime.millisecondsSinceEpoch)"), try JSONPayload.encode(position),
                 RedisKeys.bytes("\(ttlMs)"), RedisKeys.bytes(position.driverId.rawValue),
                 RedisKeys.bytes("\(expiry)"),
             ]
-        ])[0]
-        if case .error(let message) = reply { throw StoreError.unavailable("Redis: \(message)") }
+        }
+        for attempt in 0..<2 {
+            let sha = try await loadedScript(reload: attempt > 0)
+            let replies = try await client.pipeline(arguments.map { [RedisKeys.bytes("EVALSHA"), sha] + $0 })
+            var noScript = false
+            for case .error(let message) in replies {
+                if message.hasPrefix("NOSCRIPT") {
+                    noScript = true
+                } else {
+                    throw StoreError.unavailable("Redis: \(message)")
+                }
+            }
+            if !noScript { return }
+        }
+        throw StoreError.unavailable("Redis: the newest-wins script could not be loaded")
+    }
+
+    private func loadedScript(reload: Bool) async throws -> [UInt8] {
+        if !reload, let sha = scriptSHA.withLock({ $0 }) { return sha }
+        let reply = try await client.pipeline([[RedisKeys.bytes("SCRIPT"), RedisKeys.bytes("LOAD"), Self.putScript]])[0]
+        guard let sha = reply.bytes else { throw StoreError.unavailable("Redis: SCRIPT LOAD answered \(reply)") }
+        scriptSHA.withLock { $0 = sha }
+        return sha
     }
 
     public func latest(driverId: DriverID, tenantId: TenantID) async throws -> EnrichedPosition? {
@@ -56,6 +89,7 @@ public final class RedisLatestPositionCache: LatestPositionCache {
         return try Self.position(reply, tenantId: tenantId)
     }
 
+    /// Two round trips: the tenant's live drivers (expired index entries dropped first), then their positions.
     public func all(tenantId: TenantID) async throws -> [EnrichedPosition] {
         let index = RedisKeys.tenant("lpi", tenantId)
         let now = clock.now().millisecondsSinceEpoch
@@ -67,12 +101,29 @@ public final class RedisLatestPositionCache: LatestPositionCache {
             if case .error(let message) = replies[1] { throw StoreError.unavailable("Redis: \(message)") }
             return []
         }
-        let drivers = members.compactMap { $0.bytes.map { String(decoding: $0, as: UTF8.self) } }
         let values = try await client.pipeline(
-            drivers.map { [RedisKeys.bytes("HGET"), RedisKeys.scoped("lp", tenantId, $0), RedisKeys.bytes("v")] }
+            members.compactMap(\.bytes).map { driver in
+                [
+                    RedisKeys.bytes("HGET"), RedisKeys.scoped("lp", tenantId, String(decoding: driver, as: UTF8.self)),
+                    RedisKeys.bytes("v"),
+                ]
+            }
         )
-        return try values.compactMap { try Self.position($0, tenantId: tenantId) }
-            .sorted { $0.driverId.rawValue < $1.driverId.rawValue }
+        return try await Self.decode(values, tenantId: tenantId).sorted { $0.driverId.rawValue < $1.driverId.rawValue }
+    }
+
+    /// Decodes replies on every core: decoding, not Redis, is most of the time of a tenant's 1,000 positions.
+    private static func decode(_ replies: [RedisReply], tenantId: TenantID) async throws -> [EnrichedPosition] {
+        let chunks = replies.count < 64 ? 1 : min(8, max(1, ProcessInfo.processInfo.activeProcessorCount))
+        guard chunks > 1 else { return try replies.compactMap { try position($0, tenantId: tenantId) } }
+        let size = (replies.count + chunks - 1) / chunks
+        return try await withThrowingTaskGroup(of: [EnrichedPosition].self) { group in
+            for start in stride(from: 0, to: replies.count, by: size) {
+                let slice = Array(replies[start..<min(replies.count, start + size)])
+                group.addTask { try slice.compactMap { try position($0, tenantId: tenantId) } }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
     }
 
     private static func position(_ reply: RedisReply, tenantId: TenantID) throws -> EnrichedPosition? {

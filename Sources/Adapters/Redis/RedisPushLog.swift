@@ -222,14 +222,17 @@ public final class RedisPushLog: Sendable {
 }
 
 /// The `PushGateway` of `tracker.push.fanout=redis`: every broadcast goes to the shared push log, which every
-/// instance tails (`RedisPushTail`) and delivers to its own sockets. Best effort, as the port says: a message
-/// Redis refuses is logged and dropped.
+/// instance tails (`RedisPushTail`) and delivers to its own sockets. Best effort, as the port says: while
+/// Redis refuses, messages go to `fallback` (this instance's sockets), so live pushes degrade to the
+/// dashboards of the instance that consumed them rather than stop.
 public struct RedisPushFanout: PushGateway {
     let log: RedisPushLog
+    let fallback: (any PushGateway)?
     let logger: Logger
 
-    public init(log: RedisPushLog, logger: Logger) {
+    public init(log: RedisPushLog, fallback: (any PushGateway)? = nil, logger: Logger) {
         self.log = log
+        self.fallback = fallback
         self.logger = logger
     }
 
@@ -241,7 +244,8 @@ public struct RedisPushFanout: PushGateway {
         do {
             try await log.append(message, to: rooms)
         } catch {
-            logger.warning("push not shared: Redis unavailable", metadata: ["push.event": "\(message.event)"])
+            logger.debug("push not shared: Redis unavailable", metadata: ["push.event": "\(message.event)"])
+            await fallback?.broadcast(message, to: rooms)
         }
     }
 }

@@ -8,7 +8,15 @@ public import Domain
 /// - Best effort: callers fall back to the fleet store's snapshot on a miss or `StoreError.unavailable`.
 public protocol LatestPositionCache: Sendable {
     func put(_ position: EnrichedPosition, ttl: Duration) async throws
+    /// Several `put`s at once (one round trip where the adapter can); each keeps the newest-wins rule.
+    func put(_ positions: [EnrichedPosition], ttl: Duration) async throws
     func latest(driverId: DriverID, tenantId: TenantID) async throws -> EnrichedPosition?
     /// Every unexpired entry of the tenant, ordered by driver id.
     func all(tenantId: TenantID) async throws -> [EnrichedPosition]
+}
+
+extension LatestPositionCache {
+    public func put(_ positions: [EnrichedPosition], ttl: Duration) async throws {
+        for position in positions { try await put(position, ttl: ttl) }
+    }
 }

@@ -69,9 +69,7 @@ public struct EnrichPositions: Sendable {
         try await history.append(enriched)
         try await publish(enriched: enriched, events: events, bus: bus)
         try await fleet.saveSnapshots(Array(pending.values))
-        for snapshot in pending.values {
-            try? await latest.put(snapshot.position, ttl: configuration.latestTTL)
-        }
+        try? await latest.put(pending.values.map(\.position), ttl: configuration.latestTTL)
     }
 
     /// Enriches one position and writes its visit transitions; nil when its driver no longer exists.

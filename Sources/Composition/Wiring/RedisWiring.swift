@@ -2,9 +2,9 @@ package import Application
 import Domain
 import Foundation
 package import Logging
-import RedisAdapters
+package import RedisAdapters
 package import ServiceLifecycle
-import SocketIOAdapters
+package import SocketIOAdapters
 
 /// The shared caches on Redis (`tracker.cache=redis`): latest positions (TTL 5 min, newest wins across
 /// instances) and level 2 of the customer cache. Nothing durable lives only in Redis: callers fall back to
@@ -66,7 +66,7 @@ package enum RedisWiring {
         let log = RedisPushLog(client: client, recoveryWindow: recoveryWindow)
         let timeout = settings.timeout
         let push = TrackerSystem.SharedPush(
-            publish: RedisPushFanout(log: log, logger: logger),
+            publish: { local in RedisPushFanout(log: log, fallback: local, logger: logger) },
             recovery: RedisSharedRecovery(log: log),
             tail: { deliver in
                 // Its own connection: XREAD BLOCK would hold up every other command of a shared one.
@@ -83,26 +83,28 @@ package enum RedisWiring {
 /// Socket.IO connection state recovery on the shared push log: sessions as JSON under their pid, packets from
 /// the events stream (room names turned into the gateway's tenant-scoped room keys). Redis being down makes
 /// recovery fail (a fresh session), never the connection.
-struct RedisSharedRecovery: SharedRecovery {
+package struct RedisSharedRecovery: SharedRecovery {
     let log: RedisPushLog
 
-    func save(_ sessions: [SharedSession], ttl: Duration) async {
+    package init(log: RedisPushLog) { self.log = log }
+
+    package func save(_ sessions: [SharedSession], ttl: Duration) async {
         let records = sessions.compactMap { session in
             (try? JSONEncoder().encode(session)).map { (pid: session.pid, record: [UInt8]($0)) }
         }
         try? await log.saveSessions(records, ttl: ttl)
     }
 
-    func forget(_ pids: [String]) async {
+    package func forget(_ pids: [String]) async {
         try? await log.forgetSessions(pids)
     }
 
-    func claim(pid: String) async -> SharedSession? {
+    package func claim(pid: String) async -> SharedSession? {
         guard let bytes = try? await log.claimSession(pid) else { return nil }
         return try? JSONDecoder().decode(SharedSession.self, from: Data(bytes))
     }
 
-    func packets(after offset: String) async -> [SharedPacket]? {
+    package func packets(after offset: String) async -> [SharedPacket]? {
         guard let entries = try? await log.events(after: offset) else { return nil }
         return entries.map { entry in
             SharedPacket(
