@@ -1,9 +1,11 @@
 import AdapterContracts
 import AdapterSupport
 import Application
+import Composition
 import Domain
 import Logging
 import RedisAdapters
+import SocketIOAdapters
 import Synchronization
 import Testing
 
@@ -26,7 +28,7 @@ enum TestRedis {
 
 /// The cache contracts against a real Redis 7 (expiry is the server's: the contracts sleep). TTLs of 2 s: with
 /// 400 ms, a put and its read-back were once further apart than that on a loaded CI machine.
-@Suite("Redis cache contracts", .enabled(if: TestRedis.enabled, "set TRACKER_TEST_REDIS_URL"))
+@Suite("Redis adapter contracts", .enabled(if: TestRedis.enabled, "set TRACKER_TEST_REDIS_URL"))
 struct RedisContractTests {
     private let logger = Logger(label: "redis-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
@@ -120,5 +122,39 @@ struct RedisContractTests {
         let refused = await #expect(throws: StoreError.self) { try await wrong.checkHealth() }
         #expect(refused?.detail.contains("wrong-secret") == false, "op: AUTH refused, key: password not repeated")
         await wrong.shutdown()
+    }
+
+    /// `PushGateway` across instances (`tracker.push.fanout=redis`): the gateway under test is instance Y's
+    /// `RedisPushFanout`, the probe's sockets are on instance X, whose `RedisPushTail` delivers the shared log
+    /// to its Socket.IO gateway. Every rule then holds across instances: room delivery, once per socket,
+    /// tenant isolation, order, no blocking on a stalled receiver.
+    @Test func pushGatewayAcrossInstances() async throws {
+        let url = try TestRedis.requireURL()
+        let logger = self.logger
+        let started = Mutex<[(SocketIOTestServer, Task<Void, any Error>, RedisClient)]>([])
+        try await PushGatewayContract(capabilities: .init(deliveryTimeout: .seconds(10), broadcastBudget: .seconds(5)))
+        {
+            var configuration = SocketIOGateway.Configuration()
+            let sharedClient = try RedisClient(url: url, logger: logger)
+            let log = RedisPushLog(client: sharedClient)
+            configuration.sharedRecovery = RedisSharedRecovery(log: log)
+            let instanceX = try await SocketIOTestServer.start(configuration: configuration)
+            let tailLog = RedisPushLog(client: try RedisClient(url: url, timeout: .seconds(3), logger: logger))
+            let tail = RedisPushTail(log: tailLog, logger: logger, start: try await log.ends()) {
+                message,
+                rooms,
+                offset in
+                instanceX.gateway.deliver(message, to: rooms, offset: offset)
+            }
+            let tailing = Task { try await tail.run() }
+            started.withLock { $0.append((instanceX, tailing, sharedClient)) }
+            let instanceY = RedisPushFanout(log: RedisPushLog(client: sharedClient), logger: logger)
+            return (instanceY, SocketIOPushProbe(server: instanceX))
+        }.run()
+        for (server, tailing, client) in started.withLock({ $0 }) {
+            server.stop()
+            tailing.cancel()
+            await client.shutdown()
+        }
     }
 }

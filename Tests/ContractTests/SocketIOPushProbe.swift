@@ -17,7 +17,7 @@ final class SocketIOTestServer: Sendable {
     private let task: Task<Void, Never>
     private let heartbeat: Task<Void, Never>
 
-    static func start() async throws -> SocketIOTestServer {
+    static func start(configuration: SocketIOGateway.Configuration = .init()) async throws -> SocketIOTestServer {
         let logger = Logger(label: "socketio-test")
         let fleet = InMemoryFleetStore()
         let clock = SystemWallClock()
@@ -35,6 +35,7 @@ final class SocketIOTestServer: Sendable {
             logger: logger
         )
         let gateway = SocketIOGateway(
+            configuration: configuration,
             authenticate: { token in
                 guard token.hasPrefix("tenant:") else { throw BadToken() }
                 return Principal(tenantId: TenantID(String(token.dropFirst(7))), role: .dispatcher, subject: "probe")

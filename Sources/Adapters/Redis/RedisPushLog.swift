@@ -66,7 +66,7 @@ public final class RedisPushLog: Sendable {
     // MARK: Reading
 
     /// The ids each stream ends at now (where a tail starts).
-    package func ends() async throws -> (live: String, events: String) {
+    public func ends() async throws -> (live: String, events: String) {
         let replies = try await client.pipeline(
             [Self.liveStream, Self.eventsStream].map {
                 [
@@ -257,15 +257,20 @@ public final class RedisPushTail: Service, Sendable {
     let log: RedisPushLog
     let deliver: @Sendable (PushMessage, [Room], String?) async -> Void
     let logger: Logger
+    let start: (live: String, events: String)?
 
-    /// - Parameter deliver: message, rooms and, for events, the recovery offset.
+    /// - Parameters:
+    ///   - start: the ids to read after (from `RedisPushLog.ends()`); nil: the streams' ends when it starts.
+    ///   - deliver: message, rooms and, for events, the recovery offset.
     public init(
         log: RedisPushLog,
         logger: Logger,
+        start: (live: String, events: String)? = nil,
         deliver: @escaping @Sendable (PushMessage, [Room], String?) async -> Void
     ) {
         self.log = log
         self.logger = logger
+        self.start = start
         self.deliver = deliver
     }
 
@@ -275,7 +280,7 @@ public final class RedisPushTail: Service, Sendable {
     }
 
     private func follow() async {
-        var position: (live: String, events: String)?
+        var position = start
         var failures = 0
         while !Task.isCancelled {
             do {
