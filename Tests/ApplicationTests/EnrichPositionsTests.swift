@@ -151,4 +151,47 @@ struct EnrichPositionsTests {
         let stored = try await fleet.snapshot(driverId: driver.id, tenantId: tenant)
         #expect(stored?.position.fixTime == raw(2).fixTime, "op: snapshot, key: newest fix of the batch")
     }
+
+    /// The same fix again (a webhook retry taken by another instance lands on the same partition; a batch
+    /// redelivered after its snapshot was saved), in a later batch or the same one: one history row, one
+    /// enriched event.
+    @Test func duplicateFixIsEnrichedOnce() async throws {
+        let bus = InMemoryEventBus()
+        let fleet = InMemoryFleetStore()
+        try await fleet.saveDriver(driver)
+        let clock = ManualWallClock(Timestamp(millisecondsSinceEpoch: 1_750_000_100_000))
+        let history = InMemoryHistoryStore()
+        let enrich = EnrichPositions(
+            fleet: fleet,
+            history: history,
+            latest: InMemoryLatestPositionCache(clock: clock),
+            customers: CustomerDirectory(
+                shared: InMemoryCustomerCache(clock: clock),
+                store: InMemoryReferenceStore(),
+                sourceOfTruth: InMemorySourceOfTruth(bus: bus),
+                clock: clock,
+                logger: Logger(label: "test")
+            ),
+            bus: bus,
+            logger: Logger(label: "test")
+        )
+        try await enrich.handle([try message(raw(0), offset: 0)])
+        try await enrich.handle([try message(raw(0), offset: 1)])
+        try await enrich.handle([try message(raw(1), offset: 2), try message(raw(1), offset: 3)])
+        let subscription = try await bus.subscribe(topics: [.enrichedPositions], group: "probe", startAtEnd: false)
+        var published: [EnrichedPosition] = []
+        while let batch = try await withTimeout({ try await subscription.next(maxCount: 100) }), !batch.isEmpty {
+            published += try batch.map { try JSONPayload.decode(EnrichedPosition.self, from: $0.value) }
+        }
+        await subscription.close()
+        #expect(published.map(\.fixTime) == [raw(0).fixTime, raw(1).fixTime], "op: publish, key: one event per fix")
+        let rows = try await history.routeHistory(
+            driverId: driver.id,
+            tenantId: tenant,
+            from: raw(0).fixTime,
+            to: raw(1).fixTime,
+            maxPoints: 10
+        )
+        #expect(rows.count == 2, "op: history, key: one row per fix")
+    }
 }

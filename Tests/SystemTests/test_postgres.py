@@ -85,6 +85,7 @@ class Redis:
 class Instance:
     def __init__(self, name: str, bootstrap: str, postgres_url: str, redis_url: str, extra_env: dict | None = None):
         self.name = name
+        self.bootstrap = bootstrap
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data_dir = tempfile.mkdtemp(prefix=f"tracker-pg-{name}-")
@@ -338,6 +339,31 @@ def test_postgres_outage_under_load_loses_no_acknowledged_position(shared):
     print(f"postgres outage 30 s: {len(acknowledged)} positions acknowledged ({before} before the outage), "
           f"answers {answers} (during the outage: {during}); {count} rows in enriched_positions, 0 missing")
     assert all(i.process.poll() is None for i in (a, b, c))
+
+
+def test_webhook_retry_on_other_instances_is_stored_and_enriched_once(shared):
+    """Traccar resends a fix whose answer it lost; the load balancer may give each copy to another instance.
+    Every copy is acknowledged, the fix is one history row and one enriched event (read back with kcat):
+    the copies share the driver's partition, and enrichment skips the fix its snapshot already holds."""
+    postgres, _, a, b, c = shared
+    admin = mint("admin")
+    r = a.api("POST", "/api/drivers", admin, json={"id": "rt-d1", "deviceId": "rt-dev-1", "name": "Retry"})
+    assert r.status_code in (200, 201), r.text
+    fix = int(time.time() * 1000)
+    for instance in (a, b, c, b):
+        r = requests.post(instance.base + "/api/traccar/positions", data=body("rt-dev-1", fix, 52.5, 13.4),
+                          headers=WEBHOOK, timeout=15)
+        assert r.status_code == 200, r.text
+
+    def enriched_copies():
+        result = subprocess.run(["kcat", "-b", a.bootstrap, "-C", "-t", "gps.positions.enriched", "-o", "beginning",
+                                 "-e", "-q", "-f", "%k\\n"], capture_output=True, text=True, timeout=60, check=True)
+        return [line for line in result.stdout.splitlines() if line == "rt-d1"]
+    wait_until(lambda: enriched_copies(), 30, "the fix to be enriched")
+    time.sleep(3)  # the later copies, had they been enriched, would be on the topic by now
+    assert len(enriched_copies()) == 1, enriched_copies()
+    rows = postgres.psql(f"SELECT count(*) FROM enriched_positions WHERE tenant_id = '{TENANT}' AND driver_id = 'rt-d1'")
+    assert rows == "1", rows
 
 
 def test_redis_outage_degrades_and_recovers(shared):

@@ -81,6 +81,13 @@ public struct EnrichPositions: Sendable {
         }
         let stored = pending == nil ? try await fleet.snapshot(driverId: driver.id, tenantId: driver.tenantId) : nil
         let previous = pending ?? stored
+        // The fix the driver's snapshot already holds: a webhook retry (Traccar resends when an answer is lost),
+        // whichever instance took it, since every copy lands on the driver's partition, or a redelivered batch
+        // whose snapshot was saved (after its history rows and enriched events). Nothing new to store or tell.
+        if let previous, previous.position.fixTime == raw.fixTime {
+            logger.debug("duplicate fix skipped", metadata: ["driver.id": "\(raw.driverId)"])
+            return nil
+        }
         let route = try await activeRoute(for: driver, at: raw.fixTime)
         var visits: [PlannedVisit] = []
         if let route { visits = try await fleet.visits(routeId: route.id, tenantId: driver.tenantId) }
