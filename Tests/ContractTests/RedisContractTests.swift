@@ -8,6 +8,7 @@ import RedisAdapters
 import SocketIOAdapters
 import Synchronization
 import Testing
+import WireFormat
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -132,8 +133,9 @@ struct RedisContractTests {
         let url = try TestRedis.requireURL()
         let logger = self.logger
         let started = Mutex<[(SocketIOTestServer, Task<Void, any Error>, RedisClient)]>([])
-        try await PushGatewayContract(capabilities: .init(deliveryTimeout: .seconds(10), broadcastBudget: .seconds(5)))
-        {
+        try await PushGatewayContract(
+            capabilities: .init(deliveryTimeout: .seconds(10), broadcastBudget: .seconds(5), membershipAtDelivery: true)
+        ) {
             var configuration = SocketIOGateway.Configuration()
             let sharedClient = try RedisClient(url: url, logger: logger)
             let log = RedisPushLog(client: sharedClient)
@@ -156,5 +158,76 @@ struct RedisContractTests {
             tailing.cancel()
             await client.shutdown()
         }
+    }
+
+    /// Connection state recovery across instances: a dashboard on instance 1 that got an event, instance 1
+    /// gone, two events published meanwhile, the dashboard reconnecting to instance 2 with its `pid` and last
+    /// offset: the same socket id and the two events it missed, in order; another tenant's event is not among
+    /// them.
+    @Test func recoveryAfterReconnectElsewhere() async throws {
+        let url = try TestRedis.requireURL()
+        let logger = self.logger
+        let client = try RedisClient(url: url, logger: logger)
+        let log = RedisPushLog(client: client)
+        var configuration = SocketIOGateway.Configuration()
+        configuration.sharedRecovery = RedisSharedRecovery(log: log)
+        var servers: [SocketIOTestServer] = []
+        var tails: [Task<Void, any Error>] = []
+        for _ in 0..<2 {
+            let server = try await SocketIOTestServer.start(configuration: configuration)
+            let tail = RedisPushTail(
+                log: RedisPushLog(client: try RedisClient(url: url, timeout: .seconds(3), logger: logger)),
+                logger: logger,
+                start: try await log.ends()
+            ) { message, rooms, offset in server.gateway.deliver(message, to: rooms, offset: offset) }
+            servers.append(server)
+            tails.append(Task { try await tail.run() })
+        }
+        defer {
+            for server in servers { server.stop() }
+            for tail in tails { tail.cancel() }
+        }
+        let publisher = RedisPushFanout(log: log, logger: logger)
+        let tenant = TenantID("rec-\(UInt32.random(in: 0...UInt32.max))")
+        let other = TenantID("rec-other-\(UInt32.random(in: 0...UInt32.max))")
+        func event(_ n: Int, _ tenant: TenantID) -> PushMessage {
+            PushMessage(event: "visit-event", json: Array("{\"n\":\(n)}".utf8), tenantId: tenant)
+        }
+        let received = Mutex<[String]>([])
+        let first = try await SocketIOClient.connect(
+            url: servers[0].url,
+            auth: #"{"token":"tenant:\#(tenant.rawValue)"}"#,
+            logger: logger
+        ) { name, packet in if name == "visit-event" { received.withLock { $0.append(packet) } } }
+        let pid = try #require(first.pid, "op: connect, key: a recovery pid")
+        await publisher.broadcast(event(1, tenant), to: [.tenant(tenant)])
+        for _ in 0..<100 where received.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(50)) }
+        let offset = try #require(
+            received.withLock { $0.first }.flatMap { packet -> String? in
+                (try? JSONBytesReader.parse(Array(packet.utf8.dropFirst(2))))?.array?.last?.string
+            },
+            "op: recoverable event, key: carries an offset"
+        )
+        // The session is saved within a second of connecting.
+        for _ in 0..<200 where try await client.command("EXISTS", "tracker:sio:s:\(pid)") != .integer(1) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        servers[0].stop()
+        await publisher.broadcast(event(2, tenant), to: [.tenant(tenant)])
+        await publisher.broadcast(event(3, other), to: [.tenant(other)])
+        await publisher.broadcast(event(4, tenant), to: [.tenant(tenant)])
+        let replayed = Mutex<[String]>([])
+        let again = try await SocketIOClient.connect(
+            url: servers[1].url,
+            auth: #"{"token":"tenant:\#(tenant.rawValue)","pid":"\#(pid)","offset":"\#(offset)"}"#,
+            logger: logger
+        ) { name, packet in if name == "visit-event" { replayed.withLock { $0.append(packet) } } }
+        #expect(again.socketId == first.socketId, "op: reconnect elsewhere, key: same socket id")
+        for _ in 0..<100 where replayed.withLock({ $0.count }) < 2 { try await Task.sleep(for: .milliseconds(50)) }
+        let numbers = replayed.withLock { $0 }.compactMap { packet in
+            (try? JSONBytesReader.parse(Array(packet.utf8.dropFirst(2))))?.array?.dropFirst().first?["n"]?.int64
+        }
+        #expect(numbers == [2, 4], "op: recovery on another instance, key: the missed events of its tenant")
+        await client.shutdown()
     }
 }

@@ -58,7 +58,9 @@ public struct PushMessage: Hashable, Sendable {
 ///
 /// - **Best effort, at-most-once:** a connection that is slow or gone may miss messages; `broadcast`
 ///   never blocks on one slow receiver and never throws for delivery failures.
-/// - **Rooms:** a message reaches every connection joined to the room at the time of the call.
+/// - **Rooms:** a message reaches every connection joined to the room at the time of the call. A gateway that
+///   fans out across instances through a shared log evaluates rooms at delivery, where the connection is: a
+///   connection joining just after the call may receive it too.
 /// - **Tenant isolation:** a message never reaches a connection of another tenant than `message.tenantId`.
 /// - **Ordering:** messages to the same connection arrive in call order.
 public protocol PushGateway: Sendable {

@@ -17,12 +17,15 @@ public final class SocketIOClient: Sendable {
 
     /// The Socket.IO socket id from the CONNECT reply.
     public let socketId: String
+    /// The connection state recovery session id from the CONNECT reply (send it back as `auth.pid`).
+    public let pid: String?
     let writer: Mutex<WebSocketOutboundWriter?>
     let acks = Mutex<(next: Int, pending: [Int: CheckedContinuation<[UInt8], Never>])>((0, [:]))
     let task: Mutex<Task<Void, Never>?> = Mutex(nil)
 
-    private init(socketId: String, writer: WebSocketOutboundWriter) {
+    private init(socketId: String, pid: String?, writer: WebSocketOutboundWriter) {
         self.socketId = socketId
+        self.pid = pid
         self.writer = Mutex(writer)
     }
 
@@ -69,7 +72,7 @@ public final class SocketIOClient: Sendable {
                             let tree = try? JSONBytesReader.parse(Array(reply.utf8.dropFirst(2))),
                             let sid = tree["sid"]?.string
                         else { throw ConnectError(description: "unexpected CONNECT reply \(reply)") }
-                        let client = SocketIOClient(socketId: sid, writer: outbound)
+                        let client = SocketIOClient(socketId: sid, pid: tree["pid"]?.string, writer: outbound)
                         holder.withLock { $0 = client }
                         connected.continuation.yield(client)
                         connected.continuation.finish()
