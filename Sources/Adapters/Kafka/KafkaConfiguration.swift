@@ -1,3 +1,5 @@
+import CRdKafka
+
 /// How a `KafkaEventBus` connects and which librdkafka properties it sets.
 ///
 /// Every librdkafka property can be passed through `properties` (the composition root fills it from the
@@ -53,16 +55,24 @@ public struct KafkaConfiguration: Sendable {
         "message.timeout.ms": "30000",
     ]
 
-    /// The consumers' defaults: cooperative rebalancing, commits only through `commit`, no EOF events, and a
-    /// 50 ms fetch wait (a broker answers as soon as data arrives; the wait only bounds how long a fetch on a
-    /// quiet partition is held, which the mock cluster holds in full even when data arrives meanwhile).
+    /// The consumers' defaults: cooperative rebalancing where the library is safe with it, commits only
+    /// through `commit`, no EOF events, and a 50 ms fetch wait (a broker answers as soon as data arrives; the
+    /// wait only bounds how long a fetch on a quiet partition is held, which the mock cluster holds in full even
+    /// when data arrives meanwhile).
     static let consumerDefaults: [String: String] = [
         "fetch.wait.max.ms": "50",
-        "partition.assignment.strategy": "cooperative-sticky",
+        "partition.assignment.strategy": assignmentStrategy,
         "enable.auto.commit": "false",
         "enable.auto.offset.store": "false",
         "enable.partition.eof": "false",
     ]
+
+    /// `cooperative-sticky` from librdkafka 2.3.0; before it (Debian 12 ships 2.0.2) the cooperative sticky
+    /// assignor aborts the process when a member's session expires before its first assignment
+    /// (`rd_kafka_sticky_assignor_state_destroy: Assertion 'assignor_state' failed`, librdkafka #4312, fixed
+    /// by #4381), so the eager `range,roundrobin` is the default there. `partition.assignment.strategy` in the
+    /// properties overrides either.
+    static let assignmentStrategy = rd_kafka_version() >= 0x0203_00ff ? "cooperative-sticky" : "range,roundrobin"
 
     /// The properties of one client: defaults, then shared properties, then the client's own, then
     /// `overrides` (what the bus's semantics depend on: `group.id`, `auto.offset.reset`).
