@@ -8,6 +8,7 @@ is seen by B and C; B and C racing on one visit: exactly one wins; history writt
 Then PostgreSQL is stopped for 30 s under load: the instances stay up,
 readiness says which store is down, webhooks answer 2xx only for what is durable (or 503), and after the
 database returns every acknowledged position is in history, counted with psql."""
+import contextlib
 import datetime
 import json
 import os
@@ -130,12 +131,15 @@ def mint(role: str) -> str:
                           capture_output=True, text=True, timeout=30).stdout.strip()
 
 
-@pytest.fixture(scope="module")
-def shared():
+@contextlib.contextmanager
+def three_instances(prefix: str = "", extra_env: dict | None = None):
+    """A PostgreSQL, a Redis and a Kafka mock cluster of their own, and three instances on them, started at
+    once; yields (postgres, redis, a, b, c) once all are ready, and stops everything after."""
     postgres = Postgres()
     redis = Redis()
     cluster = MockCluster()
-    instances = [Instance(name, cluster.bootstrap, postgres.url, redis.url) for name in ("a", "b", "c")]
+    instances = [Instance(f"{prefix}{name}", cluster.bootstrap, postgres.url, redis.url, extra_env)
+                 for name in ("a", "b", "c")]
     try:
         for instance in instances:
             instance.wait_ready()
@@ -146,6 +150,12 @@ def shared():
         cluster.stop()
         redis.stop()
         postgres.stop()
+
+
+@pytest.fixture(scope="module")
+def shared():
+    with three_instances() as trio:
+        yield trio
 
 
 def test_state_written_through_one_instance_is_seen_by_the_other(shared):
