@@ -1,6 +1,5 @@
 package import Application
 import Domain
-import Foundation
 package import Logging
 package import RedisAdapters
 package import ServiceLifecycle
@@ -58,22 +57,20 @@ package enum RedisWiring {
     ) throws -> (push: TrackerSystem.SharedPush, services: [any Service]) {
         guard let url = settings.url else { throw StartupFailure(message: refusal(settings) ?? "no URL") }
         let client: RedisClient
+        let tailClient: RedisClient
         do {
             client = try RedisClient(url: url, timeout: settings.timeout, logger: logger)
+            // The tail's own connection: XREAD BLOCK would hold up every other command of a shared one.
+            tailClient = try RedisClient(url: url, timeout: settings.timeout + .seconds(1), logger: logger)
         } catch let error as StoreError {
             throw StartupFailure(message: error.detail)
         }
         let log = RedisPushLog(client: client, recoveryWindow: recoveryWindow)
-        let timeout = settings.timeout
+        let tailLog = RedisPushLog(client: tailClient, recoveryWindow: recoveryWindow)
         let push = TrackerSystem.SharedPush(
             publish: { local in RedisPushFanout(log: log, fallback: local, logger: logger) },
             recovery: RedisSharedRecovery(log: log),
-            tail: { deliver in
-                // Its own connection: XREAD BLOCK would hold up every other command of a shared one.
-                let tailClient = (try? RedisClient(url: url, timeout: timeout + .seconds(1), logger: logger)) ?? client
-                let tailLog = RedisPushLog(client: tailClient, recoveryWindow: recoveryWindow)
-                return RedisPushTail(log: tailLog, logger: logger, deliver: deliver)
-            }
+            tail: { deliver in RedisPushTail(log: tailLog, logger: logger, deliver: deliver) }
         )
         logger.info("live pushes shared through Redis streams", metadata: ["redis.target": "\(client.target)"])
         return (push, [client])
@@ -90,7 +87,7 @@ package struct RedisSharedRecovery: SharedRecovery {
 
     package func save(_ sessions: [SharedSession], ttl: Duration) async {
         let records = sessions.compactMap { session in
-            (try? JSONEncoder().encode(session)).map { (pid: session.pid, record: [UInt8]($0)) }
+            (try? JSONPayload.encode(session)).map { (pid: session.pid, record: $0) }
         }
         try? await log.saveSessions(records, ttl: ttl)
     }
@@ -101,7 +98,7 @@ package struct RedisSharedRecovery: SharedRecovery {
 
     package func claim(pid: String) async -> SharedSession? {
         guard let bytes = try? await log.claimSession(pid) else { return nil }
-        return try? JSONDecoder().decode(SharedSession.self, from: Data(bytes))
+        return try? JSONPayload.decode(SharedSession.self, from: bytes)
     }
 
     package func packets(after offset: String) async -> [SharedPacket]? {
