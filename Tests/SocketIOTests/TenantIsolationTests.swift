@@ -14,66 +14,10 @@ import Testing
 /// exactly once.
 @Suite("Socket.IO gateway tenant isolation")
 struct TenantIsolationTests {
-    struct Harness {
-        let gateway: SocketIOGateway
-
-        init() {
-            let logger = Logger(label: "isolation")
-            let fleet = InMemoryFleetStore()
-            let clock = SystemWallClock()
-            let bus = InMemoryEventBus()
-            let customers = CustomerDirectory(
-                shared: InMemoryCustomerCache(clock: clock),
-                store: InMemoryReferenceStore(),
-                sourceOfTruth: InMemorySourceOfTruth(bus: bus),
-                clock: clock,
-                logger: logger
-            )
-            gateway = SocketIOGateway(
-                authenticate: { token in
-                    Principal(
-                        tenantId: TenantID(String(token.dropFirst("tenant:".count))),
-                        role: .dispatcher,
-                        subject: "user"
-                    )
-                },
-                positions: PositionQueries(
-                    fleet: fleet,
-                    latest: InMemoryLatestPositionCache(clock: clock),
-                    history: InMemoryHistoryStore()
-                ),
-                drivers: DriverManagement(fleet: fleet),
-                routes: RoutePlanning(fleet: fleet, customers: customers),
-                logger: logger
-            )
-        }
-
-        /// Opens a socket through the protocol path (Engine.IO open + Socket.IO CONNECT with auth).
-        func connect(tenant: String, batchMs: Int?) async -> (EngineSession, String) {
-            let session = gateway.engine.open(transport: .websocket, query: [:], headers: [:])
-            await gateway.io.engineOpened(session)
-            let batch = batchMs.map { #","batchMs":\#($0)"# } ?? ""
-            await gateway.io.engine(session, received: .text(#"0{"token":"tenant:\#(tenant)"\#(batch)}"#))
-            let reply = drain(session).first { $0.hasPrefix("40") } ?? ""
-            let sid = String(reply.dropFirst(#"40{"sid":""#.count).prefix { $0 != "\"" })
-            return (session, sid)
-        }
-
-        func drain(_ session: EngineSession) -> [String] {
-            session.state.withLock { state in
-                defer {
-                    state.queue.removeAll()
-                    state.queuedBytes = 0
-                }
-                return state.queue.map { String(buffer: $0.payload) }
-            }
-        }
-    }
-
     @Test(arguments: 0..<40)
     func noEventCrossesTenants(seed: UInt64) async throws {
         var random = SplitMix64(seed: seed)
-        let harness = Harness()
+        let harness = GatewayHarness()
         let runner = Task { await harness.gateway.run() }
         defer { runner.cancel() }
         let tenants = (0..<Int.random(in: 2...4, using: &random)).map { "t\($0)" }

@@ -291,6 +291,9 @@ public final class SocketIOGateway: PushGateway {
     func connected(_ socket: SocketIOSocket) async {
         guard let client = socket.context as? Client else { return }
         let tenant = client.principal.tenantId
+        // Joined first, read second, sent first: a position published meanwhile is held behind the state.
+        socket.hold()
+        defer { socket.release() }
         socket.join(Self.key(tenant, Room.tenant(tenant).name))
         if let ms = client.batchMs {
             socket.join(Self.batchKey(tenant, ms))
@@ -301,7 +304,6 @@ public final class SocketIOGateway: PushGateway {
         } else {
             socket.join(Self.livePositionsKey(tenant))
         }
-        // Joined first, read second: a position published meanwhile is in one or the other (or both).
         do {
             socket.emit("initial-state", [try await initialState(for: client.principal)])
         } catch {

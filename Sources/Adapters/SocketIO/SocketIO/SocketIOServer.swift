@@ -77,6 +77,8 @@ package final class SocketIOSocket: Sendable {
         var connected = true
         var nextAckId = 0
         var pendingAcks: [Int: @Sendable ([JSONTree]) -> Void] = [:]
+        /// Broadcast frames kept back while the socket is held; nil when it is not.
+        var held: [EngineFrame]?
     }
 
     init(
@@ -123,6 +125,36 @@ package final class SocketIOSocket: Sendable {
             json: SocketCodec.eventArray(event, args)
         )
         engine.send([EngineFrame.message(header)] + attachments.map { EngineFrame.binary($0) })
+    }
+
+    /// Keeps broadcasts to this socket back until `release()`, while `emit` still goes out: a handler can join
+    /// rooms, read a state and emit it first without losing what reached the rooms meanwhile.
+    package func hold() {
+        state.withLock { if $0.held == nil { $0.held = [] } }
+    }
+
+    /// Sends the broadcasts kept back since `hold()`, in order, and lets the next ones through. (Frames are
+    /// sent outside the lock: a session closing on overflow calls back into the server.)
+    package func release() {
+        while true {
+            let frames = state.withLock { state -> [EngineFrame]? in
+                guard let held = state.held else { return nil }
+                state.held = held.isEmpty ? nil : []
+                return held.isEmpty ? nil : held
+            }
+            guard let frames else { return }
+            engine.send(frames)
+        }
+    }
+
+    /// Queues a broadcast frame, or keeps it back while held. False when the session refused it.
+    func deliver(_ frame: EngineFrame) -> Bool {
+        let now = state.withLock { state in
+            guard state.held != nil else { return true }
+            state.held!.append(frame)
+            return false
+        }
+        return now ? engine.send(frame) : true
     }
 
     /// Joins rooms (broadcasts to them reach this socket from now on).
@@ -547,7 +579,7 @@ package final class SocketIOServer: EngineHandler {
         }
         var delivered = 0
         for socket in sockets(in: rooms, namespace: namespace) where filter?(socket) ?? true {
-            if socket.engine.send(frame) { delivered += 1 }
+            if socket.deliver(frame) { delivered += 1 }
         }
         return delivered
     }
