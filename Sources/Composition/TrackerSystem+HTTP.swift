@@ -19,26 +19,81 @@ extension TrackerSystem {
             tokens: tokens,
             webhookSecret: configuration.secrets.webhook,
             clock: adapters.clock,
-            readiness: {
-                // The fleet store answers a read (it backs every API route and the webhook's device lookup).
-                let fleetStore = (try? await adapters.fleet.syncStates()) != nil
-                return ["fleetStore": fleetStore]
+            readiness: { [consumerHealth, syncMonitor, socketIO] in
+                await Self.dependencyChecks(adapters, consumerHealth, syncMonitor, socketIO)
             },
             metrics: { PrometheusExport.render() },
             bodyLimit: configuration.http.bodyLimit,
             logger: logger
         )
-        // The shared cache answers a read; when it does not, reads fall back to the stores (degraded, ready).
-        services.optionalChecks = {
-            do {
-                _ = try await adapters.latest.latest(driverId: "health-check", tenantId: "health-check")
-                return ["cache": true]
-            } catch {
-                return ["cache": false]
-            }
-        }
+        services.cdcHealth = { [syncMonitor] in try await syncMonitor.check() }
         services.dashboard = dashboardSettings()
         return services
+    }
+}
+
+extension TrackerSystem {
+    /// `/health/ready`'s lines: the database answers (else down: every route needs it); the bus's consumers run
+    /// (else degraded: reads still work, webhooks answer 503 one by one); the shared cache answers (else
+    /// degraded: reads fall back to the stores); CDC is neither lagging nor failing (else degraded: enrichment
+    /// uses older customer data); the Socket.IO gateway has not shut down (else down: dashboards cannot connect).
+    static func dependencyChecks(
+        _ adapters: Adapters,
+        _ consumers: ConsumerHealth,
+        _ monitor: SyncMonitor,
+        _ socketIO: SocketIOGateway
+    ) async -> [DependencyCheck] {
+        var checks: [DependencyCheck] = []
+        var report: SyncMonitor.Report?
+        do {
+            report = try await monitor.check()
+            checks.append(DependencyCheck("database", .up, "the fleet store answers"))
+        } catch {
+            checks.append(DependencyCheck("database", .down, "the fleet store does not answer: \(Self.reason(error))"))
+        }
+        let paused = consumers.pausedGroups()
+        checks.append(
+            paused.isEmpty
+                ? DependencyCheck("bus", .up, "every consumer runs")
+                : DependencyCheck(
+                    "bus",
+                    .degraded,
+                    "paused by an outage: " + paused.map { "\($0.group) (\($0.reason))" }.joined(separator: ", ")
+                )
+        )
+        do {
+            _ = try await adapters.latest.latest(driverId: "health-check", tenantId: "health-check")
+            checks.append(DependencyCheck("cache", .up, "the latest-position cache answers"))
+        } catch {
+            checks.append(
+                DependencyCheck("cache", .degraded, "reads fall back to the stores: \(Self.reason(error))")
+            )
+        }
+        if let report {
+            let behind = report.tables.filter { $0.status == .lagging || $0.status == .failing }
+            checks.append(
+                behind.isEmpty
+                    ? DependencyCheck("cdc", .up, "\(report.status.rawValue): no table lagging or failing")
+                    : DependencyCheck(
+                        "cdc",
+                        .degraded,
+                        behind.map { "\($0.table) \($0.status.rawValue)" }.joined(separator: ", ")
+                            + " (see /health/cdc)"
+                    )
+            )
+        } else {
+            checks.append(DependencyCheck("cdc", .degraded, "sync state unreadable"))
+        }
+        checks.append(
+            socketIO.isStopped
+                ? DependencyCheck("socketio", .down, "the gateway has shut down")
+                : DependencyCheck("socketio", .up, "\(socketIO.connectionCount) sessions")
+        )
+        return checks
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        (error as? StoreError).map { "\($0.code)" } ?? "error"
     }
 }
 

@@ -52,6 +52,10 @@ package struct TrackerSystem: Sendable {
     package let visits: VisitLifecycle
     package let customerAdmin: CustomerAdministration
     package let staleSweep: StaleDeviceSweep
+    /// CDC lag per source table (`/health/cdc`, gauges, the `cdc` readiness line).
+    package let syncMonitor: SyncMonitor
+    /// Which consumer loops are paused by an outage (the `bus` readiness line).
+    package let consumerHealth = ConsumerHealth()
     /// JWTs of the REST API and the Socket.io gateway.
     package let tokens: TokenAuthority
     /// The dashboards' live feed (the push gateway of every mode).
@@ -114,6 +118,7 @@ package struct TrackerSystem: Sendable {
         visits = VisitLifecycle(fleet: a.fleet, history: a.history, bus: a.bus, clock: a.clock)
         customerAdmin = CustomerAdministration(sourceOfTruth: a.sourceOfTruth, reference: a.reference)
         staleSweep = StaleDeviceSweep(fleet: a.fleet, bus: a.bus, clock: a.clock)
+        syncMonitor = SyncMonitor(fleet: a.fleet, clock: a.clock, configuration: configuration.flows.syncMonitor)
     }
 
     /// The consumer loops of this instance. The enrichment group is shared by all instances, the CDC group is
@@ -135,6 +140,7 @@ package struct TrackerSystem: Sendable {
                 bus: bus,
                 configuration: .init(topics: ApplyChangeEvent.topics, group: configuration.cdcGroup),
                 logger: logger,
+                onDeadLetter: applyChanges.recordFailure,
                 handler: applyChanges.handle
             ),
             ConsumerLoop(
@@ -159,7 +165,7 @@ package struct TrackerSystem: Sendable {
         // Push first and enrichment last: shutdown runs in reverse, so enrichment drains (and publishes its last
         // enriched positions) before the push loop drains them to the sockets.
         let consumers: [any Service] = consumerLoops().reversed().map {
-            ConsumerService(loop: $0, group: $0.configuration.group, logger: logger)
+            ConsumerService(loop: $0, group: $0.configuration.group, logger: logger, health: consumerHealth)
         }
         let socketIO = socketIO
         let tail: [any Service] =
@@ -173,6 +179,10 @@ package struct TrackerSystem: Sendable {
             // Level-1 customer copies dropped as any instance invalidates (a no-op for a per-process cache).
             SubscriptionService(name: "customer cache invalidations") { [customers] in
                 await customers.followInvalidations()
+            },
+            // CDC lag: `lagging` recorded in sync_state, gauges and cache counters for /metrics.
+            PeriodicService(name: "cdc monitor", every: .seconds(5), logger: logger) { [syncMonitor, customers] in
+                SyncMetrics.record(try await syncMonitor.check(), cache: customers.stats)
             },
             // Retention (spec §5.2: 365 days), pruned in batches by the store.
             PeriodicService(name: "history retention", every: .seconds(3600), logger: logger) {

@@ -43,7 +43,7 @@ struct PostgresMigrationTests {
             try await PostgresMigrations.migrateFleet(url: url, options: options, logger: logger)
             try await PostgresMigrations.migrateFleet(url: url, options: options, logger: logger)
             #expect(
-                try await versions(url, options) == [["fleet", "1"], ["fleet", "2"]],
+                try await versions(url, options) == [["fleet", "1"], ["fleet", "2"], ["fleet", "3"]],
                 "op: migrate, key: versions"
             )
         }
@@ -81,7 +81,7 @@ struct PostgresMigrationTests {
                 try await group.waitForAll()
             }
             #expect(
-                try await versions(url, options) == [["fleet", "1"], ["fleet", "2"]],
+                try await versions(url, options) == [["fleet", "1"], ["fleet", "2"], ["fleet", "3"]],
                 "op: 3 migrators, key: once each"
             )
         }
@@ -94,7 +94,13 @@ struct PostgresMigrationTests {
             let pool = try PostgresPool(url: url, options: options, logger: logger)
             try await pool.execute("INSERT INTO schema_migrations (component, version) VALUES ('fleet', 99)")
             await pool.shutdown()
-            await #expect(throws: PostgresSchemaTooNew(component: "fleet", databaseVersion: 99, binaryVersion: 2)) {
+            await #expect(
+                throws: PostgresSchemaTooNew(
+                    component: "fleet",
+                    databaseVersion: 99,
+                    binaryVersion: PostgresMigrations.fleet.count
+                )
+            ) {
                 try await PostgresMigrations.migrateFleet(url: url, options: options, logger: logger)
             }
         }

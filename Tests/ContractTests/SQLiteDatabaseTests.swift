@@ -115,7 +115,8 @@ struct SQLiteDatabaseTests {
         #expect(try await reference.customer("c-1", tenantId: tenant)?.version == "0001", "op: reopen, key: customer")
         let applied = try await database.appliedMigrations()
         #expect(
-            applied["fleet"] == 1 && applied["history"] == 1 && applied["reference"] == 1,
+            applied["fleet"] == SQLiteFleetStore.migrations.count && applied["history"] == 1
+                && applied["reference"] == 1,
             "op: reopen, key: migrations"
         )
         database.close()
@@ -174,7 +175,8 @@ struct SQLiteDatabaseTests {
         let path = try await trackerFile {
             try $0.run("INSERT INTO schema_migrations (namespace, version, applied_at) VALUES ('fleet', 7, 0)")
         }
-        let message = "was written by a newer version of tracker (schema fleet.7, this build knows fleet.1)"
+        let known = SQLiteFleetStore.migrations.count
+        let message = "was written by a newer version of tracker (schema fleet.7, this build knows fleet.\(known))"
         try expectRefused(path, .newerVersion, mentioning: message) {
             _ = try SQLiteFleetStore(path: path, logger: logger)
         }
@@ -185,6 +187,33 @@ struct SQLiteDatabaseTests {
         }
     }
 
+    /// A fleet.1 file keeps its sync state through fleet.2 (the CDC counters start at zero).
+    @Test func syncStateSurvivesTheUpgrade() async throws {
+        let path = LocalKind.temporaryPath("upgrade")
+        let old = try SQLiteDatabase(path: path, migrations: [SQLiteFleetStore.migrations[0]], logger: logger)
+        try await old.write { db in
+            try db.run(
+                "INSERT INTO sync_state (table_name, last_version, last_synced_at, status) VALUES (?, ?, ?, ?)",
+                [.text("Customers"), .text("0000002b:00000c28:0005"), .integer(1_000), .text("healthy")]
+            )
+        }
+        old.close()
+        let store = try SQLiteFleetStore(path: path, logger: logger)
+        let state = try await store.syncStates()
+        #expect(
+            state == [
+                SyncState(
+                    tableName: "Customers",
+                    lastVersion: "0000002b:00000c28:0005",
+                    lastSyncedAt: Timestamp(millisecondsSinceEpoch: 1_000),
+                    status: .healthy
+                )
+            ],
+            "op: upgrade fleet.1 → fleet.2, key: sync state kept"
+        )
+        store.database.close()
+    }
+
     /// Applying migrations again changes nothing; a new namespace is added beside the others; a failing
     /// migration leaves nothing behind.
     @Test func migrationsAreIdempotent() async throws {
@@ -193,7 +222,8 @@ struct SQLiteDatabaseTests {
         try database.migrate(SQLiteFleetStore.migrations)
         _ = try SQLiteFleetStore(database: database)
         let rows = try await database.read { try $0.query("SELECT namespace, version FROM schema_migrations") }
-        #expect(rows.count == 1, "op: migrate twice, key: one fleet.1 row")
+        let fleet = SQLiteFleetStore.migrations.count
+        #expect(rows.count == fleet, "op: migrate twice, key: one row per fleet step")
 
         let extra = [
             SQLiteMigration("extra", 1, sql: "CREATE TABLE extra_one (id INTEGER PRIMARY KEY)"),
@@ -201,7 +231,10 @@ struct SQLiteDatabaseTests {
         ]
         try database.migrate(extra)
         try database.migrate(extra)
-        #expect(try await database.appliedMigrations() == ["fleet": 1, "extra": 2], "op: migrate extra, key: versions")
+        #expect(
+            try await database.appliedMigrations() == ["fleet": fleet, "extra": 2],
+            "op: migrate extra, key: versions"
+        )
 
         let broken = [
             SQLiteMigration("broken", 1, sql: "CREATE TABLE broken_one (id INTEGER)"),
@@ -216,7 +249,10 @@ struct SQLiteDatabaseTests {
         database.close()
 
         let reopened = try SQLiteDatabase(path: path, migrations: SQLiteFleetStore.migrations + extra, logger: logger)
-        #expect(try await reopened.appliedMigrations() == ["fleet": 1, "extra": 2], "op: reopen, key: nothing new")
+        #expect(
+            try await reopened.appliedMigrations() == ["fleet": fleet, "extra": 2],
+            "op: reopen, key: nothing new"
+        )
         reopened.close()
     }
 

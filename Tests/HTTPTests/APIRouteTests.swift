@@ -457,20 +457,31 @@ struct APIRouteTests {
             #expect(openapi.status == .ok)
             #expect(openapi.text.hasPrefix("openapi: 3.1"))
         }
-        api.services.readiness = { ["bus": true, "fleetStore": false, "history": false] }
+        api.services.readiness = {
+            [
+                DependencyCheck("bus", .up, "every consumer runs"),
+                DependencyCheck("database", .down, "the fleet store does not answer: unavailable"),
+                DependencyCheck("socketio", .down, "the gateway has shut down"),
+            ]
+        }
         try await api.test { client in
             let ready = try await client.api(.get, "/health/ready", token: nil)
             expectProblem(ready, 503)
-            #expect(ready.object["checks"] as? [String] == ["fleetStore", "history"])
+            #expect(ready.object["checks"] as? [String] == ["database", "socketio"])
+            #expect((ready.object["detail"] as? String)?.contains("database (the fleet store does not answer") == true)
         }
-        // An optional dependency down: still ready (200), named under `degraded`.
-        api.services.readiness = { ["fleetStore": true] }
-        api.services.optionalChecks = { ["cache": false] }
+        // A degraded dependency: still ready (200), named under `degraded`, every line with its reason.
+        api.services.readiness = {
+            [DependencyCheck("database", .up, "answers"), DependencyCheck("cache", .degraded, "reads fall back")]
+        }
         try await api.test { client in
             let ready = try await client.api(.get, "/health/ready", token: nil)
             #expect(ready.status == .ok, "\(ready.text)")
             #expect(ready.object["degraded"] as? [String] == ["cache"])
-            #expect(ready.object["checks"] as? [String] == ["cache", "fleetStore"])
+            #expect(ready.object["checks"] as? [String] == ["cache", "database"])
+            let dependencies = ready.object["dependencies"] as? [String: [String: String]]
+            #expect(dependencies?["cache"] == ["status": "degraded", "reason": "reads fall back"])
+            #expect(dependencies?["database"]?["status"] == "up")
         }
     }
 }

@@ -27,7 +27,8 @@ private struct FailingFleetStore: FleetStore {
     func snapshot(driverId: DriverID, tenantId: TenantID) async throws -> DriverSnapshot? { throw error }
     func snapshots(tenantId: TenantID) async throws -> [DriverSnapshot] { throw error }
     func staleSnapshots(before: Timestamp) async throws -> [DriverSnapshot] { throw error }
-    func saveSyncState(_ state: SyncState) async throws { throw error }
+    func recordSync(_ progress: SyncProgress) async throws { throw error }
+    func markLagging(tableName: String, lastSyncedAt: Timestamp) async throws -> Bool { throw error }
     func syncStates() async throws -> [SyncState] { throw error }
 }
 

@@ -525,24 +525,87 @@ extension FleetStoreContract {
         #expect(stale.count == 2, "op: staleSnapshots(before:), key: no repeats")
     }
 
-    /// Sync states insert, replace by table name and list.
+    /// Sync progress merges atomically per table: counters add up (also from concurrent writers), the newest
+    /// version and source time win whatever the order, a failure sets `failing` until the next applied batch,
+    /// and `markLagging` is a compare-and-set on the last event time.
     private func syncStates() async throws {
         let store = try await make()
         let f = Fixtures()
         let customers = "Customers-\(f.tag)"
         let orders = "Orders-\(f.tag)"
-        try await store.saveSyncState(SyncState(tableName: customers, status: .syncing))
-        let updated = SyncState(
-            tableName: customers,
-            lastVersion: "0000002b:00000c28:0005|0000002b:00000c28:0003|1",
-            lastSyncedAt: instant(1),
-            status: .healthy
+        let newer = "0000002b:00000c28:0005|0000002b:00000c28:0003|00000000000000000001"
+        let older = "0000002a:00000ff0:0001|0000002a:00000ff0:0001|00000000000000000001"
+        try await store.recordSync(
+            SyncProgress(tableName: customers, applied: 3, lastVersion: nil, snapshot: true, at: instant(1))
         )
-        try await store.saveSyncState(updated)
-        let ordersState = SyncState(tableName: orders, status: .failing)
-        try await store.saveSyncState(ordersState)
-        let states = try await store.syncStates().filter { $0.tableName == customers || $0.tableName == orders }
-        #expect(Set(states) == [updated, ordersState], "op: syncStates, key: replaced by table name")
-        #expect(states.count == 2, "op: syncStates, key: one per table")
+        var state = try await store.syncStates().first { $0.tableName == customers }
+        #expect(state?.status == .syncing, "op: recordSync, key: snapshot reads are syncing")
+        #expect(state?.eventsApplied == 3, "op: recordSync, key: counts applied events")
+        try await store.recordSync(
+            SyncProgress(
+                tableName: customers,
+                applied: 2,
+                lastVersion: newer,
+                sourceTimestamp: instant(5),
+                at: instant(6)
+            )
+        )
+        try await store.recordSync(
+            SyncProgress(tableName: customers, lastVersion: older, sourceTimestamp: instant(2), at: instant(7))
+        )
+        state = try await store.syncStates().first { $0.tableName == customers }
+        #expect(
+            state
+                == SyncState(
+                    tableName: customers,
+                    lastVersion: newer,
+                    lastSyncedAt: instant(7),
+                    lastSourceAt: instant(5),
+                    eventsApplied: 5,
+                    status: .healthy
+                ),
+            "op: recordSync, key: counters add, newest version and source time win"
+        )
+
+        try await store.recordSync(SyncProgress(tableName: orders, failure: "bad TenantId", at: instant(8)))
+        var ordersState = try await store.syncStates().first { $0.tableName == orders }
+        #expect(ordersState?.status == .failing, "op: recordSync, key: failure is failing")
+        #expect(ordersState?.eventsFailed == 1 && ordersState?.lastError == "bad TenantId", "op: recordSync")
+        #expect(ordersState?.lastErrorAt == instant(8) && ordersState?.lastSyncedAt == nil, "op: recordSync")
+        #expect(
+            try await !store.markLagging(tableName: orders, lastSyncedAt: instant(8)),
+            "op: markLagging, key: a failing table stays failing"
+        )
+        try await store.recordSync(SyncProgress(tableName: orders, applied: 1, at: instant(9)))
+        ordersState = try await store.syncStates().first { $0.tableName == orders }
+        #expect(ordersState?.status == .healthy, "op: recordSync, key: an applied batch after a failure")
+        #expect(ordersState?.lastError == "bad TenantId", "op: recordSync, key: the last error is kept")
+
+        #expect(
+            try await !store.markLagging(tableName: customers, lastSyncedAt: instant(6)),
+            "op: markLagging, key: not when a newer event was taken"
+        )
+        #expect(try await store.markLagging(tableName: customers, lastSyncedAt: instant(7)), "op: markLagging")
+        state = try await store.syncStates().first { $0.tableName == customers }
+        #expect(state?.status == .lagging, "op: markLagging")
+        try await store.recordSync(SyncProgress(tableName: customers, applied: 1, at: instant(10)))
+        state = try await store.syncStates().first { $0.tableName == customers }
+        #expect(state?.status == .healthy, "op: recordSync, key: a new event ends lagging")
+
+        // Concurrent writers (instances consuming different partitions) add up.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<20 {
+                group.addTask {
+                    try await store.recordSync(
+                        SyncProgress(tableName: customers, applied: 1, at: instant(Double(11 + n)))
+                    )
+                }
+            }
+            try await group.waitForAll()
+        }
+        state = try await store.syncStates().first { $0.tableName == customers }
+        #expect(state?.eventsApplied == 26, "op: recordSync, key: concurrent progress adds up")
+        let both = try await store.syncStates().filter { $0.tableName == customers || $0.tableName == orders }
+        #expect(both.map(\.tableName) == [customers, orders], "op: syncStates, key: one per table, by name")
     }
 }

@@ -77,25 +77,36 @@ struct APIHandlers: Sendable {
         case .healthLive:
             return try json(["status": "ok"])
         case .healthReady:
-            let checks = await services.readiness()
-            let failing = checks.filter { !$0.value }.map(\.key).sorted()
-            guard failing.isEmpty else {
+            let checks = await services.readiness().sorted { $0.name < $1.name }
+            let down = checks.filter { $0.status == .down }
+            guard down.isEmpty else {
                 throw Problem(
                     .unavailable,
-                    detail: "not ready: \(failing.joined(separator: ", "))",
-                    checks: failing,
+                    detail: "not ready: " + down.map { "\($0.name) (\($0.reason))" }.joined(separator: ", "),
+                    checks: down.map(\.name),
                     headers: [.retryAfter: "5"]
                 )
             }
-            let optional = await services.optionalChecks()
-            let degraded = optional.filter { !$0.value }.map(\.key).sorted()
+            let degraded = checks.filter { $0.status == .degraded }.map(\.name)
             return try json(
                 ReadyBody(
                     status: "ready",
-                    checks: (Array(checks.keys) + Array(optional.keys)).sorted(),
-                    degraded: degraded.isEmpty ? nil : degraded
+                    checks: checks.map(\.name),
+                    degraded: degraded.isEmpty ? nil : degraded,
+                    dependencies: Dictionary(
+                        checks.map { ($0.name, ReadyBody.Dependency(status: $0.status.rawValue, reason: $0.reason)) }
+                    ) { a, _ in a }
                 )
             )
+        case .healthCDC:
+            guard let report = services.cdcHealth else {
+                throw Problem(.notFound, detail: "this instance consumes no change data capture")
+            }
+            do {
+                return try json(CDCBody(try await report()))
+            } catch let error as StoreError {
+                throw Problem(.unavailable, detail: "sync state unreadable: \(error.code)", headers: [.retryAfter: "5"])
+            }
         case .metrics:
             let text = await services.metrics()
             return Response(
@@ -442,10 +453,60 @@ struct BatchResult: Encodable {
 }
 
 struct ReadyBody: Encodable {
+    struct Dependency: Encodable {
+        var status: String
+        var reason: String
+    }
+
     var status: String
     var checks: [String]
-    /// Optional dependencies that are down (omitted when none).
+    /// Dependencies that are down while the instance still serves (omitted when none).
     var degraded: [String]?
+    /// Every check with its status and reason.
+    var dependencies: [String: Dependency]
+}
+
+/// `/health/cdc`.
+struct CDCBody: Encodable {
+    struct Table: Encodable {
+        var table: String
+        var status: String
+        var lagSeconds: Double?
+        var secondsSinceLastEvent: Double?
+        var eventsApplied: Int64
+        var eventsFailed: Int64
+        var lastVersion: String?
+        var lastSourceAt: Timestamp?
+        var lastSyncedAt: Timestamp?
+        var lastError: String?
+        var lastErrorAt: Timestamp?
+        var warning: String?
+    }
+
+    var status: String
+    var lagThresholdSeconds: Double
+    var tables: [Table]
+
+    init(_ report: SyncMonitor.Report) {
+        status = report.status.rawValue
+        lagThresholdSeconds = report.lagThreshold.secondsValue
+        tables = report.tables.map { line in
+            Table(
+                table: line.table,
+                status: line.status.rawValue,
+                lagSeconds: line.lag?.secondsValue,
+                secondsSinceLastEvent: line.sinceLastEvent?.secondsValue,
+                eventsApplied: line.state.eventsApplied,
+                eventsFailed: line.state.eventsFailed,
+                lastVersion: line.state.lastVersion,
+                lastSourceAt: line.state.lastSourceAt,
+                lastSyncedAt: line.state.lastSyncedAt,
+                lastError: line.state.lastError,
+                lastErrorAt: line.state.lastErrorAt,
+                warning: line.warning
+            )
+        }
+    }
 }
 
 struct HistoryBody: Encodable {

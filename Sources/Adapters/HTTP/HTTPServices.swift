@@ -23,11 +23,11 @@ public struct HTTPServices: Sendable {
     public var webhook: WebhookAuthenticator
     /// "Now" for default query ranges and the webhook's fix-time check.
     public var clock: any WallClock
-    /// Named readiness checks (`bus`, `fleetStore`...); `/health/ready` answers 503 naming the false ones.
-    public var readiness: @Sendable () async -> [String: Bool]
-    /// Named checks of optional dependencies (`cache`); a false one is reported under `degraded` by
-    /// `/health/ready`, which still answers 200.
-    public var optionalChecks: @Sendable () async -> [String: Bool] = { [:] }
+    /// The dependencies `/health/ready` reports, each with a reason: a `down` one makes it answer 503, a
+    /// `degraded` one is named under `degraded` and it still answers 200.
+    public var readiness: @Sendable () async -> [DependencyCheck]
+    /// The change-data-capture report of `/health/cdc`; nil where the system has none (404).
+    public var cdcHealth: (@Sendable () async throws -> SyncMonitor.Report)?
     /// The Prometheus exposition text served on `/metrics`.
     public var metrics: @Sendable () async -> String
     /// Largest accepted request body in bytes (413 above). Default 1 MiB.
@@ -48,7 +48,7 @@ public struct HTTPServices: Sendable {
         tokens: TokenAuthority,
         webhookSecret: String,
         clock: any WallClock,
-        readiness: @escaping @Sendable () async -> [String: Bool] = { [:] },
+        readiness: @escaping @Sendable () async -> [DependencyCheck] = { [] },
         metrics: @escaping @Sendable () async -> String = { "" },
         bodyLimit: Int = 1 << 20,
         logger: Logger
@@ -66,5 +66,29 @@ public struct HTTPServices: Sendable {
         self.metrics = metrics
         self.bodyLimit = max(1, bodyLimit)
         self.logger = logger
+    }
+}
+
+/// One dependency's state on `/health/ready`.
+public struct DependencyCheck: Hashable, Sendable {
+    public enum Status: String, Hashable, Sendable {
+        /// Working.
+        case up
+        /// Not working, and the instance still serves (reads fall back, a feed is late): 200, named.
+        case degraded
+        /// The instance cannot serve: 503.
+        case down
+    }
+
+    /// `bus`, `database`, `cache`, `cdc`, `socketio`...
+    public var name: String
+    public var status: Status
+    /// Why, in a few words (never a secret or a URL).
+    public var reason: String
+
+    public init(_ name: String, _ status: Status, _ reason: String) {
+        self.name = name
+        self.status = status
+        self.reason = reason
     }
 }

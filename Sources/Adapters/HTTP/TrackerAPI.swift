@@ -54,7 +54,7 @@ enum Endpoint: CaseIterable, Sendable {
     case putCustomer, deleteCustomer
     case createRoute, listRoutes, getRoute
     case visitArrive, visitStart, visitComplete, visitSkip, visitFail
-    case healthLive, healthReady, metrics, openAPI
+    case healthLive, healthReady, healthCDC, metrics, openAPI
     case dashboardConfig, devToken, listCustomers, demoBasemap
 
     var route: APIRoute {
@@ -79,6 +79,7 @@ enum Endpoint: CaseIterable, Sendable {
         case .visitFail: APIRoute("POST", "/api/visits/{id}/fail", auth: .jwt)
         case .healthLive: APIRoute("GET", "/health/live", auth: .none)
         case .healthReady: APIRoute("GET", "/health/ready", auth: .none)
+        case .healthCDC: APIRoute("GET", "/health/cdc", auth: .none)
         case .metrics: APIRoute("GET", "/metrics", auth: .none)
         case .openAPI: APIRoute("GET", "/openapi.yaml", auth: .none)
         case .dashboardConfig: APIRoute("GET", "/api/dashboard/config", auth: .none)

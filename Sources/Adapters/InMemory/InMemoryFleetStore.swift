@@ -185,9 +185,18 @@ public actor InMemoryFleetStore: FleetStore {
 
     // MARK: Sync state
 
-    /// Inserts or replaces the sync state of `state.tableName`.
-    public func saveSyncState(_ state: SyncState) async throws {
-        syncStatesByTable[state.tableName] = state
+    public func recordSync(_ progress: SyncProgress) async throws {
+        let table = progress.tableName
+        syncStatesByTable[table] = (syncStatesByTable[table] ?? SyncState(tableName: table)).merging(progress)
+    }
+
+    public func markLagging(tableName: String, lastSyncedAt: Timestamp) async throws -> Bool {
+        guard var state = syncStatesByTable[tableName], state.lastSyncedAt == lastSyncedAt,
+            state.status == .healthy || state.status == .syncing
+        else { return false }
+        state.status = .lagging
+        syncStatesByTable[tableName] = state
+        return true
     }
 
     /// Every table's sync state, ordered by table name.

@@ -428,16 +428,45 @@ public final class PostgresFleetStore: FleetStore {
 
     // MARK: Sync state
 
-    public func saveSyncState(_ state: SyncState) async throws {
+    /// One upsert: the inserted row is a fresh state merged with `progress`, and the conflict branch merges it
+    /// into the stored row with the same rule (counters add, newest version in byte order and source time
+    /// win), so concurrent instances add up.
+    public func recordSync(_ progress: SyncProgress) async throws {
+        let row = SyncState(tableName: progress.tableName).merging(progress)
         try await pool.withConnection { db in
             _ = try db.query(
                 """
-                INSERT INTO sync_state (table_name, last_version, last_synced_at, status) VALUES ($1, $2, $3, $4)
-                ON CONFLICT (table_name) DO UPDATE SET last_version = excluded.last_version,
-                    last_synced_at = excluded.last_synced_at, status = excluded.status
+                INSERT INTO sync_state AS s (table_name, last_version, last_synced_at, last_source_at,
+                    events_applied, events_failed, last_error, last_error_at, status)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (table_name) DO UPDATE SET
+                    events_applied = s.events_applied + excluded.events_applied,
+                    events_failed = s.events_failed + excluded.events_failed,
+                    last_version = GREATEST(s.last_version COLLATE "C", excluded.last_version COLLATE "C"),
+                    last_source_at = GREATEST(s.last_source_at, excluded.last_source_at),
+                    last_synced_at = COALESCE(excluded.last_synced_at, s.last_synced_at),
+                    last_error = COALESCE(excluded.last_error, s.last_error),
+                    last_error_at = COALESCE(excluded.last_error_at, s.last_error_at),
+                    status = excluded.status
                 """,
-                [state.tableName, state.lastVersion, PG.time(state.lastSyncedAt), state.status.rawValue]
+                [
+                    row.tableName, row.lastVersion, PG.time(row.lastSyncedAt), PG.time(row.lastSourceAt),
+                    String(row.eventsApplied), String(row.eventsFailed), row.lastError, PG.time(row.lastErrorAt),
+                    row.status.rawValue,
+                ]
             )
+        }
+    }
+
+    public func markLagging(tableName: String, lastSyncedAt: Timestamp) async throws -> Bool {
+        try await pool.withConnection { db in
+            try db.query(
+                """
+                UPDATE sync_state SET status = 'lagging'
+                WHERE table_name = $1 AND last_synced_at = $2 AND status IN ('healthy', 'syncing')
+                """,
+                [tableName, PG.time(lastSyncedAt)]
+            ).affectedRows > 0
         }
     }
 
@@ -445,15 +474,21 @@ public final class PostgresFleetStore: FleetStore {
         try await pool.withConnection { db in
             try db.query(
                 """
-                SELECT table_name, last_version, \(PG.millis("last_synced_at")), status FROM sync_state
-                ORDER BY table_name COLLATE "C"
+                SELECT table_name, last_version, \(PG.millis("last_synced_at")), \(PG.millis("last_source_at")),
+                    events_applied, events_failed, last_error, \(PG.millis("last_error_at")), status
+                FROM sync_state ORDER BY table_name COLLATE "C"
                 """
             ).rows.map { row in
                 SyncState(
                     tableName: row.text(0) ?? "",
                     lastVersion: row.text(1),
                     lastSyncedAt: PG.timestamp(row.int64(2)),
-                    status: try decodeRaw(SyncState.Status.self, row.text(3))
+                    lastSourceAt: PG.timestamp(row.int64(3)),
+                    eventsApplied: row.int64(4) ?? 0,
+                    eventsFailed: row.int64(5) ?? 0,
+                    lastError: row.text(6),
+                    lastErrorAt: PG.timestamp(row.int64(7)),
+                    status: try decodeRaw(SyncState.Status.self, row.text(8))
                 )
             }
         }

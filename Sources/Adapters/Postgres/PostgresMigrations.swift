@@ -109,6 +109,16 @@ public enum PostgresMigrations {
                     version text, deleted boolean NOT NULL DEFAULT false);
                 """
         ),
+        PostgresMigration(
+            component: "fleet",
+            version: 3,
+            sql: """
+                ALTER TABLE sync_state ADD COLUMN last_source_at timestamptz,
+                    ADD COLUMN events_applied int8 NOT NULL DEFAULT 0,
+                    ADD COLUMN events_failed int8 NOT NULL DEFAULT 0,
+                    ADD COLUMN last_error text, ADD COLUMN last_error_at timestamptz;
+                """
+        ),
     ]
 
     /// The history tables (spec §5.2), in the history database (`tracker.history.url`, which may be the fleet

@@ -86,7 +86,18 @@ public final class SQLiteFleetStore: FleetStore {
                     status TEXT NOT NULL
                 ) WITHOUT ROWID;
                 """
-        )
+        ),
+        SQLiteMigration(
+            "fleet",
+            2,
+            sql: """
+                ALTER TABLE sync_state ADD COLUMN last_source_at INTEGER;
+                ALTER TABLE sync_state ADD COLUMN events_applied INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE sync_state ADD COLUMN events_failed INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE sync_state ADD COLUMN last_error TEXT;
+                ALTER TABLE sync_state ADD COLUMN last_error_at INTEGER;
+                """
+        ),
     ]
 
     /// A store on `database`, applying the `fleet.*` migrations if needed.
@@ -458,32 +469,65 @@ public final class SQLiteFleetStore: FleetStore {
 
     // MARK: Sync state
 
-    /// Inserts or replaces the sync state of `state.tableName`.
-    public func saveSyncState(_ state: SyncState) async throws {
+    private static let syncColumns = """
+        table_name, last_version, last_synced_at, last_source_at, events_applied, events_failed, last_error,
+        last_error_at, status
+        """
+
+    /// Read, merged and written in one write transaction (SQLite has one writer at a time).
+    public func recordSync(_ progress: SyncProgress) async throws {
         try await database.write { db in
+            let stored = try db.queryFirst(
+                "SELECT \(Self.syncColumns) FROM sync_state WHERE table_name = ?",
+                [.text(progress.tableName)]
+            )
+            let state = try stored.map(Self.syncState) ?? SyncState(tableName: progress.tableName)
+            let next = state.merging(progress)
             try db.run(
-                "REPLACE INTO sync_state (table_name, last_version, last_synced_at, status) VALUES (?, ?, ?, ?)",
+                "REPLACE INTO sync_state (\(Self.syncColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    .text(state.tableName), .text(state.lastVersion),
-                    .integer(state.lastSyncedAt?.millisecondsSinceEpoch), .text(state.status.rawValue),
+                    .text(next.tableName), .text(next.lastVersion), .integer(next.lastSyncedAt?.millisecondsSinceEpoch),
+                    .integer(next.lastSourceAt?.millisecondsSinceEpoch), .integer(next.eventsApplied),
+                    .integer(next.eventsFailed), .text(next.lastError),
+                    .integer(next.lastErrorAt?.millisecondsSinceEpoch),
+                    .text(next.status.rawValue),
                 ]
             )
+        }
+    }
+
+    public func markLagging(tableName: String, lastSyncedAt: Timestamp) async throws -> Bool {
+        try await database.write { db in
+            try db.run(
+                """
+                UPDATE sync_state SET status = 'lagging'
+                WHERE table_name = ? AND last_synced_at = ? AND status IN ('healthy', 'syncing')
+                """,
+                [.text(tableName), .integer(lastSyncedAt.millisecondsSinceEpoch)]
+            )
+            return db.changes > 0
         }
     }
 
     /// Every table's sync state, ordered by table name.
     public func syncStates() async throws -> [SyncState] {
         try await database.read { db in
-            try db.query("SELECT table_name, last_version, last_synced_at, status FROM sync_state ORDER BY table_name")
-                .map { row in
-                    SyncState(
-                        tableName: row.text(0) ?? "",
-                        lastVersion: row.text(1),
-                        lastSyncedAt: row.int64(2).map { Timestamp(millisecondsSinceEpoch: $0) },
-                        status: try decode(SyncState.Status.self, row.text(3))
-                    )
-                }
+            try db.query("SELECT \(Self.syncColumns) FROM sync_state ORDER BY table_name").map(Self.syncState)
         }
+    }
+
+    private static func syncState(_ row: SQLiteRow) throws -> SyncState {
+        SyncState(
+            tableName: row.text(0) ?? "",
+            lastVersion: row.text(1),
+            lastSyncedAt: row.int64(2).map { Timestamp(millisecondsSinceEpoch: $0) },
+            lastSourceAt: row.int64(3).map { Timestamp(millisecondsSinceEpoch: $0) },
+            eventsApplied: row.int64(4) ?? 0,
+            eventsFailed: row.int64(5) ?? 0,
+            lastError: row.text(6),
+            lastErrorAt: row.int64(7).map { Timestamp(millisecondsSinceEpoch: $0) },
+            status: try decode(SyncState.Status.self, row.text(8))
+        )
     }
 }
 

@@ -17,6 +17,7 @@ public import Domain
 /// - **Snapshots:** `saveSnapshot` keeps the newest by fix time: an older snapshot never replaces a newer one;
 ///   one with an equal fix time replaces it (the stale sweep marks a driver offline that way).
 ///   `snapshots` and `staleSnapshots` are ordered by tenant, then driver id; `syncStates` by table name.
+/// - **Sync state:** `recordSync` merges atomically (counters add up, newest version and source time win).
 /// - **Durability:** a returned write is visible to all subsequent reads.
 public protocol FleetStore: Sendable {
     /// Inserts or replaces a driver.
@@ -48,7 +49,14 @@ public protocol FleetStore: Sendable {
     /// Snapshots of all tenants whose fix is older than `before` and not yet offline (stale sweep).
     func staleSnapshots(before: Timestamp) async throws -> [DriverSnapshot]
 
-    func saveSyncState(_ state: SyncState) async throws
+    /// Merges one batch's progress into its table's sync state atomically, with `SyncState.merging`'s rule
+    /// (a table without a row starts from `SyncState(tableName:)`), so instances consuming different
+    /// partitions of the same table add up rather than overwrite each other.
+    func recordSync(_ progress: SyncProgress) async throws
+    /// Sets a table's status to `.lagging` if its `lastSyncedAt` is still `lastSyncedAt` and its status is
+    /// `healthy` or `syncing` (compare and set: a monitor never hides a newer event or a failure); returns
+    /// whether it did.
+    func markLagging(tableName: String, lastSyncedAt: Timestamp) async throws -> Bool
     func syncStates() async throws -> [SyncState]
 }
 

@@ -3,15 +3,16 @@ import WireFormat
 
 /// The wire format of source-of-truth change events: Debezium 2.5's flattened `ExtractNewRecordState`
 /// JSON as the connector registration produces it (`delete.tombstone.handling.mode=rewrite-with-tombstone`,
-/// `add.fields=op,table,source.ts_ms,commit_lsn,change_lsn,event_serial_no`, schemas off,
+/// `add.fields=op,table,source.ts_ms,commit_lsn,change_lsn,event_serial_no,snapshot`, schemas off,
 /// `decimal.handling.mode=string`).
 ///
 /// The one place that writes and reads these events: the local source of truth encodes with it, the CDC
 /// consumer decodes with it, so both sides cannot drift apart.
 ///
 /// A value is one JSON object: the row's columns, then `__deleted` (`"true"`/`"false"` as text), `__op`
-/// (`c`, `u`, `d`, `r`), `__table`, `__source_ts_ms`, `__commit_lsn`, `__change_lsn` and
-/// `__event_serial_no`. The key is the primary key as JSON (`{"CustomerId":1001}`). A delete arrives as the
+/// (`c`, `u`, `d`, `r`), `__table`, `__source_ts_ms`, `__commit_lsn`, `__change_lsn`,
+/// `__event_serial_no` and `__snapshot` (`last` on a table's last initial-snapshot row). The key is the
+/// primary key as JSON (`{"CustomerId":1001}`). A delete arrives as the
 /// rewritten before-image with `"__deleted":"true"`, followed by a tombstone (same key, `nil` value).
 ///
 /// Columns per table (names matched exactly, then case-insensitively; unknown columns are ignored):
@@ -231,6 +232,28 @@ public enum ChangeEventCodec {
     )
         throws -> ReferenceChange?
     {
+        try decodeEvent(topic: topic, key: key, value: value, defaultTenantId: defaultTenantId)?.change
+    }
+
+    /// A decoded change with what the sync state needs from the event around it.
+    public struct Event: Hashable, Sendable {
+        public var change: ReferenceChange
+        /// The source's commit time (`__source_ts_ms`).
+        public var sourceTimestamp: Timestamp?
+        /// A snapshot read (`__op` `r`), except the last row of a table's initial snapshot (`__snapshot`
+        /// `last` or `last_in_data_collection`).
+        public var isSnapshot: Bool
+    }
+
+    /// `decode(topic:key:value:defaultTenantId:)` with the event's source time and snapshot flag.
+    public static func decodeEvent(
+        topic: Topic,
+        key: String,
+        value: [UInt8]?,
+        defaultTenantId: TenantID? = nil
+    )
+        throws -> Event?
+    {
         guard topic.name.hasPrefix("cdc.") else {
             throw StoreError.invalidData("not a change data capture topic: \(topic)")
         }
@@ -266,10 +289,16 @@ public enum ChangeEventCodec {
             eventSerialNo: try row.int64("__event_serial_no")
         )
         let tenantText = try row.text("TenantId")
+        let sourceTimestamp = try row.int64("__source_ts_ms").map { Timestamp(millisecondsSinceEpoch: $0) }
+        // `r` rows are snapshot reads; the last one of a table's initial snapshot says so in `__snapshot`.
+        let snapshot = try operation == .read && !(row.text("__snapshot")?.hasPrefix("last") ?? false)
+        func event(_ change: ReferenceChange) -> Event {
+            Event(change: change, sourceTimestamp: sourceTimestamp, isSnapshot: snapshot)
+        }
 
         if deleted || operation == .delete {
             let tenantId = tenantText.map { TenantID($0) } ?? defaultTenantId
-            return .delete(kind.key(idText), tenantId: tenantId, version: version)
+            return event(.delete(kind.key(idText), tenantId: tenantId, version: version))
         }
         guard let tenantId = tenantText.map({ TenantID($0) }) ?? defaultTenantId else {
             throw StoreError.invalidData("\(table) change without TenantId")
@@ -278,59 +307,67 @@ public enum ChangeEventCodec {
         case .customers:
             let latitude = try row.double("Latitude") ?? 0
             let longitude = try row.double("Longitude") ?? 0
-            return .upsert(
-                .customer(
-                    Customer(
-                        id: CustomerID(idText),
-                        tenantId: tenantId,
-                        name: try row.text("Name") ?? "",
-                        phone: try row.text("Phone"),
-                        address: try row.text("Address"),
-                        location: Coordinate(latitude: latitude, longitude: longitude),
-                        geofenceRadiusMeters: try row.double("GeofenceRadiusMeters")
-                            ?? Customer.defaultGeofenceRadiusMeters,
-                        customerType: try row.text("CustomerType"),
-                        version: version
+            return event(
+                .upsert(
+                    .customer(
+                        Customer(
+                            id: CustomerID(idText),
+                            tenantId: tenantId,
+                            name: try row.text("Name") ?? "",
+                            phone: try row.text("Phone"),
+                            address: try row.text("Address"),
+                            location: Coordinate(latitude: latitude, longitude: longitude),
+                            geofenceRadiusMeters: try row.double("GeofenceRadiusMeters")
+                                ?? Customer.defaultGeofenceRadiusMeters,
+                            customerType: try row.text("CustomerType"),
+                            version: version
+                        )
                     )
                 )
             )
         case .accounts:
-            return .upsert(
-                .account(
-                    Account(
-                        id: AccountID(idText),
-                        tenantId: tenantId,
-                        name: try row.text("Name") ?? "",
-                        accountType: try row.text("AccountType"),
-                        settings: try row.settings("Settings"),
-                        version: version
+            return event(
+                .upsert(
+                    .account(
+                        Account(
+                            id: AccountID(idText),
+                            tenantId: tenantId,
+                            name: try row.text("Name") ?? "",
+                            accountType: try row.text("AccountType"),
+                            settings: try row.settings("Settings"),
+                            version: version
+                        )
                     )
                 )
             )
         case .products:
-            return .upsert(
-                .product(
-                    Product(
-                        id: ProductID(idText),
-                        tenantId: tenantId,
-                        name: try row.text("Name") ?? "",
-                        sku: try row.text("Sku"),
-                        category: try row.text("Category"),
-                        unitPrice: try row.text("UnitPrice"),
-                        version: version
+            return event(
+                .upsert(
+                    .product(
+                        Product(
+                            id: ProductID(idText),
+                            tenantId: tenantId,
+                            name: try row.text("Name") ?? "",
+                            sku: try row.text("Sku"),
+                            category: try row.text("Category"),
+                            unitPrice: try row.text("UnitPrice"),
+                            version: version
+                        )
                     )
                 )
             )
         case .orders:
-            return .upsert(
-                .order(
-                    Order(
-                        id: OrderID(idText),
-                        tenantId: tenantId,
-                        customerId: try row.text("CustomerId").map { CustomerID($0) },
-                        status: try row.text("Status"),
-                        totalAmount: try row.text("TotalAmount"),
-                        version: version
+            return event(
+                .upsert(
+                    .order(
+                        Order(
+                            id: OrderID(idText),
+                            tenantId: tenantId,
+                            customerId: try row.text("CustomerId").map { CustomerID($0) },
+                            status: try row.text("Status"),
+                            totalAmount: try row.text("TotalAmount"),
+                            version: version
+                        )
                     )
                 )
             )

@@ -38,16 +38,26 @@ public struct ConsumerLoop: Sendable {
     }
 
     public typealias Handler = @Sendable ([BusMessage]) async throws -> Void
+    /// Told about each message parked on the dead-letter topic, with the reason.
+    public typealias DeadLetterObserver = @Sendable (BusMessage, String) async -> Void
 
     let bus: any EventBus
     public let configuration: Configuration
     let logger: Logger
     let handler: Handler
+    let onDeadLetter: DeadLetterObserver?
 
-    public init(bus: any EventBus, configuration: Configuration, logger: Logger, handler: @escaping Handler) {
+    public init(
+        bus: any EventBus,
+        configuration: Configuration,
+        logger: Logger,
+        onDeadLetter: DeadLetterObserver? = nil,
+        handler: @escaping Handler
+    ) {
         self.bus = bus
         self.configuration = configuration
         self.logger = logger
+        self.onDeadLetter = onDeadLetter
         self.handler = handler
     }
 
@@ -104,7 +114,7 @@ public struct ConsumerLoop: Sendable {
                     // and the batch is delivered again once the dependency is back.
                     if code == .unavailable || code == .closed { throw error }
                     if code == .invalidData || attempt >= configuration.maxAttempts {
-                        try await deadLetter(message, reason: "\(error)", attempts: attempt)
+                        try await deadLetter(message, reason: Self.reason(error), attempts: attempt)
                         break
                     }
                     attempt += 1
@@ -112,6 +122,12 @@ public struct ConsumerLoop: Sendable {
                 }
             }
         }
+    }
+
+    /// The dead-letter reason: a store error's code and detail (operators read it, API clients never do).
+    static func reason(_ error: any Error) -> String {
+        guard let error = error as? StoreError else { return "\(error)" }
+        return error.detail.isEmpty ? "\(error.code)" : "\(error.code): \(error.detail)"
     }
 
     func deadLetter(_ message: BusMessage, reason: String, attempts: Int) async throws {
@@ -125,6 +141,7 @@ public struct ConsumerLoop: Sendable {
             [OutgoingMessage(key: message.key, value: message.value, headers: headers)],
             to: message.topic.deadLetter
         )
+        await onDeadLetter?(message, reason)
         logger.debug(
             "message dead-lettered",
             metadata: [

@@ -30,38 +30,62 @@ public struct ApplyChangeEvent: Sendable {
         self.logger = logger
     }
 
-    /// Consumer handler for a batch of `cdc.*` messages.
+    /// Consumer handler for a batch of `cdc.*` messages. The progress of the events handled is recorded in
+    /// `sync_state` even when a later event of the batch fails (the consumer then retries message by
+    /// message, and those already applied no longer count).
     public func handle(_ messages: [BusMessage]) async throws {
-        var progress: [String: String?] = [:]
-        for message in messages {
-            guard
-                let change = try ChangeEventCodec.decode(
-                    topic: message.topic,
-                    key: message.key,
-                    value: message.value
-                )
-            else { continue }  // a tombstone after a rewritten delete carries nothing new
-            let applied = try await store.apply(change)
-            if applied, case .customer(let id) = change.key {
-                let tenant: TenantID? =
-                    switch change {
-                    case .upsert(let record): record.tenantId
-                    case .delete(_, let tenantId, _): tenantId
-                    }
-                if let tenant { await customers.invalidate(id, tenantId: tenant) }
-            }
-            progress[change.key.table] = change.version
-        }
+        var progress: [String: SyncProgress] = [:]
         let now = clock.now()
-        for (table, version) in progress {
-            try await fleet.saveSyncState(
-                SyncState(
-                    tableName: table,
-                    lastVersion: version,
-                    lastSyncedAt: now,
-                    status: .healthy
-                )
-            )
+        do {
+            for message in messages {
+                guard
+                    let event = try ChangeEventCodec.decodeEvent(
+                        topic: message.topic,
+                        key: message.key,
+                        value: message.value
+                    )
+                else { continue }  // a tombstone after a rewritten delete carries nothing new
+                let change = event.change
+                let applied = try await store.apply(change)
+                if applied, case .customer(let id) = change.key {
+                    let tenant: TenantID? =
+                        switch change {
+                        case .upsert(let record): record.tenantId
+                        case .delete(_, let tenantId, _): tenantId
+                        }
+                    if let tenant { await customers.invalidate(id, tenantId: tenant) }
+                }
+                let table = change.key.table
+                var step = progress[table] ?? SyncProgress(tableName: table, at: now)
+                if applied { step.applied += 1 }
+                step.lastVersion = max(step.lastVersion ?? "", change.version ?? "").nonEmpty
+                if let source = event.sourceTimestamp {
+                    step.sourceTimestamp = max(step.sourceTimestamp ?? source, source)
+                }
+                step.snapshot = event.isSnapshot
+                progress[table] = step
+            }
+        } catch {
+            for step in progress.values { try? await fleet.recordSync(step) }
+            throw error
+        }
+        for step in progress.values { try await fleet.recordSync(step) }
+    }
+
+    /// Records a dead-lettered event in its table's sync state (`failing`, with the reason), so the failure
+    /// shows on `/health/cdc` until a later event of the table applies.
+    public func recordFailure(_ message: BusMessage, reason: String) async {
+        guard message.topic.name.hasPrefix("cdc.") else { return }
+        let table = String(message.topic.name.dropFirst(4))
+        let failure = SyncProgress(tableName: table, failure: String(reason.prefix(500)), at: clock.now())
+        do {
+            try await fleet.recordSync(failure)
+        } catch {
+            logger.warning("sync state not updated", metadata: ["table": "\(table)", "error": "\(error)"])
         }
     }
+}
+
+extension String {
+    fileprivate var nonEmpty: String? { isEmpty ? nil : self }
 }

@@ -16,6 +16,7 @@ public final class CustomerDirectory: Sendable {
     /// Where the last lookups were answered, for metrics and tests.
     public struct Stats: Sendable, Hashable {
         public var memory = 0, shared = 0, store = 0, sourceOfTruth = 0, missing = 0
+        public init() {}
     }
 
     private let shared: any CustomerCache

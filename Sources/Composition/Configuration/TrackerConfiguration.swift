@@ -151,11 +151,14 @@ package struct SocketIOSettings: Sendable {
 
 /// The data flows (read under `tracker.`): `tracker.dedicated.tenants` (comma-separated premium tenants with
 /// their own `gps.positions.<tenant>`), `tracker.stale.sweep.seconds` (15), `tracker.history.retention.days`
-/// (365, pruned hourly).
+/// (365, pruned hourly); change data capture monitoring: `tracker.cdc.lag.threshold.seconds` (30: a table whose
+/// newest applied change is older is `lagging`), `tracker.cdc.retention.hours` (120: the source's CDC retention)
+/// and `tracker.cdc.retention.warning.hours` (24: lag from which `/health/cdc` warns that retention is close).
 package struct FlowSettings: Sendable {
     package var routing: TopicRouting
     package var staleSweepInterval: Duration
     package var historyRetention: Duration
+    package var syncMonitor: SyncMonitor.Configuration
 
     package init(config: ConfigReader) {
         let dedicated = config.string(forKey: "dedicated.tenants", default: "")
@@ -168,6 +171,12 @@ package struct FlowSettings: Sendable {
         )
         staleSweepInterval = .seconds(config.int(forKey: "stale.sweep.seconds", default: 15))
         historyRetention = .seconds(86_400 * max(1, config.int(forKey: "history.retention.days", default: 365)))
+        syncMonitor = SyncMonitor.Configuration()
+        syncMonitor.lagThreshold = .seconds(max(1, config.int(forKey: "cdc.lag.threshold.seconds", default: 30)))
+        syncMonitor.sourceRetention = .seconds(3600 * max(1, config.int(forKey: "cdc.retention.hours", default: 120)))
+        syncMonitor.retentionWarning = .seconds(
+            3600 * max(1, config.int(forKey: "cdc.retention.warning.hours", default: 24))
+        )
     }
 }
 

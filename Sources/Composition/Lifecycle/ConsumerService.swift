@@ -2,6 +2,7 @@ package import Application
 import Domain
 package import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// One consumer loop as a `Service`: consumes until graceful shutdown, which cancels it (uncommitted messages
 /// are delivered again after a restart). An outage (`StoreError.unavailable`/`.closed`) is retried
@@ -10,6 +11,7 @@ package struct ConsumerService: Service, CustomStringConvertible {
     package let loop: ConsumerLoop
     package let group: String
     package let logger: Logger
+    package var health: ConsumerHealth?
 
     package var description: String { "consumer \(group)" }
 
@@ -20,10 +22,12 @@ package struct ConsumerService: Service, CustomStringConvertible {
             var backoff: Duration = .milliseconds(200)
             while !Task.isCancelled {
                 do {
+                    health?.attempt(group)
                     try await loop.run()
                     backoff = .milliseconds(200)
                 } catch let error as StoreError where error.code == .unavailable || error.code == .closed {
                     if Task.isCancelled { return }
+                    health?.paused(group, reason: "\(error.code)")
                     logger.warning(
                         "consumer paused: the bus or a store is unavailable; retrying (nothing is committed)",
                         metadata: [
@@ -36,6 +40,45 @@ package struct ConsumerService: Service, CustomStringConvertible {
                     return
                 }
             }
+        }
+    }
+}
+
+/// Whether the consumer loops run, for `/health/ready`: a loop that failed on an outage counts as paused until
+/// its next attempt has run for `settle` without failing.
+package final class ConsumerHealth: Sendable {
+    struct Entry {
+        var attemptAt: ContinuousClock.Instant?
+        var failedAt: ContinuousClock.Instant?
+        var reason = ""
+    }
+
+    let settle: Duration
+    let entries = Mutex<[String: Entry]>([:])
+
+    package init(settle: Duration = .seconds(3)) { self.settle = settle }
+
+    func attempt(_ group: String) {
+        entries.withLock { $0[group, default: Entry()].attemptAt = .now }
+    }
+
+    func paused(_ group: String, reason: String) {
+        entries.withLock { entries in
+            entries[group, default: Entry()].failedAt = .now
+            entries[group, default: Entry()].reason = reason
+        }
+    }
+
+    /// The groups paused now, with the reason each.
+    package func pausedGroups() -> [(group: String, reason: String)] {
+        let now = ContinuousClock.now
+        return entries.withLock { entries in
+            entries.compactMap { group, entry in
+                guard let failedAt = entry.failedAt else { return nil }
+                if let attemptAt = entry.attemptAt, attemptAt > failedAt, now - attemptAt >= settle { return nil }
+                return (group, entry.reason)
+            }
+            .sorted { $0.group < $1.group }
         }
     }
 }

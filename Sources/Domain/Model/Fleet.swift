@@ -194,17 +194,115 @@ public struct PlannedVisit: Hashable, Sendable, Codable {
 
 /// Where CDC consumption stands for one source table (spec §5.1 `sync_state`).
 public struct SyncState: Hashable, Sendable, Codable {
-    public enum Status: String, Hashable, Sendable, Codable { case idle, syncing, healthy, failing }
+    public enum Status: String, Hashable, Sendable, Codable {
+        /// No change event consumed yet.
+        case idle
+        /// Snapshot reads are arriving (initial or incremental snapshot).
+        case syncing
+        /// Streamed changes are applied.
+        case healthy
+        /// The last change applied is older than the lag threshold (set by the lag monitor).
+        case lagging
+        /// The last event of this table could not be decoded or applied (it was dead-lettered).
+        case failing
+    }
+
     public var tableName: String
-    /// The last applied source version (Debezium commit/change LSN tuple as text).
+    /// The newest applied source version (Debezium commit/change LSN tuple as text).
     public var lastVersion: String?
+    /// When the consumer last took an event of this table (applied, duplicate or stale alike).
     public var lastSyncedAt: Timestamp?
+    /// The source's commit time of the newest event taken (`__source_ts_ms`): lag = now − this.
+    public var lastSourceAt: Timestamp?
+    /// Events that changed the read model (duplicates and stale events are not counted).
+    public var eventsApplied: Int64
+    /// Events that were dead-lettered.
+    public var eventsFailed: Int64
+    /// Why the last dead-lettered event failed, and when.
+    public var lastError: String?
+    public var lastErrorAt: Timestamp?
     public var status: Status
 
-    public init(tableName: String, lastVersion: String? = nil, lastSyncedAt: Timestamp? = nil, status: Status = .idle) {
+    public init(
+        tableName: String,
+        lastVersion: String? = nil,
+        lastSyncedAt: Timestamp? = nil,
+        lastSourceAt: Timestamp? = nil,
+        eventsApplied: Int64 = 0,
+        eventsFailed: Int64 = 0,
+        lastError: String? = nil,
+        lastErrorAt: Timestamp? = nil,
+        status: Status = .idle
+    ) {
         self.tableName = tableName
         self.lastVersion = lastVersion
         self.lastSyncedAt = lastSyncedAt
+        self.lastSourceAt = lastSourceAt
+        self.eventsApplied = eventsApplied
+        self.eventsFailed = eventsFailed
+        self.lastError = lastError
+        self.lastErrorAt = lastErrorAt
         self.status = status
+    }
+
+    /// This state with `progress` merged in, the rule every store applies atomically: counters add up,
+    /// the version and the source time keep the newest (text order; nil lowest), and the status becomes
+    /// `failing` after a failure, else `syncing` while snapshot reads arrive, else `healthy`.
+    public func merging(_ progress: SyncProgress) -> SyncState {
+        var next = self
+        next.eventsApplied += Int64(progress.applied)
+        next.lastVersion = Self.newest(lastVersion, progress.lastVersion)
+        next.lastSourceAt = Self.newest(lastSourceAt, progress.sourceTimestamp)
+        if let failure = progress.failure {
+            next.eventsFailed += 1
+            next.lastError = failure
+            next.lastErrorAt = progress.at
+            next.status = .failing
+        } else {
+            next.lastSyncedAt = progress.at
+            next.status = progress.snapshot ? .syncing : .healthy
+        }
+        return next
+    }
+
+    static func newest<T: Comparable>(_ a: T?, _ b: T?) -> T? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return max(a, b)
+    }
+}
+
+/// What the change-data-capture consumer did with one source table's events in one batch.
+public struct SyncProgress: Hashable, Sendable {
+    public var tableName: String
+    /// Events that changed the read model.
+    public var applied: Int
+    /// The newest version among the events taken.
+    public var lastVersion: String?
+    /// The newest source commit time among the events taken.
+    public var sourceTimestamp: Timestamp?
+    /// Whether the newest event taken was a snapshot read.
+    public var snapshot: Bool
+    /// Why an event was dead-lettered (a failure record: nothing was applied).
+    public var failure: String?
+    /// When the consumer took the events.
+    public var at: Timestamp
+
+    public init(
+        tableName: String,
+        applied: Int = 0,
+        lastVersion: String? = nil,
+        sourceTimestamp: Timestamp? = nil,
+        snapshot: Bool = false,
+        failure: String? = nil,
+        at: Timestamp
+    ) {
+        self.tableName = tableName
+        self.applied = applied
+        self.lastVersion = lastVersion
+        self.sourceTimestamp = sourceTimestamp
+        self.snapshot = snapshot
+        self.failure = failure
+        self.at = at
     }
 }

@@ -60,6 +60,7 @@ public final class SocketIOGateway: PushGateway {
     let batches = Mutex<[BatchKey: Batch]>([:])
     /// `initial-state` payloads per tenant, reused for a second: a reconnect storm of 500 dashboards costs
     /// one read and one encoding, not 500 (positions change every second anyway and live updates follow).
+    let stopped = Mutex(false)
     let initialStates = Mutex<[TenantID: (expires: ContinuousClock.Instant, json: [UInt8])]>([:])
 
     struct BatchKey: Hashable {
@@ -129,6 +130,7 @@ public final class SocketIOGateway: PushGateway {
     /// Heartbeats and batch flushing until cancelled; then disconnects every client so that pending polls
     /// end at once (shutdown) and clients reconnect to the next instance.
     public func run() async {
+        defer { stopped.withLock { $0 = true } }
         async let heartbeat: Void = engine.runHeartbeat()
         async let flushing: Void = runBatches()
         async let sessions: Void = runSharedSessions()
@@ -142,6 +144,9 @@ public final class SocketIOGateway: PushGateway {
 
     /// Open Engine.IO sessions.
     public var connectionCount: Int { engine.sessionCount }
+
+    /// Whether `run()` has ended (shutdown: every client was disconnected).
+    public var isStopped: Bool { stopped.withLock { $0 } }
 
     /// A server-side subscription (Socket.IO's `io.in(socketId).socketsJoin(room)`): joins the socket to
     /// `room` within its own tenant. `false` for an unknown socket or another tenant's tenant room.
