@@ -12,7 +12,7 @@ package struct BenchCommand: AsyncParsableCommand {
         abstract: "Run a benchmark and print its figures.",
         subcommands: [
             EnrichBench.self, IngestBench.self, CodecBench.self, HistoryBench.self, BusBench.self, PushBench.self,
-            KafkaBench.self, RedisBench.self,
+            KafkaBench.self, RedisBench.self, CDCBench.self,
         ]
     )
 }
@@ -67,6 +67,11 @@ package struct EnrichBench: AsyncParsableCommand {
                 + "per position (goal ≤ 5 µs) [checksum \(Int(sink) % 1000)]"
         )
     }
+}
+
+/// The `p` quantile (0...1) of ascending `sorted` values; 0 when empty.
+package func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
 }
 
 package func format(_ value: Double, digits: Int = 2) -> String {

@@ -265,7 +265,3 @@ private final class LatencySamples: Sendable {
     /// Enriched message timestamp and arrival time.
     let enriched = Mutex<[String: (Int64, Int64)]>([:])
 }
-
-private func percentile(_ sorted: [Double], _ p: Double) -> Double {
-    sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-}

@@ -20,8 +20,8 @@ private final class AnnouncingCache: CustomerCache {
         try await inner.customer(id, tenantId: tenantId)
     }
     func put(_ customer: Customer, ttl: Duration) async throws { try await inner.put(customer, ttl: ttl) }
-    func invalidate(_ id: CustomerID, tenantId: TenantID) async throws {
-        try await inner.invalidate(id, tenantId: tenantId)
+    func invalidate(_ id: CustomerID, tenantId: TenantID, version: String?) async throws {
+        try await inner.invalidate(id, tenantId: tenantId, version: version)
     }
     func invalidations() -> AsyncStream<CustomerInvalidation> { stream }
 }
@@ -62,14 +62,14 @@ struct CustomerDirectoryTests {
 
         // The other instance's change: the store and level 2 change, this level 1 does not.
         _ = try await store.apply(.upsert(.customer(customer("New", version: "2"))))
-        try await shared.invalidate("c1", tenantId: tenant)
+        try await shared.invalidate("c1", tenantId: tenant, version: nil)
         #expect(try await directory.customer("c1", tenantId: tenant)?.name == "Old", "level 1 before the news")
 
         shared.announce.yield(.customer("c1", tenantId: tenant))
         #expect(await eventually { try await directory.customer("c1", tenantId: tenant)?.name == "New" })
 
         _ = try await store.apply(.upsert(.customer(customer("Newer", version: "3"))))
-        try await shared.invalidate("c1", tenantId: tenant)
+        try await shared.invalidate("c1", tenantId: tenant, version: nil)
         shared.announce.yield(.all)
         #expect(await eventually { try await directory.customer("c1", tenantId: tenant)?.name == "Newer" })
     }

@@ -5,7 +5,6 @@ import Foundation
 import KafkaMock
 import Logging
 import PostgresAdapters
-import ServiceLifecycle
 import Testing
 
 /// Change events end to end, as Debezium writes them to `cdc.<Table>`: through the real consumer into the
@@ -14,31 +13,7 @@ import Testing
 /// local mode (the SQLite event log into SQLite). Each step is checked before the next is sent.
 @Suite("Change data capture end to end")
 struct ChangeDataCaptureTests {
-    /// One running `TrackerSystem`: its adapters and flows (consumer loops included) under a service group.
-    struct Instance {
-        let system: TrackerSystem
-        let group: ServiceGroup
-        let running: Task<Void, any Error>
-
-        static func start(_ environment: [String: String], logger: Logger) async throws -> Instance {
-            let configuration = try TrackerConfiguration(environment: environment)
-            let system = try await TrackerSystem.build(configuration: configuration, logger: logger)
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: (system.adapterServices + system.flowServices()).map {
-                        .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup)
-                    },
-                    logger: logger
-                )
-            )
-            return Instance(system: system, group: group, running: Task { try await group.run() })
-        }
-
-        func stop() async throws {
-            await group.triggerGracefulShutdown()
-            try await running.value
-        }
-    }
+    typealias Instance = RunningSystem
 
     enum Topology: String, CaseIterable, CustomTestStringConvertible {
         case kafkaPostgresRedis, localSQLite
@@ -94,13 +69,17 @@ struct ChangeDataCaptureTests {
                     environment["TRACKER_REDIS_URL"] = redis
                     environment["TRACKER_DATA_DIR"] = LocalKind.temporaryPath("cdc-\(name)")
                     environment["TRACKER_INSTANCE_ID"] = "cdc-\(tag)-\(name)"
-                    instances.append(try await Instance.start(environment, logger: logger))
+                    instances.append(
+                        try await Instance.start(try TrackerConfiguration(environment: environment), logger: logger)
+                    )
                 }
                 cleanup.append { _ = cluster }
             case .localSQLite:
                 var environment = base
                 environment["TRACKER_DATA_DIR"] = LocalKind.temporaryPath("cdc-local")
-                instances.append(try await Instance.start(environment, logger: logger))
+                instances.append(
+                    try await Instance.start(try TrackerConfiguration(environment: environment), logger: logger)
+                )
             }
             try await body(instances)
         } catch {

@@ -46,6 +46,7 @@ public struct CustomerCacheContract: Sendable {
                 ("putReplaces", putReplaces),
                 ("entriesExpire", entriesExpire),
                 ("invalidateRemovesAtOnce", invalidateRemovesAtOnce),
+                ("newestVersionWins", newestVersionWins),
             ]
                 + (capabilities.sharedAcrossInstances
                     ? [("invalidationsReachEveryInstance", invalidationsReachEveryInstance)] : [])
@@ -145,10 +146,44 @@ extension CustomerCacheContract {
         let c2 = f.customer(2, tenant: f.tenantA)
         try await cache.put(c1, ttl: capabilities.time.ttl)
         try await cache.put(c2, ttl: capabilities.time.ttl)
-        try await cache.invalidate(c1.id, tenantId: f.tenantA)
+        try await cache.invalidate(c1.id, tenantId: f.tenantA, version: nil)
         #expect(try await cache.customer(c1.id, tenantId: f.tenantA) == nil, "op: invalidate, key: \(c1.id)")
         #expect(try await cache.customer(c2.id, tenantId: f.tenantA) == c2, "op: invalidate, key: others kept")
-        try await cache.invalidate(f.customerID(99), tenantId: f.tenantA)
+        try await cache.invalidate(f.customerID(99), tenantId: f.tenantA, version: nil)
+    }
+
+    /// A put never replaces a higher version, nor an invalidation at a higher version: a reader that loaded
+    /// the old customer before a change cannot bring it back after the change's invalidation.
+    private func newestVersionWins() async throws {
+        let clock = ContractClock()
+        let cache = try await make(clock)
+        let f = Fixtures()
+        var old = f.customer(1, tenant: f.tenantA)
+        old.version = "0000002b:00000010:0001|0000002b:00000010:0001|00000000000000000001"
+        var new = old
+        new.name = "renamed"
+        new.version = "0000002b:00000020:0001|0000002b:00000020:0001|00000000000000000001"
+        let ttl = capabilities.time.ttl
+        try await cache.put(new, ttl: ttl)
+        try await cache.put(old, ttl: ttl)
+        #expect(try await cache.customer(old.id, tenantId: f.tenantA) == new, "op: put older, key: newer kept")
+        try await cache.invalidate(old.id, tenantId: f.tenantA, version: new.version)
+        try await cache.put(old, ttl: ttl)
+        #expect(
+            try await cache.customer(old.id, tenantId: f.tenantA) == nil,
+            "op: put older after invalidate, key: refused"
+        )
+        try await cache.put(new, ttl: ttl)
+        #expect(try await cache.customer(old.id, tenantId: f.tenantA) == new, "op: put same version, key: accepted")
+        var unversioned = f.customer(2, tenant: f.tenantA)
+        unversioned.version = nil
+        try await cache.put(unversioned, ttl: ttl)
+        try await cache.invalidate(unversioned.id, tenantId: f.tenantA, version: nil)
+        try await cache.put(unversioned, ttl: ttl)
+        #expect(
+            try await cache.customer(unversioned.id, tenantId: f.tenantA) == unversioned,
+            "op: put after an unversioned invalidate, key: accepted (nothing to order by)"
+        )
     }
 
     /// An invalidation through one cache removes the shared entry and is announced on another cache's
@@ -170,7 +205,7 @@ extension CustomerCacheContract {
             }
         }
         for _ in 0..<100 where received.withLock({ $0 }) == nil {
-            try await first.invalidate(customer.id, tenantId: f.tenantA)
+            try await first.invalidate(customer.id, tenantId: f.tenantA, version: nil)
             try await Task.sleep(for: .milliseconds(100))
         }
         listening.cancel()

@@ -1,8 +1,9 @@
 public import Application
 public import Domain
 
-/// Level 2 of the customer cache on Redis (spec §4.2): `SET … PX ttl`, `GET`, `DEL`, shared by every
-/// instance, so an invalidation applied by one instance is seen by all. Expiry is the server's.
+/// Level 2 of the customer cache on Redis (spec §4.2), shared by every instance, so an invalidation applied by
+/// one instance is seen by all. Expiry is the server's. A put is one `EVAL` that writes only when the stored
+/// value (a customer's JSON, or `!<version>` left by an invalidation for the TTL) has no higher version.
 ///
 /// Invalidations are also published on `tracker:cust:inv` (payload `<tenant length>:<tenant><customer id>`),
 /// in the same pipeline as the `DEL`; `invalidations()` follows that channel through the instance's
@@ -13,11 +14,14 @@ public final class RedisCustomerCache: CustomerCache {
 
     package let client: RedisClient
     package let subscriber: RedisSubscriber?
+    /// How long an invalidation keeps refusing older puts (the level-2 TTL).
+    let invalidationTTL: Duration
 
     /// A cache on `client`; `subscriber` (subscribed to `channel`) feeds `invalidations()`.
-    public init(client: RedisClient, subscriber: RedisSubscriber?) {
+    public init(client: RedisClient, subscriber: RedisSubscriber?, invalidationTTL: Duration = .seconds(300)) {
         self.client = client
         self.subscriber = subscriber
+        self.invalidationTTL = invalidationTTL
     }
 
     public func customer(_ id: CustomerID, tenantId: TenantID) async throws -> Customer? {
@@ -25,6 +29,8 @@ public final class RedisCustomerCache: CustomerCache {
             [RedisKeys.bytes("GET"), RedisKeys.scoped("cust", tenantId, id.rawValue)]
         ])[0]
         switch reply {
+        case .string(let bytes) where bytes.first == UInt8(ascii: "!"):
+            return nil  // invalidated
         case .string(let bytes):
             let customer = try JSONPayload.decode(Customer.self, from: bytes)
             return customer.tenantId == tenantId ? customer : nil
@@ -33,22 +39,65 @@ public final class RedisCustomerCache: CustomerCache {
         }
     }
 
+    /// KEYS[1] the entry; ARGV[1] the value, ARGV[2] its version ("" for none), ARGV[3] the TTL in ms, ARGV[4]
+    /// "1" to invalidate: the entry becomes `!<the higher of both versions>`. The stored version is the text after
+    /// `!` or the JSON's `version`; Redis compares strings byte by byte, as the read model orders versions.
+    static let writeScript = RedisKeys.bytes(
+        """
+        local cur = redis.call('GET', KEYS[1])
+        local stored = ''
+        if cur then
+          if string.sub(cur, 1, 1) == '!' then stored = string.sub(cur, 2)
+          else
+            local ok, decoded = pcall(cjson.decode, cur)
+            if ok and type(decoded) == 'table' and type(decoded['version']) == 'string' then stored = decoded['version'] end
+          end
+        end
+        if ARGV[4] == '1' then
+          local version = ARGV[2]
+          if stored > version then version = stored end
+          redis.call('SET', KEYS[1], '!' .. version, 'PX', ARGV[3])
+          return 1
+        end
+        if stored > ARGV[2] then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+        return 1
+        """
+    )
+
     public func put(_ customer: Customer, ttl: Duration) async throws {
-        let reply = try await client.pipeline([
-            [
-                RedisKeys.bytes("SET"), RedisKeys.scoped("cust", customer.tenantId, customer.id.rawValue),
-                try JSONPayload.encode(customer), RedisKeys.bytes("PX"), RedisKeys.bytes("\(max(1, ttl.milliseconds))"),
-            ]
-        ])[0]
-        if case .error(let message) = reply { throw StoreError.unavailable("Redis: \(message)") }
+        try await write(
+            key: RedisKeys.scoped("cust", customer.tenantId, customer.id.rawValue),
+            value: try JSONPayload.encode(customer),
+            version: customer.version,
+            ttl: ttl,
+            publish: nil
+        )
     }
 
-    public func invalidate(_ id: CustomerID, tenantId: TenantID) async throws {
-        let replies = try await client.pipeline([
-            [RedisKeys.bytes("DEL"), RedisKeys.scoped("cust", tenantId, id.rawValue)],
-            [RedisKeys.bytes("PUBLISH"), RedisKeys.bytes(Self.channel), Self.payload(id, tenantId)],
-        ])
-        for case .error(let message) in replies { throw StoreError.unavailable("Redis: \(message)") }
+    public func invalidate(_ id: CustomerID, tenantId: TenantID, version: String?) async throws {
+        try await write(
+            key: RedisKeys.scoped("cust", tenantId, id.rawValue),
+            value: [],
+            version: version,
+            ttl: invalidationTTL,
+            publish: Self.payload(id, tenantId)
+        )
+    }
+
+    /// The entry's newest-version write, and the invalidation's announcement in the same pipeline.
+    private func write(key: [UInt8], value: [UInt8], version: String?, ttl: Duration, publish: [UInt8]?) async throws {
+        var commands: [[[UInt8]]] = [
+            [
+                RedisKeys.bytes("EVAL"), Self.writeScript, RedisKeys.bytes("1"), key, value,
+                RedisKeys.bytes(version ?? ""), RedisKeys.bytes("\(max(1, ttl.milliseconds))"),
+                RedisKeys.bytes(publish == nil ? "0" : "1"),
+            ]
+        ]
+        if let publish { commands.append([RedisKeys.bytes("PUBLISH"), RedisKeys.bytes(Self.channel), publish]) }
+        for case .error(let message) in try await client.pipeline(commands) {
+            throw StoreError.unavailable("Redis: \(message)")
+        }
     }
 
     public func invalidations() -> AsyncStream<CustomerInvalidation> {

@@ -5,11 +5,15 @@ public import Domain
 /// - **TTL:** an entry put with `ttl` is not returned once `ttl` has passed on the adapter's clock.
 /// - **Invalidation:** `invalidate` removes the entry at once, for every instance, and announces it on
 ///   `invalidations()` of every cache sharing the same backend, so that each instance drops its level-1 copy.
+/// - **Newest version wins:** `put` never replaces an entry, nor an invalidation (kept for the entry's TTL),
+///   whose `version` is higher than the customer's (text order, nil lowest). A reader that loaded a customer
+///   just before a change thus cannot bring the old one back just after the change's `invalidate`.
 /// - Best effort: callers treat `StoreError.unavailable` as a miss.
 public protocol CustomerCache: Sendable {
     func customer(_ id: CustomerID, tenantId: TenantID) async throws -> Customer?
     func put(_ customer: Customer, ttl: Duration) async throws
-    func invalidate(_ id: CustomerID, tenantId: TenantID) async throws
+    /// Removes the entry; `version` is the change's (puts of lower versions are refused from now on).
+    func invalidate(_ id: CustomerID, tenantId: TenantID, version: String?) async throws
 
     /// The invalidations applied through any cache sharing this one's backend (this one included), in order,
     /// until the task is cancelled. After an interruption in which announcements may have been lost, yields

@@ -53,7 +53,7 @@ public struct ApplyChangeEvent: Sendable {
                         case .upsert(let record): record.tenantId
                         case .delete(_, let tenantId, _): tenantId
                         }
-                    if let tenant { await customers.invalidate(id, tenantId: tenant) }
+                    if let tenant { await customers.invalidate(id, tenantId: tenant, version: change.version) }
                 }
                 let table = change.key.table
                 var step = progress[table] ?? SyncProgress(tableName: table, at: now)

@@ -27,6 +27,9 @@ public final class CustomerDirectory: Sendable {
     private let logger: Logger
     private let memory = LockedDictionary<CustomerID, (customer: Customer, expires: Timestamp)>()
     private let counters = Mutex(Stats())
+    /// Counts invalidations seen here: a lookup that overlapped one does not fill level 1 with what it read
+    /// (it may have read the old customer just before the change).
+    private let generation = Atomic<UInt64>(0)
 
     public init(
         shared: any CustomerCache,
@@ -53,13 +56,14 @@ public final class CustomerDirectory: Sendable {
     /// One customer of a tenant, or nil when no level has it.
     public func customer(_ id: CustomerID, tenantId: TenantID) async throws -> Customer? {
         let now = clock.now()
+        let started = generation.load(ordering: .acquiring)
         if let hit = memory[id], hit.expires > now, hit.customer.tenantId == tenantId {
             count { $0.memory += 1 }
             return hit.customer
         }
         if let cached = try? await shared.customer(id, tenantId: tenantId) {
             count { $0.shared += 1 }
-            memory.set((cached, now + configuration.memoryTTL), forKey: id, limit: 200_000)
+            remember(cached, now: now, ifNoInvalidationSince: started)
             return cached
         }
         var found = try await store.customer(id, tenantId: tenantId)
@@ -76,9 +80,14 @@ public final class CustomerDirectory: Sendable {
             count { $0.missing += 1 }
             return nil
         }
-        memory.set((customer, now + configuration.memoryTTL), forKey: id, limit: 200_000)
+        remember(customer, now: now, ifNoInvalidationSince: started)
         try? await shared.put(customer, ttl: configuration.sharedTTL)
         return customer
+    }
+
+    private func remember(_ customer: Customer, now: Timestamp, ifNoInvalidationSince started: UInt64) {
+        guard generation.load(ordering: .acquiring) == started else { return }
+        memory.set((customer, now + configuration.memoryTTL), forKey: customer.id, limit: 200_000)
     }
 
     /// Several customers at once; ids without a customer are left out.
@@ -99,6 +108,7 @@ public final class CustomerDirectory: Sendable {
     /// included), until the task is cancelled; after a gap in the announcements, drops them all.
     public func followInvalidations() async {
         for await invalidation in shared.invalidations() {
+            generation.add(1, ordering: .releasing)
             switch invalidation {
             case .customer(let id, _): memory.removeValue(forKey: id)
             case .all: memory.removeAll()
@@ -106,9 +116,10 @@ public final class CustomerDirectory: Sendable {
         }
     }
 
-    /// Drops a customer from levels 1 and 2 after a change event.
-    public func invalidate(_ id: CustomerID, tenantId: TenantID) async {
+    /// Drops a customer from levels 1 and 2 after a change event at `version` (level 2 then refuses older puts).
+    public func invalidate(_ id: CustomerID, tenantId: TenantID, version: String?) async {
+        generation.add(1, ordering: .releasing)
         memory.removeValue(forKey: id)
-        try? await shared.invalidate(id, tenantId: tenantId)
+        try? await shared.invalidate(id, tenantId: tenantId, version: version)
     }
 }
