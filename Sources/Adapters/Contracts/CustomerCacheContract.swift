@@ -150,6 +150,14 @@ extension CustomerCacheContract {
         #expect(try await cache.customer(c1.id, tenantId: f.tenantA) == nil, "op: invalidate, key: \(c1.id)")
         #expect(try await cache.customer(c2.id, tenantId: f.tenantA) == c2, "op: invalidate, key: others kept")
         try await cache.invalidate(f.customerID(99), tenantId: f.tenantA, version: nil)
+        let c3 = f.customer(3, tenant: f.tenantB)
+        try await cache.put(c3, ttl: capabilities.time.ttl)
+        try await cache.invalidate([
+            CustomerVersion(c2.id, tenantId: f.tenantA, version: nil),
+            CustomerVersion(c3.id, tenantId: f.tenantB, version: nil),
+        ])
+        #expect(try await cache.customer(c2.id, tenantId: f.tenantA) == nil, "op: invalidate(batch), key: \(c2.id)")
+        #expect(try await cache.customer(c3.id, tenantId: f.tenantB) == nil, "op: invalidate(batch), key: \(c3.id)")
     }
 
     /// A put never replaces a higher version, nor an invalidation at a higher version: a reader that loaded

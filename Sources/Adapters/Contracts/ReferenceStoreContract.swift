@@ -27,6 +27,7 @@ public struct ReferenceStoreContract: Sendable {
                 ("deleteLeavesTombstone", deleteLeavesTombstone),
                 ("deleteOfAbsentKeyLeavesTombstone", deleteOfAbsentKeyLeavesTombstone),
                 ("staleDeleteIgnored", staleDeleteIgnored),
+                ("batchAppliesInOrder", batchAppliesInOrder),
             ]
         )
     }
@@ -76,6 +77,35 @@ private struct Fixtures {
 // MARK: - Rules
 
 extension ReferenceStoreContract {
+    /// `apply(_:)` with a batch answers and ends as applying its changes one by one would: per key in order
+    /// (the later of two changes to one key wins), stale and repeated changes reported unapplied.
+    private func batchAppliesInOrder() async throws {
+        let store = try await make()
+        let f = Fixtures()
+        _ = try await store.apply(f.upsert(f.customer(3, tenant: f.tenantA, name: "Stored", version: f.version(7))))
+        let batch: [ReferenceChange] = [
+            f.upsert(f.customer(2, tenant: f.tenantA, name: "First", version: f.version(1))),
+            f.upsert(f.customer(1, tenant: f.tenantA, name: "First", version: f.version(1))),
+            f.upsert(f.customer(3, tenant: f.tenantA, name: "Older", version: f.version(6))),
+            f.upsert(f.customer(1, tenant: f.tenantA, name: "Second", version: f.version(2))),
+            f.upsert(f.customer(1, tenant: f.tenantA, name: "Second", version: f.version(2))),
+            f.delete(2, tenant: f.tenantA, version: f.version(3)),
+            f.upsert(f.customer(2, tenant: f.tenantA, name: "Stale", version: f.version(2))),
+        ]
+        let applied = try await store.apply(batch)
+        #expect(applied == [true, true, false, true, false, true, false], "op: apply(batch), key: per change")
+        #expect(
+            try await store.customer(f.customerID(1), tenantId: f.tenantA)?.name == "Second 1",
+            "op: apply(batch), key: later change of a key wins"
+        )
+        #expect(try await store.customer(f.customerID(2), tenantId: f.tenantA) == nil, "op: apply(batch), key: delete")
+        #expect(
+            try await store.customer(f.customerID(3), tenantId: f.tenantA)?.name == "Stored 3",
+            "op: apply(batch), key: stale change ignored"
+        )
+        #expect(try await store.apply([]) == [], "op: apply(empty batch)")
+    }
+
     /// Upserts read back within their tenant only; `customers(tenantId:)` is ordered by id.
     private func upsertReadBack() async throws {
         let store = try await make()

@@ -64,10 +64,33 @@ public final class PostgresReferenceStore: ReferenceStore {
     }
 
     public func apply(_ change: ReferenceChange) async throws -> Bool {
-        let (layout, id) = Self.layout(change.key)
+        try await pool.transaction { db in try Self.apply(change, db) }
+    }
+
+    /// One transaction for the batch. Rows are locked in key order (a stable sort keeps each key's changes in
+    /// order), so instances applying overlapping batches cannot deadlock.
+    public func apply(_ changes: [ReferenceChange]) async throws -> [Bool] {
+        let order = changes.indices.sorted { a, b in
+            let (ka, kb) = (Self.lockKey(changes[a].key), Self.lockKey(changes[b].key))
+            return ka != kb ? ka < kb : a < b
+        }
+        return try await pool.transaction { db in
+            var applied = [Bool](repeating: false, count: changes.count)
+            for index in order { applied[index] = try Self.apply(changes[index], db) }
+            return applied
+        }
+    }
+
+    private static func lockKey(_ key: ReferenceKey) -> String {
+        let (layout, id) = layout(key)
+        return layout.table + "\u{0}" + id
+    }
+
+    private static func apply(_ change: ReferenceChange, _ db: PGConnection) throws -> Bool {
+        let (layout, id) = layout(change.key)
         let incoming: [String?]? =
             switch change {
-            case .upsert(let record): try Self.values(record)
+            case .upsert(let record): try values(record)
             case .delete: nil
             }
         let tenant: String? =
@@ -77,42 +100,40 @@ public final class PostgresReferenceStore: ReferenceStore {
             }
         let version = change.version
         let columns = layout.columns
-        return try await pool.transaction { db in
-            let read = columns.map { $0 == "settings" ? "settings::text" : $0 }.joined(separator: ", ")
-            let stored = try db.query(
-                "SELECT version, deleted, tenant_id, \(read) FROM \(layout.table) WHERE id = $1 FOR UPDATE",
-                [id]
-            ).rows.first
-            let all = ["id", "tenant_id", "version", "deleted"] + columns
-            let placeholders = (1...all.count).map { "$\($0)" }.joined(separator: ", ")
-            let nulls = [String?](repeating: nil, count: columns.count)
-            guard let stored else {
-                let inserted = try db.query(
-                    "INSERT INTO \(layout.table) (\(all.joined(separator: ", "))) VALUES (\(placeholders)) "
-                        + "ON CONFLICT (id) DO NOTHING",
-                    [id, tenant, version, PG.bool(incoming == nil)] + (incoming ?? nulls)
-                )
-                // A concurrent first insert won: retry the transaction, which now sees and locks its row.
-                guard inserted.affectedRows == 1 else {
-                    throw PGError(sqlState: PGError.serializationFailure, message: "concurrent first insert")
-                }
-                return incoming != nil
-            }
-            let storedVersion = stored.text(0)
-            guard Self.supersedes(version, storedVersion) else { return false }
-            let wasDeleted = stored.bool(1) ?? false
-            if let incoming, !wasDeleted, storedVersion == version, stored.text(2) == tenant,
-                (0..<columns.count).map({ stored.text(3 + $0) }) == incoming
-            {
-                return false
-            }
-            let assignments = all.dropFirst().enumerated().map { "\($0.element) = $\($0.offset + 2)" }
-            try db.query(
-                "UPDATE \(layout.table) SET \(assignments.joined(separator: ", ")) WHERE id = $1",
-                [id, tenant ?? stored.text(2), version, PG.bool(incoming == nil)] + (incoming ?? nulls)
+        let read = columns.map { $0 == "settings" ? "settings::text" : $0 }.joined(separator: ", ")
+        let stored = try db.query(
+            "SELECT version, deleted, tenant_id, \(read) FROM \(layout.table) WHERE id = $1 FOR UPDATE",
+            [id]
+        ).rows.first
+        let all = ["id", "tenant_id", "version", "deleted"] + columns
+        let placeholders = (1...all.count).map { "$\($0)" }.joined(separator: ", ")
+        let nulls = [String?](repeating: nil, count: columns.count)
+        guard let stored else {
+            let inserted = try db.query(
+                "INSERT INTO \(layout.table) (\(all.joined(separator: ", "))) VALUES (\(placeholders)) "
+                    + "ON CONFLICT (id) DO NOTHING",
+                [id, tenant, version, PG.bool(incoming == nil)] + (incoming ?? nulls)
             )
-            return incoming != nil || !wasDeleted
+            // A concurrent first insert won: retry the transaction, which now sees and locks its row.
+            guard inserted.affectedRows == 1 else {
+                throw PGError(sqlState: PGError.serializationFailure, message: "concurrent first insert")
+            }
+            return incoming != nil
         }
+        let storedVersion = stored.text(0)
+        guard Self.supersedes(version, storedVersion) else { return false }
+        let wasDeleted = stored.bool(1) ?? false
+        if let incoming, !wasDeleted, storedVersion == version, stored.text(2) == tenant,
+            (0..<columns.count).map({ stored.text(3 + $0) }) == incoming
+        {
+            return false
+        }
+        let assignments = all.dropFirst().enumerated().map { "\($0.element) = $\($0.offset + 2)" }
+        try db.query(
+            "UPDATE \(layout.table) SET \(assignments.joined(separator: ", ")) WHERE id = $1",
+            [id, tenant ?? stored.text(2), version, PG.bool(incoming == nil)] + (incoming ?? nulls)
+        )
+        return incoming != nil || !wasDeleted
     }
 
     private func rows(_ layout: Layout, _ clause: String, _ parameters: [String?]) async throws -> [PGRowValues] {

@@ -66,35 +66,53 @@ public final class RedisCustomerCache: CustomerCache {
     )
 
     public func put(_ customer: Customer, ttl: Duration) async throws {
-        try await write(
-            key: RedisKeys.scoped("cust", customer.tenantId, customer.id.rawValue),
-            value: try JSONPayload.encode(customer),
-            version: customer.version,
-            ttl: ttl,
-            publish: nil
-        )
+        try await run([
+            write(
+                key: RedisKeys.scoped("cust", customer.tenantId, customer.id.rawValue),
+                value: try JSONPayload.encode(customer),
+                version: customer.version,
+                ttl: ttl,
+                invalidate: false
+            )
+        ])
     }
 
     public func invalidate(_ id: CustomerID, tenantId: TenantID, version: String?) async throws {
-        try await write(
-            key: RedisKeys.scoped("cust", tenantId, id.rawValue),
-            value: [],
-            version: version,
-            ttl: invalidationTTL,
-            publish: Self.payload(id, tenantId)
-        )
+        try await invalidate([CustomerVersion(id, tenantId: tenantId, version: version)])
     }
 
-    /// The entry's newest-version write, and the invalidation's announcement in the same pipeline.
-    private func write(key: [UInt8], value: [UInt8], version: String?, ttl: Duration, publish: [UInt8]?) async throws {
-        var commands: [[[UInt8]]] = [
-            [
-                RedisKeys.bytes("EVAL"), Self.writeScript, RedisKeys.bytes("1"), key, value,
-                RedisKeys.bytes(version ?? ""), RedisKeys.bytes("\(max(1, ttl.milliseconds))"),
-                RedisKeys.bytes(publish == nil ? "0" : "1"),
-            ]
+    /// One pipeline: per customer, the invalidation and its announcement.
+    public func invalidate(_ changed: [CustomerVersion]) async throws {
+        guard !changed.isEmpty else { return }
+        var commands: [[[UInt8]]] = []
+        commands.reserveCapacity(changed.count * 2)
+        for entry in changed {
+            commands.append(
+                write(
+                    key: RedisKeys.scoped("cust", entry.tenantId, entry.id.rawValue),
+                    value: [],
+                    version: entry.version,
+                    ttl: invalidationTTL,
+                    invalidate: true
+                )
+            )
+            commands.append(
+                [RedisKeys.bytes("PUBLISH"), RedisKeys.bytes(Self.channel), Self.payload(entry.id, entry.tenantId)]
+            )
+        }
+        try await run(commands)
+    }
+
+    /// The entry's newest-version write (`writeScript`).
+    private func write(key: [UInt8], value: [UInt8], version: String?, ttl: Duration, invalidate: Bool) -> [[UInt8]] {
+        [
+            RedisKeys.bytes("EVAL"), Self.writeScript, RedisKeys.bytes("1"), key, value,
+            RedisKeys.bytes(version ?? ""), RedisKeys.bytes("\(max(1, ttl.milliseconds))"),
+            RedisKeys.bytes(invalidate ? "1" : "0"),
         ]
-        if let publish { commands.append([RedisKeys.bytes("PUBLISH"), RedisKeys.bytes(Self.channel), publish]) }
+    }
+
+    private func run(_ commands: [[[UInt8]]]) async throws {
         for case .error(let message) in try await client.pipeline(commands) {
             throw StoreError.unavailable("Redis: \(message)")
         }

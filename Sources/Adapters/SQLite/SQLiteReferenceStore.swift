@@ -96,33 +96,44 @@ public final class SQLiteReferenceStore: ReferenceStore {
     ///
     /// A delete of a key that holds no record stores its tombstone version and returns `false`.
     public func apply(_ change: ReferenceChange) async throws -> Bool {
-        let (kind, id) = Self.kind(change.key)
-        let json: String? =
-            switch change {
-            case .upsert(let record): try Self.encode(record)
-            case .delete: nil
-            }
-        return try await database.write { db in
-            let stored = try db.queryFirst(
-                "SELECT version, record, tenant_id FROM reference_cache WHERE kind = ? AND id = ?",
-                [.text(kind), .text(id)]
+        let json = try Self.json(change)
+        return try await database.write { db in try Self.apply(change, json: json, db) }
+    }
+
+    /// The batch in one write transaction.
+    public func apply(_ changes: [ReferenceChange]) async throws -> [Bool] {
+        let encoded = try changes.map { ($0, try Self.json($0)) }
+        return try await database.write { db in try encoded.map { try Self.apply($0.0, json: $0.1, db) } }
+    }
+
+    private static func json(_ change: ReferenceChange) throws -> String? {
+        switch change {
+        case .upsert(let record): try encode(record)
+        case .delete: nil
+        }
+    }
+
+    private static func apply(_ change: ReferenceChange, json: String?, _ db: SQLiteConnection) throws -> Bool {
+        let (kind, id) = kind(change.key)
+        let stored = try db.queryFirst(
+            "SELECT version, record, tenant_id FROM reference_cache WHERE kind = ? AND id = ?",
+            [.text(kind), .text(id)]
+        )
+        if let stored, !supersedes(change.version, stored.text(0)) { return false }
+        switch change {
+        case .upsert(let record):
+            if let stored, stored.text(0) == change.version, stored.text(1) == json { return false }
+            try db.run(
+                "REPLACE INTO reference_cache (kind, id, tenant_id, version, record) VALUES (?, ?, ?, ?, ?)",
+                [.text(kind), .text(id), .text(record.tenantId.rawValue), .text(change.version), .text(json)]
             )
-            if let stored, !Self.supersedes(change.version, stored.text(0)) { return false }
-            switch change {
-            case .upsert(let record):
-                if let stored, stored.text(0) == change.version, stored.text(1) == json { return false }
-                try db.run(
-                    "REPLACE INTO reference_cache (kind, id, tenant_id, version, record) VALUES (?, ?, ?, ?, ?)",
-                    [.text(kind), .text(id), .text(record.tenantId.rawValue), .text(change.version), .text(json)]
-                )
-                return true
-            case .delete(_, let tenantId, let version):
-                try db.run(
-                    "REPLACE INTO reference_cache (kind, id, tenant_id, version, record) VALUES (?, ?, ?, ?, NULL)",
-                    [.text(kind), .text(id), .text(tenantId?.rawValue ?? stored?.text(2)), .text(version)]
-                )
-                return stored.map { !$0.isNull(1) } ?? false
-            }
+            return true
+        case .delete(_, let tenantId, let version):
+            try db.run(
+                "REPLACE INTO reference_cache (kind, id, tenant_id, version, record) VALUES (?, ?, ?, ?, NULL)",
+                [.text(kind), .text(id), .text(tenantId?.rawValue ?? stored?.text(2)), .text(version)]
+            )
+            return stored.map { !$0.isNull(1) } ?? false
         }
     }
 

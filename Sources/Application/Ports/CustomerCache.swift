@@ -14,6 +14,8 @@ public protocol CustomerCache: Sendable {
     func put(_ customer: Customer, ttl: Duration) async throws
     /// Removes the entry; `version` is the change's (puts of lower versions are refused from now on).
     func invalidate(_ id: CustomerID, tenantId: TenantID, version: String?) async throws
+    /// Several invalidations at once (one round trip where the adapter can), each with `invalidate`'s rule.
+    func invalidate(_ changed: [CustomerVersion]) async throws
 
     /// The invalidations applied through any cache sharing this one's backend (this one included), in order,
     /// until the task is cancelled. After an interruption in which announcements may have been lost, yields
@@ -29,6 +31,23 @@ public enum CustomerInvalidation: Sendable, Hashable {
     case all
 }
 
+/// A customer's identity and the version of its change.
+public struct CustomerVersion: Hashable, Sendable {
+    public var id: CustomerID
+    public var tenantId: TenantID
+    public var version: String?
+
+    public init(_ id: CustomerID, tenantId: TenantID, version: String?) {
+        self.id = id
+        self.tenantId = tenantId
+        self.version = version
+    }
+}
+
 extension CustomerCache {
+    public func invalidate(_ changed: [CustomerVersion]) async throws {
+        for entry in changed { try await invalidate(entry.id, tenantId: entry.tenantId, version: entry.version) }
+    }
+
     public func invalidations() -> AsyncStream<CustomerInvalidation> { AsyncStream { _ in } }
 }

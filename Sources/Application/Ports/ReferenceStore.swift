@@ -88,10 +88,22 @@ public enum ReferenceChange: Hashable, Sendable {
 public protocol ReferenceStore: Sendable {
     /// Applies one change; returns whether it changed the store (false when stale).
     func apply(_ change: ReferenceChange) async throws -> Bool
+    /// Applies changes in order, as `apply` one by one would (a database adapter in one transaction); returns
+    /// whether each changed the store.
+    func apply(_ changes: [ReferenceChange]) async throws -> [Bool]
     func customer(_ id: CustomerID, tenantId: TenantID) async throws -> Customer?
     /// All customers of a tenant, ordered by id.
     func customers(tenantId: TenantID) async throws -> [Customer]
     func account(_ id: AccountID, tenantId: TenantID) async throws -> Account?
     func product(_ id: ProductID, tenantId: TenantID) async throws -> Product?
     func order(_ id: OrderID, tenantId: TenantID) async throws -> Order?
+}
+
+extension ReferenceStore {
+    public func apply(_ changes: [ReferenceChange]) async throws -> [Bool] {
+        var applied: [Bool] = []
+        applied.reserveCapacity(changes.count)
+        for change in changes { applied.append(try await apply(change)) }
+        return applied
+    }
 }

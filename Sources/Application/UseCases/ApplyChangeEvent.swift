@@ -30,45 +30,50 @@ public struct ApplyChangeEvent: Sendable {
         self.logger = logger
     }
 
-    /// Consumer handler for a batch of `cdc.*` messages. The progress of the events handled is recorded in
-    /// `sync_state` even when a later event of the batch fails (the consumer then retries message by
-    /// message, and those already applied no longer count).
+    /// Consumer handler for a batch of `cdc.*` messages: decoded first (a message that cannot be decoded fails
+    /// the batch before anything is applied; the consumer then goes message by message), applied in one store
+    /// call, then the customer caches invalidated and the progress recorded per table.
     public func handle(_ messages: [BusMessage]) async throws {
-        var progress: [String: SyncProgress] = [:]
-        let now = clock.now()
-        do {
-            for message in messages {
-                guard
-                    let event = try ChangeEventCodec.decodeEvent(
-                        topic: message.topic,
-                        key: message.key,
-                        value: message.value
-                    )
-                else { continue }  // a tombstone after a rewritten delete carries nothing new
-                let change = event.change
-                let applied = try await store.apply(change)
-                if applied, case .customer(let id) = change.key {
-                    let tenant: TenantID? =
-                        switch change {
-                        case .upsert(let record): record.tenantId
-                        case .delete(_, let tenantId, _): tenantId
-                        }
-                    if let tenant { await customers.invalidate(id, tenantId: tenant, version: change.version) }
-                }
-                let table = change.key.table
-                var step = progress[table] ?? SyncProgress(tableName: table, at: now)
-                if applied { step.applied += 1 }
-                step.lastVersion = max(step.lastVersion ?? "", change.version ?? "").nonEmpty
-                if let source = event.sourceTimestamp {
-                    step.sourceTimestamp = max(step.sourceTimestamp ?? source, source)
-                }
-                step.snapshot = event.isSnapshot
-                progress[table] = step
+        var events: [ChangeEventCodec.Event] = []
+        events.reserveCapacity(messages.count)
+        for message in messages {
+            // A tombstone after a rewritten delete carries nothing new.
+            if let event = try ChangeEventCodec.decodeEvent(
+                topic: message.topic,
+                key: message.key,
+                value: message.value
+            ) {
+                events.append(event)
             }
-        } catch {
-            for step in progress.values { try? await fleet.recordSync(step) }
-            throw error
         }
+        guard !events.isEmpty else { return }
+        let applied = try await store.apply(events.map(\.change))
+        let now = clock.now()
+        var progress: [String: SyncProgress] = [:]
+        var changedCustomers: [CustomerVersion] = []
+        for (event, applied) in zip(events, applied) {
+            let change = event.change
+            if applied, case .customer(let id) = change.key {
+                let tenant: TenantID? =
+                    switch change {
+                    case .upsert(let record): record.tenantId
+                    case .delete(_, let tenantId, _): tenantId
+                    }
+                if let tenant {
+                    changedCustomers.append(CustomerVersion(id, tenantId: tenant, version: change.version))
+                }
+            }
+            let table = change.key.table
+            var step = progress[table] ?? SyncProgress(tableName: table, at: now)
+            if applied { step.applied += 1 }
+            step.lastVersion = max(step.lastVersion ?? "", change.version ?? "").nonEmpty
+            if let source = event.sourceTimestamp {
+                step.sourceTimestamp = max(step.sourceTimestamp ?? source, source)
+            }
+            step.snapshot = event.isSnapshot
+            progress[table] = step
+        }
+        await customers.invalidate(changedCustomers)
         for step in progress.values { try await fleet.recordSync(step) }
     }
 

@@ -116,10 +116,12 @@ public final class CustomerDirectory: Sendable {
         }
     }
 
-    /// Drops a customer from levels 1 and 2 after a change event at `version` (level 2 then refuses older puts).
-    public func invalidate(_ id: CustomerID, tenantId: TenantID, version: String?) async {
+    /// Drops changed customers from levels 1 and 2 after change events (one level-2 round trip where the cache
+    /// can); level 2 then refuses puts older than each change's version.
+    public func invalidate(_ changed: [CustomerVersion]) async {
+        guard !changed.isEmpty else { return }
         generation.add(1, ordering: .releasing)
-        memory.removeValue(forKey: id)
-        try? await shared.invalidate(id, tenantId: tenantId, version: version)
+        for entry in changed { memory.removeValue(forKey: entry.id) }
+        try? await shared.invalidate(changed)
     }
 }
