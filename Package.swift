@@ -105,6 +105,22 @@ let package = Package(
             path: "Sources/Adapters/Postgres",
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CODBC",
+            path: "Sources/Adapters/System/CODBC",
+            pkgConfig: "odbc",
+            providers: [.apt(["unixodbc-dev"]), .brew(["unixodbc"])]
+        ),
+        /// The read-only SQL Server source of truth over ODBC (ADR 0012).
+        .target(
+            name: "SQLServerAdapters",
+            dependencies: [
+                "Domain", "Application", "AdapterSupport", "CODBC", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Adapters/SQLServer",
+            swiftSettings: swiftSettings
+        ),
         // No pkgConfig: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM drops with a warning; the header
         // (`hiredis/hiredis.h`) and the library are on the default paths (apt libhiredis-dev).
         .systemLibrary(
