@@ -255,7 +255,7 @@ let package = Package(
             dependencies: [
                 "Domain", "Application", "AdapterContracts", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters",
                 "SocketIOAdapters", "KafkaAdapters", "KafkaMock", "WireFormat", "PostgresAdapters", "RedisAdapters",
-                "Composition",
+                "SQLServerAdapters", "Composition",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
