@@ -184,7 +184,7 @@ let package = Package(
             name: "Composition",
             dependencies: [
                 "Domain", "Application", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters",
-                "SocketIOAdapters", "KafkaAdapters", "PostgresAdapters", "RedisAdapters",
+                "SocketIOAdapters", "KafkaAdapters", "PostgresAdapters", "RedisAdapters", "SQLServerAdapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
