@@ -105,6 +105,22 @@ let package = Package(
             path: "Sources/Adapters/Postgres",
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CODBC",
+            path: "Sources/Adapters/System/CODBC",
+            pkgConfig: "odbc",
+            providers: [.apt(["unixodbc-dev"]), .brew(["unixodbc"])]
+        ),
+        /// The read-only SQL Server source of truth over ODBC (ADR 0012).
+        .target(
+            name: "SQLServerAdapters",
+            dependencies: [
+                "Domain", "Application", "AdapterSupport", "CODBC", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Adapters/SQLServer",
+            swiftSettings: swiftSettings
+        ),
         // No pkgConfig: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM drops with a warning; the header
         // (`hiredis/hiredis.h`) and the library are on the default paths (apt libhiredis-dev).
         .systemLibrary(
@@ -168,7 +184,7 @@ let package = Package(
             name: "Composition",
             dependencies: [
                 "Domain", "Application", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters", "HTTPAdapters",
-                "SocketIOAdapters", "KafkaAdapters", "PostgresAdapters", "RedisAdapters",
+                "SocketIOAdapters", "KafkaAdapters", "PostgresAdapters", "RedisAdapters", "SQLServerAdapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -239,7 +255,7 @@ let package = Package(
             dependencies: [
                 "Domain", "Application", "AdapterContracts", "AdapterSupport", "InMemoryAdapters", "SQLiteAdapters",
                 "SocketIOAdapters", "KafkaAdapters", "KafkaMock", "WireFormat", "PostgresAdapters", "RedisAdapters",
-                "Composition",
+                "SQLServerAdapters", "Composition",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -28,6 +28,8 @@ def run(args, timeout=30, env=None):
     (["--broker", "memory"], "memory is all or nothing"),
     (["--store", "postgres"], "tracker.store=postgres needs tracker.postgres.url"),
     (["--cache", "redis"], "tracker.cache=redis"),
+    (["--source", "sqlserver"], "tracker.source=sqlserver needs tracker.broker=kafka"),
+    (["--source", "sqlserver", "--broker", "kafka"], "tracker.source=sqlserver needs tracker.sqlserver.odbc"),
 ])
 def test_refused_combination_fails_at_start_with_one_line(tmp_path, args, reason):
     data = tmp_path / "data"

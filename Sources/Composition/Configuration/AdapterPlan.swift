@@ -9,7 +9,8 @@ package import Configuration
 /// - `tracker.cache` / `TRACKER_CACHE` (`--cache`): latest positions and the level-2 customer cache: `memory`
 ///   (default) or `redis`.
 /// - `tracker.source` / `TRACKER_SOURCE` (`--source`): the source of truth for customers: `local` (SQLite
-///   `core.sqlite` with change capture, default), `memory`, or `sqlserver`.
+///   `core.sqlite` with change capture, default), `memory`, or `sqlserver` (read-only lookups over ODBC; needs
+///   `tracker.broker=kafka`, where Debezium publishes SQL Server's changes).
 /// - `tracker.push.fanout` / `TRACKER_PUSH_FANOUT`: how live pushes reach every instance's sockets: `bus`
 ///   (default: each instance consumes the bus with a push group of its own) or `redis` (one push group
 ///   publishes to a Redis stream that every instance tails; connection state recovery then works across
@@ -73,6 +74,12 @@ package struct AdapterPlan: Sendable, Hashable, CustomStringConvertible {
 
     /// Why this combination cannot run, or nil when it can.
     package var refusal: String? {
+        if source == .sqlserver, broker != .kafka {
+            // Before the memory rule: this is the reason that matters for a memory bus too.
+            return "tracker.source=sqlserver needs tracker.broker=kafka: SQL Server's changes reach the read model "
+                + "only as Debezium events on Kafka's cdc.* topics; on the \(broker.rawValue) bus the read model would "
+                + "never learn them and every lookup would fall through to SQL Server"
+        }
         let memoryPorts = [broker == .memory, store == .memory, source == .memory]
         if memoryPorts.contains(true), memoryPorts.contains(false) {
             if broker == .kafka, store == .memory {
@@ -82,7 +89,6 @@ package struct AdapterPlan: Sendable, Hashable, CustomStringConvertible {
             return "memory is all or nothing for the bus, the stores and the source of truth (got \(description)): "
                 + "a durable part would keep what the others forget on restart; use --in-memory alone or none"
         }
-        if source == .sqlserver { return "tracker.source=sqlserver: the SQL Server adapter is not part of this build" }
         if fanout == .redis, cache != .redis {
             return "tracker.push.fanout=redis needs tracker.cache=redis (TRACKER_CACHE=redis and TRACKER_REDIS_URL)"
         }

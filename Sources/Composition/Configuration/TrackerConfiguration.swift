@@ -22,6 +22,8 @@ package struct TrackerConfiguration: Sendable {
     package var postgres: PostgresSettings
     /// `tracker.redis.*`: the shared caches.
     package var redis: RedisSettings
+    /// `tracker.sqlserver.*`: the read-only SQL Server source of truth.
+    package var sqlserver: SQLServerSettings
     /// `socketio.*`: the dashboards' live feed.
     package var socketIO: SocketIOSettings
     /// `dashboard.*`, `tracker.dev.*`: the dispatcher dashboard.
@@ -58,6 +60,7 @@ package struct TrackerConfiguration: Sendable {
         kafka = KafkaSettings(config: config, environment: environment)
         postgres = PostgresSettings(config: config.scoped(to: "tracker"))
         redis = RedisSettings(config: config.scoped(to: "tracker"))
+        sqlserver = SQLServerSettings(config: config.scoped(to: "tracker"))
         socketIO = SocketIOSettings(config: config.scoped(to: "socketio"))
         dashboard = DashboardConfiguration(config: config)
         flows = FlowSettings(config: config.scoped(to: "tracker"))

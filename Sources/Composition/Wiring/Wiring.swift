@@ -21,6 +21,9 @@ extension TrackerSystem {
         if plan.cache == .redis, let refusal = RedisWiring.refusal(configuration.redis) {
             throw StartupFailure(message: refusal)
         }
+        if plan.source == .sqlserver, let refusal = SQLServerWiring.refusal(configuration.sqlserver) {
+            throw StartupFailure(message: refusal)
+        }
         logger.info(
             "adapters",
             metadata: [
@@ -97,7 +100,9 @@ extension TrackerSystem {
             source = wired.source
             services.append(wired.service)
         case .sqlserver:
-            preconditionFailure("refused by AdapterPlan.refusal")
+            let wired = try SQLServerWiring.source(configuration.sqlserver, logger: logger)
+            source = wired.source
+            services.append(wired.service)
         }
 
         let adapters = Adapters(
