@@ -9,7 +9,7 @@ import Synchronization
 /// - `tracker_cdc_events_applied{table}`, `tracker_cdc_events_failed{table}`: from `sync_state` (all instances);
 /// - `tracker_cdc_status{table,status}`: 1 for the table's current status, 0 for the others;
 /// - `tracker_customer_cache_lookups_total{level}`: this instance's customer lookups by the level that answered
-///   (`memory`, `shared`, `store`, `source`, `missing`).
+///   (`memory`, `shared`, `store`, `source`, `missing`, `source_unavailable`).
 enum SyncMetrics {
     private static let lastCache = Mutex(CustomerDirectory.Stats())
     private static let statuses: [SyncState.Status] = [.idle, .syncing, .healthy, .lagging, .failing]
@@ -35,6 +35,7 @@ enum SyncMetrics {
             ("memory", cache.memory - previous.memory), ("shared", cache.shared - previous.shared),
             ("store", cache.store - previous.store), ("source", cache.sourceOfTruth - previous.sourceOfTruth),
             ("missing", cache.missing - previous.missing),
+            ("source_unavailable", cache.sourceUnavailable - previous.sourceUnavailable),
         ]
         for (level, delta) in levels where delta > 0 {
             Counter(label: "tracker_customer_cache_lookups_total", dimensions: [("level", level)]).increment(by: delta)

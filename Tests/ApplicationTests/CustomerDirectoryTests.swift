@@ -83,3 +83,38 @@ struct CustomerDirectoryTests {
         return false
     }
 }
+
+/// A source of truth that cannot be reached (SQL Server down, circuit open).
+private struct UnreachableSource: SourceOfTruth {
+    var isWritable: Bool { false }
+    func customer(_ id: CustomerID, tenantId: TenantID) async throws -> Customer? {
+        throw StoreError.unavailable("SQL Server circuit open")
+    }
+    func upsert(_ record: ReferenceRecord) async throws { throw StoreError.unavailable("read-only") }
+    func delete(_ key: ReferenceKey, tenantId: TenantID) async throws -> Bool {
+        throw StoreError.unavailable("read-only")
+    }
+}
+
+@Suite("CustomerDirectory with the source of truth down")
+struct CustomerDirectoryOutageTests {
+    /// The last level down answers "unknown" (counted), never an error that would stall enrichment; customers
+    /// of the read model are still found.
+    @Test func anUnreachableSourceIsAMiss() async throws {
+        let clock = ManualWallClock(Timestamp(millisecondsSinceEpoch: 1_750_000_000_000))
+        let store = InMemoryReferenceStore()
+        let directory = CustomerDirectory(
+            shared: InMemoryCustomerCache(clock: clock),
+            store: store,
+            sourceOfTruth: UnreachableSource(),
+            clock: clock,
+            logger: Logger(label: "test")
+        )
+        let known = Customer(id: "c1", tenantId: "t1", name: "Known", location: Coordinate(latitude: 1, longitude: 2))
+        _ = try await store.apply(.upsert(.customer(known)))
+        #expect(try await directory.customer("c1", tenantId: "t1") == known)
+        #expect(try await directory.customer("c2", tenantId: "t1") == nil)
+        #expect(directory.stats.sourceUnavailable == 1)
+        #expect(directory.stats.store == 1)
+    }
+}

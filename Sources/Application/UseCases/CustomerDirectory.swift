@@ -16,6 +16,8 @@ public final class CustomerDirectory: Sendable {
     /// Where the last lookups were answered, for metrics and tests.
     public struct Stats: Sendable, Hashable {
         public var memory = 0, shared = 0, store = 0, sourceOfTruth = 0, missing = 0
+        /// Lookups the source of truth could not answer (unreachable, circuit open): answered as missing.
+        public var sourceUnavailable = 0
         public init() {}
     }
 
@@ -70,7 +72,18 @@ public final class CustomerDirectory: Sendable {
         if found != nil {
             count { $0.store += 1 }
         } else {
-            found = try await sourceOfTruth.customer(id, tenantId: tenantId)
+            do {
+                found = try await sourceOfTruth.customer(id, tenantId: tenantId)
+            } catch {
+                // The last level being down must not stall enrichment (the consumer would stop on an outage
+                // and retry every position): the customer is unknown for this lookup, and nothing is cached.
+                count { $0.sourceUnavailable += 1 }
+                logger.debug(
+                    "source of truth unavailable: customer treated as unknown",
+                    metadata: ["customer.id": "\(id)", "error": "\(error)"]
+                )
+                return nil
+            }
             if found != nil {
                 count { $0.sourceOfTruth += 1 }
                 logger.debug("customer answered by the source of truth", metadata: ["customer.id": "\(id)"])
