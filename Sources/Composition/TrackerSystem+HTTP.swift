@@ -35,8 +35,8 @@ extension TrackerSystem {
 extension TrackerSystem {
     /// `/health/ready`'s lines: the database answers (else down: every route needs it); the bus's consumers run
     /// (else degraded: reads still work, webhooks answer 503 one by one); the shared cache answers (else
-    /// degraded: reads fall back to the stores); CDC is neither lagging nor failing (else degraded: enrichment
-    /// uses older customer data); the Socket.IO gateway has not shut down (else down: dashboards cannot connect).
+    /// degraded: reads fall back to the stores); no CDC table is failing or near the source's retention (else
+    /// degraded: enrichment uses older customer data; lagging is named, not degraded); the Socket.IO gateway has not shut down (else down: dashboards cannot connect).
     static func dependencyChecks(
         _ adapters: Adapters,
         _ consumers: ConsumerHealth,
@@ -70,17 +70,23 @@ extension TrackerSystem {
             )
         }
         if let report {
-            let behind = report.tables.filter { $0.status == .lagging || $0.status == .failing }
-            checks.append(
-                behind.isEmpty
-                    ? DependencyCheck("cdc", .up, "\(report.status.rawValue): no table lagging or failing")
-                    : DependencyCheck(
-                        "cdc",
-                        .degraded,
-                        behind.map { "\($0.table) \($0.status.rawValue)" }.joined(separator: ", ")
-                            + " (see /health/cdc)"
-                    )
-            )
+            // Failing, or lagging towards the source's retention: degraded. Lagging alone is named, not degraded:
+            // a quiet source (a night without customer changes) reads as lagging too.
+            let failing = report.tables.filter { $0.status == .failing || $0.warning != nil }
+            let lagging = report.tables.filter { $0.status == .lagging && $0.warning == nil }
+            let describe = { (lines: [SyncMonitor.TableReport]) in
+                lines.map { "\($0.table) \($0.warning == nil ? $0.status.rawValue : "near retention")" }
+                    .joined(separator: ", ")
+            }
+            if !failing.isEmpty {
+                checks.append(DependencyCheck("cdc", .degraded, describe(failing + lagging) + " (see /health/cdc)"))
+            } else if !lagging.isEmpty {
+                checks.append(
+                    DependencyCheck("cdc", .up, describe(lagging) + ": no change taken lately (see /health/cdc)")
+                )
+            } else {
+                checks.append(DependencyCheck("cdc", .up, "\(report.status.rawValue): no table lagging or failing"))
+            }
         } else {
             checks.append(DependencyCheck("cdc", .degraded, "sync state unreadable"))
         }

@@ -458,4 +458,4 @@ def test_migrate_command_on_postgres(shared):
         assert "the PostgreSQL fleet and history schemas are migrated and ready" in result.stdout, result.stdout
         assert postgres.url not in result.stdout + result.stderr, "the URL must never be logged"
     versions = postgres.psql("SELECT component || ' ' || version FROM migrate_check.schema_migrations ORDER BY 1")
-    assert versions.splitlines() == ["fleet 1", "fleet 2", "history 1", "history 2"], versions
+    assert versions.splitlines() == ["fleet 1", "fleet 2", "fleet 3", "history 1", "history 2"], versions
