@@ -116,10 +116,16 @@ package struct RedisBench: AsyncParsableCommand {
         for _ in 0..<rounds {
             reads.append(try await Self.time { count = try await cache.all(tenantId: tenant).count })
         }
+        var encodedReads: [Duration] = []
+        for _ in 0..<rounds {
+            encodedReads.append(try await Self.time { count = try await cache.allEncoded(tenantId: tenant).count })
+        }
         print(
-            "latest positions: a tenant's \(count) drivers read: median \(Self.ms(Self.median(reads))) ms "
-                + "(min \(Self.ms(reads.min()!)), max \(Self.ms(reads.max()!))) (goal ≤ 5 ms: "
-                + "\(Self.median(reads) <= .milliseconds(5) ? "met" : "NOT met"))"
+            "latest positions: a tenant's \(count) drivers read as stored JSON (the initial-state path): median "
+                + "\(Self.ms(Self.median(encodedReads))) ms (min \(Self.ms(encodedReads.min()!)), max "
+                + "\(Self.ms(encodedReads.max()!))) (goal ≤ 5 ms: "
+                + "\(Self.median(encodedReads) <= .milliseconds(5) ? "met" : "NOT met")); decoded to positions: median "
+                + "\(Self.ms(Self.median(reads))) ms (min \(Self.ms(reads.min()!)), max \(Self.ms(reads.max()!)))"
         )
         _ = try await client.pipeline(
             [[Array("DEL".utf8), Array("tracker:lpi:\(tenant.rawValue.utf8.count):\(tenant.rawValue)".utf8)]]

@@ -183,5 +183,17 @@ extension LatestPositionCacheContract {
             try await cache.all(tenantId: TenantID("absent-\(f.tag)")).isEmpty,
             "op: all(tenantId:), key: absent tenant"
         )
+        let encoded = try await cache.allEncoded(tenantId: f.tenantA)
+        #expect(
+            try encoded.map { try JSONPayload.decode(EnrichedPosition.self, from: $0.json) }
+                == [fixes[1], fixes[2], fixes[0]],
+            "op: allEncoded(tenantId:), key: the same entries as all(tenantId:)"
+        )
+        #expect(
+            encoded.map(\.fixTime) == [fixes[1], fixes[2], fixes[0]].map(\.fixTime)
+                && encoded.map(\.driverId) == [fixes[1], fixes[2], fixes[0]].map(\.driverId),
+            "op: allEncoded(tenantId:), key: driver and fix time"
+        )
+        #expect(try await cache.allEncoded(tenantId: f.tenantB).count == 1, "op: allEncoded, key: \(f.tenantB)")
     }
 }

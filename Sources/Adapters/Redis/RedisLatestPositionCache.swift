@@ -112,6 +112,46 @@ public final class RedisLatestPositionCache: LatestPositionCache {
         return try await Self.decode(values, tenantId: tenantId).sorted { $0.driverId.rawValue < $1.driverId.rawValue }
     }
 
+    /// The index, then one pipelined `HMGET t v` per driver: the stored JSON is returned as it is, never decoded
+    /// (keys are scoped by tenant, so every entry belongs to `tenantId`).
+    public func allEncoded(tenantId: TenantID) async throws -> [EncodedPosition] {
+        let index = RedisKeys.tenant("lpi", tenantId)
+        let now = clock.now().millisecondsSinceEpoch
+        let replies = try await client.pipeline([
+            [RedisKeys.bytes("ZREMRANGEBYSCORE"), index, RedisKeys.bytes("-inf"), RedisKeys.bytes("(\(now)")],
+            [RedisKeys.bytes("ZRANGE"), index, RedisKeys.bytes("0"), RedisKeys.bytes("-1")],
+        ])
+        guard case .array(let members) = replies[1] else {
+            if case .error(let message) = replies[1] { throw StoreError.unavailable("Redis: \(message)") }
+            return []
+        }
+        let drivers = members.compactMap(\.bytes).map { String(decoding: $0, as: UTF8.self) }
+        let values = try await client.pipeline(
+            drivers.map { driver in
+                [
+                    RedisKeys.bytes("HMGET"), RedisKeys.scoped("lp", tenantId, driver), RedisKeys.bytes("t"),
+                    RedisKeys.bytes("v"),
+                ]
+            }
+        )
+        var encoded: [EncodedPosition] = []
+        encoded.reserveCapacity(drivers.count)
+        for (driver, reply) in zip(drivers, values) {
+            if case .error(let message) = reply { throw StoreError.unavailable("Redis: \(message)") }
+            guard case .array(let fields) = reply, fields.count == 2, let time = fields[0].bytes,
+                let millis = Int64(String(decoding: time, as: UTF8.self)), let json = fields[1].bytes
+            else { continue }  // expired meanwhile
+            encoded.append(
+                EncodedPosition(
+                    driverId: DriverID(driver),
+                    fixTime: Timestamp(millisecondsSinceEpoch: millis),
+                    json: json
+                )
+            )
+        }
+        return encoded.sorted { $0.driverId.rawValue < $1.driverId.rawValue }
+    }
+
     /// Decodes replies on every core: decoding, not Redis, is most of the time of a tenant's 1,000 positions.
     private static func decode(_ replies: [RedisReply], tenantId: TenantID) async throws -> [EnrichedPosition] {
         let chunks = replies.count < 64 ? 1 : min(8, max(1, ProcessInfo.processInfo.activeProcessorCount))

@@ -85,6 +85,35 @@ public struct PositionQueries: Sendable {
         return byDriver.values.sorted { $0.driverId < $1.driverId }
     }
 
+    /// `initialState(as:)` as a JSON array, built from the cache's stored JSON without decoding it (a tenant's
+    /// 1,000 positions: decoding and re-encoding them was most of the time); snapshots newer than the cache (or
+    /// absent from it) are encoded.
+    public func initialStateJSON(as principal: Principal) async throws -> [UInt8] {
+        try authorize { () throws(AccessDenied) in try AccessPolicy.subscribe(principal, tenant: principal.tenantId) }
+        var byDriver: [DriverID: EncodedPosition] = [:]
+        for cached in (try? await latest.allEncoded(tenantId: principal.tenantId)) ?? [] {
+            byDriver[cached.driverId] = cached
+        }
+        for snapshot in try await fleet.snapshots(tenantId: principal.tenantId) {
+            let position = snapshot.position
+            if let cached = byDriver[snapshot.driverId], cached.fixTime > position.fixTime { continue }
+            byDriver[snapshot.driverId] = EncodedPosition(
+                driverId: position.driverId,
+                fixTime: position.fixTime,
+                json: try JSONPayload.encode(position)
+            )
+        }
+        let ordered = byDriver.values.sorted { $0.driverId < $1.driverId }
+        var array: [UInt8] = [UInt8(ascii: "[")]
+        array.reserveCapacity(ordered.reduce(2) { $0 + $1.json.count + 1 })
+        for (index, entry) in ordered.enumerated() {
+            if index > 0 { array.append(UInt8(ascii: ",")) }
+            array.append(contentsOf: entry.json)
+        }
+        array.append(UInt8(ascii: "]"))
+        return array
+    }
+
     private func visibleDriver(_ id: DriverID, _ principal: Principal) async throws -> Driver {
         try authorize { () throws(AccessDenied) in try AccessPolicy.read(principal, tenant: principal.tenantId) }
         guard let driver = try await fleet.driver(id, tenantId: principal.tenantId) else {

@@ -321,11 +321,11 @@ public final class SocketIOGateway: PushGateway {
     func initialState(for principal: Principal) async throws -> [UInt8] {
         let tenant = principal.tenantId
         if let cached = initialStates.withLock({ $0[tenant] }), cached.expires > .now { return cached.json }
-        let state = try await positions.initialState(as: principal)
-        var writer = JSONBytesWriter(capacity: 512 * state.count + 32)
+        let state = try await positions.initialStateJSON(as: principal)
+        var writer = JSONBytesWriter(capacity: state.count + 32)
         writer.beginObject()
         writer.key("positions")
-        writer.raw(try JSONPayload.encode(state))
+        writer.raw(state)
         writer.endObject()
         let json = writer.bytes
         initialStates.withLock { $0[tenant] = (.now + .seconds(1), json) }
