@@ -91,22 +91,9 @@ public final class RedisLatestPositionCache: LatestPositionCache {
 
     /// Two round trips: the tenant's live drivers (expired index entries dropped first), then their positions.
     public func all(tenantId: TenantID) async throws -> [EnrichedPosition] {
-        let index = RedisKeys.tenant("lpi", tenantId)
-        let now = clock.now().millisecondsSinceEpoch
-        let replies = try await client.pipeline([
-            [RedisKeys.bytes("ZREMRANGEBYSCORE"), index, RedisKeys.bytes("-inf"), RedisKeys.bytes("(\(now)")],
-            [RedisKeys.bytes("ZRANGE"), index, RedisKeys.bytes("0"), RedisKeys.bytes("-1")],
-        ])
-        guard case .array(let members) = replies[1] else {
-            if case .error(let message) = replies[1] { throw StoreError.unavailable("Redis: \(message)") }
-            return []
-        }
         let values = try await client.pipeline(
-            members.compactMap(\.bytes).map { driver in
-                [
-                    RedisKeys.bytes("HGET"), RedisKeys.scoped("lp", tenantId, String(decoding: driver, as: UTF8.self)),
-                    RedisKeys.bytes("v"),
-                ]
+            try await liveDrivers(tenantId).map {
+                [RedisKeys.bytes("HGET"), RedisKeys.scoped("lp", tenantId, $0), RedisKeys.bytes("v")]
             }
         )
         return try await Self.decode(values, tenantId: tenantId).sorted { $0.driverId.rawValue < $1.driverId.rawValue }
@@ -115,17 +102,7 @@ public final class RedisLatestPositionCache: LatestPositionCache {
     /// The index, then one pipelined `HMGET t v` per driver: the stored JSON is returned as it is, never decoded
     /// (keys are scoped by tenant, so every entry belongs to `tenantId`).
     public func allEncoded(tenantId: TenantID) async throws -> [EncodedPosition] {
-        let index = RedisKeys.tenant("lpi", tenantId)
-        let now = clock.now().millisecondsSinceEpoch
-        let replies = try await client.pipeline([
-            [RedisKeys.bytes("ZREMRANGEBYSCORE"), index, RedisKeys.bytes("-inf"), RedisKeys.bytes("(\(now)")],
-            [RedisKeys.bytes("ZRANGE"), index, RedisKeys.bytes("0"), RedisKeys.bytes("-1")],
-        ])
-        guard case .array(let members) = replies[1] else {
-            if case .error(let message) = replies[1] { throw StoreError.unavailable("Redis: \(message)") }
-            return []
-        }
-        let drivers = members.compactMap(\.bytes).map { String(decoding: $0, as: UTF8.self) }
+        let drivers = try await liveDrivers(tenantId)
         let values = try await client.pipeline(
             drivers.map { driver in
                 [
@@ -150,6 +127,21 @@ public final class RedisLatestPositionCache: LatestPositionCache {
             )
         }
         return encoded.sorted { $0.driverId.rawValue < $1.driverId.rawValue }
+    }
+
+    /// The tenant's drivers with an unexpired entry, from its index (expired index entries dropped first).
+    private func liveDrivers(_ tenantId: TenantID) async throws -> [String] {
+        let index = RedisKeys.tenant("lpi", tenantId)
+        let now = clock.now().millisecondsSinceEpoch
+        let replies = try await client.pipeline([
+            [RedisKeys.bytes("ZREMRANGEBYSCORE"), index, RedisKeys.bytes("-inf"), RedisKeys.bytes("(\(now)")],
+            [RedisKeys.bytes("ZRANGE"), index, RedisKeys.bytes("0"), RedisKeys.bytes("-1")],
+        ])
+        guard case .array(let members) = replies[1] else {
+            if case .error(let message) = replies[1] { throw StoreError.unavailable("Redis: \(message)") }
+            return []
+        }
+        return members.compactMap(\.bytes).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Decodes replies on every core: decoding, not Redis, is most of the time of a tenant's 1,000 positions.

@@ -71,23 +71,10 @@ public struct PositionQueries: Sendable {
         return try await history.visitPerformance(tenantId: principal.tenantId, from: from, to: to)
     }
 
-    /// Every driver of the tenant with a known position (`initial-state` on connect).
-    public func initialState(as principal: Principal) async throws -> [EnrichedPosition] {
-        try authorize { () throws(AccessDenied) in try AccessPolicy.subscribe(principal, tenant: principal.tenantId) }
-        var byDriver: [DriverID: EnrichedPosition] = [:]
-        for snapshot in try await fleet.snapshots(tenantId: principal.tenantId) {
-            byDriver[snapshot.driverId] = snapshot.position
-        }
-        for cached in (try? await latest.all(tenantId: principal.tenantId)) ?? [] {
-            if let known = byDriver[cached.driverId], known.fixTime >= cached.fixTime { continue }
-            byDriver[cached.driverId] = cached
-        }
-        return byDriver.values.sorted { $0.driverId < $1.driverId }
-    }
-
-    /// `initialState(as:)` as a JSON array, built from the cache's stored JSON without decoding it (a tenant's
-    /// 1,000 positions: decoding and re-encoding them was most of the time); snapshots newer than the cache (or
-    /// absent from it) are encoded.
+    /// A dashboard's initial state: the latest position of every driver of the principal's tenant as a JSON array
+    /// ordered by driver id, the newer of the cache's entry and the fleet store's snapshot (a tie goes to the
+    /// snapshot). Built from the cache's stored JSON without decoding it (for a tenant's 1,000 positions, decoding
+    /// and re-encoding was most of the time); only snapshots are encoded.
     public func initialStateJSON(as principal: Principal) async throws -> [UInt8] {
         try authorize { () throws(AccessDenied) in try AccessPolicy.subscribe(principal, tenant: principal.tenantId) }
         var byDriver: [DriverID: EncodedPosition] = [:]
