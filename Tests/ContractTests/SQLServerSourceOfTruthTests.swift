@@ -435,12 +435,14 @@ struct SQLServerCircuitBreakerTests {
         let slowest = outcomes.map(\.0).max()!
         let fastFailed = outcomes.filter { $0.1?.detail.hasPrefix("SQL Server circuit open") == true }.count
         #expect(outcomes.allSatisfy { $0.1?.code == .unavailable }, "op: burst, key: every lookup .unavailable")
-        #expect(slowest < options.callTimeout + .seconds(1), "op: burst, key: slowest \(slowest)")
+        // Bounded by the per-lookup limit, not one timeout per queued lookup (50 × 2 s); the margin is for a loaded
+        // 2-core CI machine, where 50 concurrent lookups took up to 6.2 s.
+        #expect(slowest < options.callTimeout * 2, "op: burst, key: slowest \(slowest)")
         let after = clock.now
         let error = await storeError { try await source.customer("1001", tenantId: "tenant-a") }
         let afterBurst = clock.now - after
         #expect(error?.detail.hasPrefix("SQL Server circuit open") == true, "op: after the burst, key: open")
-        #expect(afterBurst < .milliseconds(50), "op: after the burst, key: \(afterBurst)")
+        #expect(afterBurst < .milliseconds(200), "op: after the burst, key: \(afterBurst)")
         print(
             "ODBC breaker, burst of 50 against a silent server: slowest \(slowest), \(fastFailed) failed fast, "
                 + "\(listener.accepted) connection attempts; next lookup \(afterBurst)"
