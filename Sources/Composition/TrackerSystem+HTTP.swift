@@ -28,6 +28,7 @@ extension TrackerSystem {
         )
         services.cdcHealth = { [syncMonitor] in try await syncMonitor.check() }
         services.dashboard = dashboardSettings()
+        services.instanceId = configuration.instanceId
         return services
     }
 }

@@ -1,4 +1,5 @@
 import Application
+import Composition
 import Domain
 import KafkaAdapters
 import KafkaMock
@@ -6,7 +7,7 @@ import Logging
 import Synchronization
 import Testing
 
-/// Consumer behaviour beyond the port contract, on a mock cluster: backpressure and dead-lettering.
+/// Consumer behaviour beyond the port contract, on a mock cluster: backpressure, dead-lettering, consumer lag.
 @Suite("Kafka consumer (mock cluster)")
 struct KafkaConsumerTests {
     static let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -49,6 +50,41 @@ struct KafkaConsumerTests {
         #expect((subscription as? KafkaEventSubscription)?.isPaused == false, "resumed once drained")
         await subscription.close()
         #expect(received == Array(0..<1000), "received \(received.count), in order: \(received == received.sorted())")
+    }
+
+    /// `tracker_kafka_consumer_lag{group,topic}` counts what this member has not committed, received or not:
+    /// 30 published, 10 taken without a commit, then 10 committed, then all; 0 once everything is committed.
+    @Test func consumerLagCountsWhatIsNotCommitted() async throws {
+        PrometheusExport.bootstrapOnce()
+        let cluster = try KafkaMockCluster(brokers: 3)
+        let bus = try KafkaTestCluster.makeBus(cluster)
+        let topic = Topic("lagging")
+        try await bus.publish(
+            (0..<30).map { OutgoingMessage(key: "k\($0 % 3)", value: Array("\($0)".utf8)) },
+            to: topic
+        )
+        let subscription = try await bus.subscribe(topics: [topic], group: "lag-reader", startAtEnd: false)
+        func lag() -> Int? {
+            let prefix = #"tracker_kafka_consumer_lag{group="lag-reader",topic="lagging"} "#
+            let line = PrometheusExport.render().split(separator: "\n").first { $0.hasPrefix(prefix) }
+            return line.flatMap { Double($0.dropFirst(prefix.count)) }.map { Int($0) }
+        }
+        func waitForLag(_ expected: Int) async throws -> Int? {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while lag() != expected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            return lag()
+        }
+        var taken: [BusMessage] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while taken.count < 30, ContinuousClock.now < deadline { taken += try await subscription.next(maxCount: 30) }
+        #expect(taken.count == 30)
+        #expect(try await waitForLag(30) == 30, "everything received, nothing committed")
+        // Offsets per partition: committing the first 10 received commits them (and nothing else).
+        try await subscription.commit(Array(taken.prefix(10)))
+        #expect(try await waitForLag(20) == 20, "10 committed")
+        try await subscription.commit(taken)
+        #expect(try await waitForLag(0) == 0, "caught up")
+        await subscription.close()
     }
 
     /// A message that keeps failing goes to `<topic>.dlq` with why and where it came from; the loop goes on.

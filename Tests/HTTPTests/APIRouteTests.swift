@@ -47,6 +47,29 @@ struct APIRouteTests {
         }
     }
 
+    /// Every response names the instance that answered (what nginx keeps Socket.IO sessions on), errors too;
+    /// without an instance id there is no header.
+    @Test func instanceHeader() async throws {
+        let name = HTTPFields.Element.Name("X-Tracker-Instance")!
+        var api = TestAPI()
+        api.services.instanceId = "tracker-7"
+        try await api.test { client in
+            for (path, status) in [
+                ("/health/live", HTTPResponse.Status.ok), ("/api/drivers", .unauthorized), ("/nowhere", .notFound),
+            ] {
+                let response = try await client.execute(uri: path, method: .get)
+                #expect(response.status == status, "\(path)")
+                #expect(response.headers[name] == "tracker-7", "\(path)")
+            }
+        }
+        var anonymous = TestAPI()
+        anonymous.services.instanceId = nil
+        try await anonymous.test { client in
+            let response = try await client.execute(uri: "/health/live", method: .get)
+            #expect(response.headers[name] == nil)
+        }
+    }
+
     @Test func drivers() async throws {
         let api = TestAPI()
         let admin = try await api.token(.admin)

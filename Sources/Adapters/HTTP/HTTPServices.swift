@@ -36,6 +36,9 @@ public struct HTTPServices: Sendable {
     public var logger: Logger
     /// The dispatcher dashboard: files, tiles, development sign-in, demo basemap. Default: none of them.
     public var dashboard = DashboardSettings()
+    /// This instance's `tracker.instance.id`, sent as `X-Tracker-Instance` on every response: what a load
+    /// balancer keeps Socket.IO long-polling sessions on (deploy/nginx/), and which instance answered. Nil: none.
+    public var instanceId: String?
 
     /// - Parameter webhookSecret: `TRACKER_WEBHOOK_SECRET`; an empty secret refuses every webhook call.
     public init(

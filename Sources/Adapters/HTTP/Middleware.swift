@@ -4,6 +4,24 @@ import Logging
 import Metrics
 import NIOCore
 
+/// Names the instance that answered in `X-Tracker-Instance` on every response, errors included (it runs
+/// outside `ProblemMiddleware`). nginx turns it into the sticky-session cookie (deploy/nginx/tracker-http.conf).
+struct InstanceHeaderMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    static let name = HTTPFields.Element.Name("X-Tracker-Instance")!
+    let id: String
+
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[Self.name] = id
+        return response
+    }
+}
+
 /// Turns every error into an RFC 9457 problem response, so no path answers with an empty or HTML body.
 ///
 /// Mapping: `Problem` as is; `UseCaseError` by code (invalid 422, forbidden 403, notFound 404, conflict 409,

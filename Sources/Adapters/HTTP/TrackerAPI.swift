@@ -103,6 +103,7 @@ public enum TrackerAPI {
     public static func makeRouter(services: HTTPServices) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         // Order matters: metrics see the final status; the problem middleware turns every error into a response.
+        if let instanceId = services.instanceId { router.add(middleware: InstanceHeaderMiddleware(id: instanceId)) }
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: ProblemMiddleware(logger: services.logger))
         let handlers = APIHandlers(services: services)

@@ -85,10 +85,12 @@ public final class KafkaEventSubscription: EventSubscription {
     /// Whether the partitions are paused because `maxBufferedMessages` wait for `next` (backpressure).
     public var isPaused: Bool { core.state.withLock { $0.paused } }
 
+    /// Waits until the group assigned this member its partitions (or it closed), at most `timeout`; returns at
+    /// once when the task is cancelled (a graceful shutdown during start-up).
     func waitForFirstAssignment(timeout: Duration) async {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        while !core.state.withLock({ $0.assignedOnce || $0.closing }) {
+        while !core.state.withLock({ $0.assignedOnce || $0.closing }), !Task.isCancelled {
             if clock.now >= deadline {
                 core.logger.warning(
                     "kafka consumer not assigned partitions in time; continuing",
@@ -170,6 +172,9 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
         var assigned: Set<TopicPartition> = []
         var paused = false
         var committed: [TopicPartition: Int64] = [:]
+        /// Per partition owned now: the offset from which messages are not yet committed by this member (its
+        /// last commit, else the first offset received since the assignment). The consumer lag's base.
+        var pendingFrom: [TopicPartition: Int64] = [:]
         var commitsInFlight = 0
         /// The consumer queue, to wake the thread's poll (`rd_kafka_queue_yield`); nil once destroyed.
         var queue: KafkaHandle?
@@ -204,6 +209,8 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
     private var deliveredCounters: [String: Counter] = [:]
     /// Thread-only: the end offsets at subscribe time of a `startAtEnd` subscription.
     private var startOffsets: [TopicPartition: Int64] = [:]
+    /// `tracker_kafka_consumer_lag{group,topic}` per subscribed topic (made once by `start`).
+    private var lagGauges: [String: Gauge] = [:]
 
     init(configuration: KafkaConfiguration, logger: Logger, group: String, startAtEnd: Bool) {
         self.configuration = configuration
@@ -228,6 +235,11 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
                 )
             }
         )
+        lagGauges = Dictionary(
+            uniqueKeysWithValues: topics.map { topic in
+                (topic, Gauge(label: "tracker_kafka_consumer_lag", dimensions: [("group", group), ("topic", topic)]))
+            }
+        )
         let queue = rd_kafka_queue_get_consumer(handle.pointer).map(KafkaHandle.init(pointer:))
         state.withLock { $0.queue = queue }
         startDedicatedThread(name: "kafka-consumer-\(group)") { [self] in
@@ -249,8 +261,14 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
             )
             requestClose()
         }
+        let clock = ContinuousClock()
+        var lagRecorded = clock.now
         while !state.withLock({ $0.closing }) {
             applyBackpressure()
+            if clock.now - lagRecorded >= .seconds(1) {
+                recordLag()
+                lagRecorded = clock.now
+            }
             guard let first = rd_kafka_consumer_poll(client, 100) else { continue }
             var batch: [BusMessage] = []
             var next: UnsafeMutablePointer<rd_kafka_message_t>? = first
@@ -363,11 +381,11 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
     /// Adds polled messages to the buffer (only of partitions still assigned) and serves waiting `next` calls.
     private func deliver(_ batch: [BusMessage]) {
         let ready = state.withLock { state in
-            for message in batch
-            where state.assigned.contains(
-                TopicPartition(topic: message.topic.name, partition: Int32(message.partition))
-            ) {
+            for message in batch {
+                let partition = TopicPartition(topic: message.topic.name, partition: Int32(message.partition))
+                guard state.assigned.contains(partition) else { continue }
                 state.buffer.append(message)
+                if state.pendingFrom[partition] == nil { state.pendingFrom[partition] = message.offset }
             }
             return state.serveWaiters()
         }
@@ -402,6 +420,30 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
         var perTopic: [String: Int64] = [:]
         for message in messages { perTopic[message.topic.name, default: 0] += 1 }
         for (topic, count) in perTopic { deliveredCounters[topic]?.increment(by: count) }
+    }
+
+    /// `tracker_kafka_consumer_lag{group,topic}`: messages of the partitions this member owns that it has not
+    /// committed yet (received or not), from librdkafka's cached high watermarks: no request to the brokers.
+    /// A partition not fetched yet is not counted. 0 when this member is caught up; what an operator watches, and
+    /// what `scripts/production` waits on before it stops the mock cluster.
+    private func recordLag() {
+        let client = handle!.pointer
+        let (assigned, pendingFrom) = state.withLock { ($0.assigned, $0.pendingFrom) }
+        var lag = Dictionary(uniqueKeysWithValues: topics.map { ($0, Int64(0)) })
+        if !assigned.isEmpty {
+            let list = makePartitionList(Dictionary(uniqueKeysWithValues: assigned.map { ($0, Int64(0)) }))
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            _ = rd_kafka_position(client, list)
+            for (partition, position, _) in entries(of: list) {
+                var low: Int64 = -1
+                var high: Int64 = -1
+                let error = rd_kafka_get_watermark_offsets(client, partition.topic, partition.partition, &low, &high)
+                guard error == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { continue }
+                guard let from = pendingFrom[partition] ?? (position >= 0 ? position : nil) else { continue }
+                lag[partition.topic, default: 0] += max(0, high - from)
+            }
+        }
+        for (topic, value) in lag { lagGauges[topic]?.record(value) }
     }
 
     /// `tracker_kafka_assigned_partitions{group,topic}`: partitions this member owns.
@@ -468,6 +510,7 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
             if rd_kafka_assignment_lost(client) == 0 { waitForCommits(atMost: .seconds(3)) }
             let count = state.withLock { state in
                 state.assigned.subtract(changed)
+                for partition in changed { state.pendingFrom[partition] = nil }
                 state.buffer.removeAll {
                     changed.contains(TopicPartition(topic: $0.topic.name, partition: Int32($0.partition)))
                 }
@@ -501,6 +544,7 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
             state.withLock { state in
                 state.assigned = []
                 state.buffer = []
+                state.pendingFrom = [:]
             }
         }
     }
@@ -554,6 +598,9 @@ final class ConsumerCore: KafkaClientContext, @unchecked Sendable {
             if failure == nil {
                 for (partition, offset) in offsets {
                     state.committed[partition] = max(state.committed[partition] ?? Int64.min, offset)
+                    if state.assigned.contains(partition) {
+                        state.pendingFrom[partition] = max(state.pendingFrom[partition] ?? offset, offset)
+                    }
                 }
             }
             return offsets.keys.contains { state.assigned.contains($0) }
