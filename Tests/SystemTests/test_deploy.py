@@ -930,17 +930,25 @@ def nginx_blocks(text: str, kind: str) -> dict[str, str]:
 
 
 def test_compose_nginx_conf_matches_the_instances_and_the_mounts(stack):
+    """The structure tracker-http.conf asks of a deployment: `tracker` (every instance, keepalive),
+    `tracker_socketio` (every instance, no keepalive), `tracker_<n>` (instance n, the others as backup, no
+    keepalive) and the sticky map keyed on the instances' TRACKER_INSTANCE_ID."""
     svc = services(stack)
     text = COMPOSE_NGINX.read_text()
     upstreams = nginx_blocks(text, "upstream")
     port = environment(svc[INSTANCES[0]])["HTTP_PORT"]
 
     def servers(block):
-        return re.findall(r"^\s*server\s+(\S+?)(\s+backup)?;", block, re.M)
+        return [(address, " backup" if "backup" in params.split() else "")
+                for address, params in re.findall(r"^\s*server\s+(\S+?)((?:\s+[^;\s]+)*);", block, re.M)]
 
-    assert set(upstreams) == {"tracker"} | {f"tracker_{n}" for n in range(1, len(INSTANCES) + 1)}
-    assert servers(upstreams["tracker"]) == [(f"{name}:{port}", "") for name in INSTANCES]
+    assert "upstream tracker_socketio" in (NGINX_DIR / "tracker-http.conf").read_text(), "the shared file's contract"
+    assert set(upstreams) == {"tracker", "tracker_socketio"} | {f"tracker_{n}" for n in range(1, len(INSTANCES) + 1)}
+    for pool in ("tracker", "tracker_socketio"):
+        assert servers(upstreams[pool]) == [(f"{name}:{port}", "") for name in INSTANCES], pool
     assert re.search(r"keepalive \d+;", upstreams["tracker"])
+    assert [name for name, block in upstreams.items() if "keepalive" in block] == ["tracker"], \
+        "no keepalive on a Socket.IO upstream: the tracker upgrades to WebSocket on a connection's first request only"
     sticky = {}
     for n, name in enumerate(INSTANCES, start=1):
         block = servers(upstreams[f"tracker_{n}"])
@@ -949,7 +957,7 @@ def test_compose_nginx_conf_matches_the_instances_and_the_mounts(stack):
         sticky[environment(svc[name])["TRACKER_INSTANCE_ID"]] = f"tracker_{n}"
     mapping = re.search(r"map \$cookie_tracker_instance \$tracker_sticky \{([^}]*)\}", text).group(1)
     entries = dict(re.findall(r"^\s*(\S+)\s+(\S+);", mapping, re.M))
-    assert entries == {"default": "tracker", **sticky}
+    assert entries == {"default": "tracker_socketio", **sticky}
     # The includes are the frontend's mounts of the shared files, compose.conf is the image's default.conf.
     mounts = {dst: Path(src) for src, dst in volume_mounts(svc["frontend"])}
     assert mounts["/etc/nginx/conf.d/default.conf"] == COMPOSE_NGINX
