@@ -78,6 +78,7 @@ package struct TrackerSystem: Sendable {
             bus: a.bus,
             clock: a.clock,
             routing: configuration.flows.routing,
+            retention: configuration.flows.historyRetention,
             logger: logger
         )
         enrich = EnrichPositions(

@@ -194,4 +194,59 @@ struct EnrichPositionsTests {
         )
         #expect(rows.count == 2, "op: history, key: one row per fix")
     }
+
+    /// A late fix (Traccar forwarding a device's buffered offline data), in a later batch or after a newer fix
+    /// in the same batch: history has it in its place on the track; nothing live changes: not published on
+    /// `gps.positions.enriched` (no push), not the snapshot, not the latest-position cache, no driver event.
+    @Test func lateFixGoesToHistoryOnly() async throws {
+        let bus = InMemoryEventBus()
+        let fleet = InMemoryFleetStore()
+        try await fleet.saveDriver(driver)
+        let clock = ManualWallClock(Timestamp(millisecondsSinceEpoch: 1_750_000_100_000))
+        let history = InMemoryHistoryStore()
+        let latest = InMemoryLatestPositionCache(clock: clock)
+        let enrich = EnrichPositions(
+            fleet: fleet,
+            history: history,
+            latest: latest,
+            customers: CustomerDirectory(
+                shared: InMemoryCustomerCache(clock: clock),
+                store: InMemoryReferenceStore(),
+                sourceOfTruth: InMemorySourceOfTruth(bus: bus),
+                clock: clock,
+                logger: Logger(label: "test")
+            ),
+            bus: bus,
+            logger: Logger(label: "test")
+        )
+        try await enrich.handle([try message(raw(60), offset: 0)])
+        let eventsBefore = try await driverEvents(on: bus).count
+        // An hour-old fix in its own batch, then a newer fix followed by a late one in the same batch.
+        try await enrich.handle([try message(raw(-3600, lat: 52.40), offset: 1)])
+        try await enrich.handle([try message(raw(61), offset: 2), try message(raw(30, lat: 52.41), offset: 3)])
+
+        let subscription = try await bus.subscribe(topics: [.enrichedPositions], group: "probe", startAtEnd: false)
+        var published: [EnrichedPosition] = []
+        while let batch = try await withTimeout({ try await subscription.next(maxCount: 100) }), !batch.isEmpty {
+            published += try batch.map { try JSONPayload.decode(EnrichedPosition.self, from: $0.value) }
+        }
+        await subscription.close()
+        #expect(published.map(\.fixTime) == [raw(60).fixTime, raw(61).fixTime], "op: publish, key: newer fixes only")
+        let rows = try await history.routeHistory(
+            driverId: driver.id,
+            tenantId: tenant,
+            from: raw(-3600).fixTime,
+            to: raw(61).fixTime,
+            maxPoints: 10
+        )
+        #expect(
+            rows.map(\.fixTime) == [raw(-3600).fixTime, raw(30).fixTime, raw(60).fixTime, raw(61).fixTime],
+            "op: history, key: every fix, in time order"
+        )
+        let snapshot = try await fleet.snapshot(driverId: driver.id, tenantId: tenant)
+        #expect(snapshot?.position.fixTime == raw(61).fixTime, "op: snapshot, key: the newest fix")
+        let cached = try await latest.latest(driverId: driver.id, tenantId: tenant)
+        #expect(cached?.fixTime == raw(61).fixTime, "op: latest cache, key: the newest fix")
+        #expect(try await driverEvents(on: bus).count == eventsBefore, "op: events, key: none for late fixes")
+    }
 }

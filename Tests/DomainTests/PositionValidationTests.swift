@@ -50,6 +50,9 @@ struct PositionValidationTests {
         Case(name: "fix exactly 5 min ahead", fixAfterNowSeconds: 300),
         Case(name: "fix 5 min 1 ms ahead", fixAfterNowSeconds: 300.001, rejects: "fixTime"),
         Case(name: "fix a day ahead", fixAfterNowSeconds: 86_400, rejects: "fixTime"),
+        Case(name: "fix 400 days old", fixAfterNowSeconds: -400 * 86_400, rejects: "fixTime"),
+        Case(name: "fix exactly the retention (365 days) old", fixAfterNowSeconds: -365 * 86_400),
+        Case(name: "fix 365 days 1 ms old", fixAfterNowSeconds: -365 * 86_400 - 0.001, rejects: "fixTime"),
         Case(name: "NaN latitude reported before NaN speed", latitude: .nan, speedKmh: .nan, rejects: "latitude"),
     ]
 
@@ -73,6 +76,35 @@ struct PositionValidationTests {
             #expect(!error.reason.isEmpty)
             #expect(error.description.contains(error.field))
         }
+    }
+
+    /// A fix time is refused as a clock error: ahead of the server, or before the retention window (a device
+    /// clock reset to 1970); a shorter configured retention moves the limit. Other fields carry no clock error.
+    @Test func clockErrors() {
+        let now = Fixture.t0
+        func error(
+            at time: Timestamp,
+            retention: Duration = PositionValidator.defaultRetention
+        )
+            -> PositionValidationError?
+        {
+            do throws(PositionValidationError) {
+                try PositionValidator.validate(
+                    Fixture.raw(Coordinate(latitude: 52.5, longitude: 13.4), at: time),
+                    now: now,
+                    retention: retention
+                )
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(error(at: Timestamp(millisecondsSinceEpoch: 0))?.clock == .beforeRetention, "1970")
+        #expect(error(at: now + .seconds(3600))?.clock == .future)
+        #expect(error(at: now - .seconds(3600)) == nil, "an hour old: history")
+        #expect(error(at: now - .seconds(8 * 86_400), retention: .seconds(7 * 86_400))?.clock == .beforeRetention)
+        #expect(error(at: now - .seconds(6 * 86_400), retention: .seconds(7 * 86_400)) == nil)
+        #expect(error(at: Timestamp(millisecondsSinceEpoch: 0))?.reason.contains("365 days") == true)
     }
 
     /// The skew allowance is 5 minutes.

@@ -16,6 +16,13 @@ struct APIHandlers: Sendable {
     let services: HTTPServices
     let webhookPositions = OutcomeCounters(label: "tracker_webhook_positions_total")
     let webhookEvents = OutcomeCounters(label: "tracker_webhook_events_total")
+    /// `tracker_webhook_fix_time_refused_total{reason="future"|"before_retention"}`: fixes refused for their time
+    /// (device clocks ahead, or reset to 1970 / a GPS week rollover), positions and events' positions alike.
+    let fixTimeRefused = Dictionary(
+        uniqueKeysWithValues: [PositionValidationError.ClockError.future, .beforeRetention].map {
+            ($0, Counter(label: "tracker_webhook_fix_time_refused_total", dimensions: [("reason", $0.rawValue)]))
+        }
+    )
 
     func handle(_ endpoint: Endpoint, request: Request, context: BasicRequestContext) async throws -> Response {
         switch endpoint.route.auth {
@@ -169,6 +176,7 @@ struct APIHandlers: Sendable {
                     detail: "no active driver has device \(reports[index].deviceId); dropped"
                 )
             case .invalid(let error):
+                if let clock = error.clock { fixTimeRefused[clock]?.increment() }
                 let field = (isBatch ? "[\(index)].position." : "position.") + Self.traccarField(error.field)
                 results[index] = PositionResult(outcome: "invalid", detail: "\(field): \(error.reason)", field: field)
             }
@@ -215,6 +223,7 @@ struct APIHandlers: Sendable {
             )
         case .invalid(let error):
             webhookEvents.count("invalid")
+            if let clock = error.clock { fixTimeRefused[clock]?.increment() }
             let field = "position." + Self.traccarField(error.field)
             throw Problem(.invalidInput, detail: "\(field): \(error.reason)", field: field)
         }

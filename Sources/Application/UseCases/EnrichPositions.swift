@@ -54,8 +54,13 @@ public struct EnrichPositions: Sendable {
     /// batch is retried from the stored snapshots and its events are produced again (at-least-once), instead
     /// of being lost because the snapshot already claimed the fix. Within a batch a driver's later positions
     /// see its earlier ones through `pending`.
+    ///
+    /// A late fix (older than the driver's latest: Traccar forwarding buffered offline data) goes to history
+    /// in its place on the track and nowhere else: not on `gps.positions.enriched` (no live push), not in the
+    /// snapshot or the latest-position cache, and the enricher raises no event for it.
     public func handle(_ messages: [BusMessage]) async throws {
         var enriched: [EnrichedPosition] = []
+        var live: [EnrichedPosition] = []
         var events: [DomainEvent] = []
         var pending: [DriverID: DriverSnapshot] = [:]
         enriched.reserveCapacity(messages.count)
@@ -64,10 +69,13 @@ public struct EnrichPositions: Sendable {
             guard let output = try await enrich(raw, pending: pending[raw.driverId]) else { continue }
             enriched.append(output.position)
             events.append(contentsOf: output.events)
-            if output.isLatest { pending[raw.driverId] = output.snapshot }
+            if output.isLatest {
+                pending[raw.driverId] = output.snapshot
+                live.append(output.position)
+            }
         }
         try await history.append(enriched)
-        try await publish(enriched: enriched, events: events, bus: bus)
+        try await publish(enriched: live, events: events, bus: bus)
         try await fleet.saveSnapshots(Array(pending.values))
         try? await latest.put(pending.values.map(\.position), ttl: configuration.latestTTL)
     }

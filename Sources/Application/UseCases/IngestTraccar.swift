@@ -1,4 +1,4 @@
-import Domain
+public import Domain
 public import Logging
 
 /// Spec §4.1 steps 3–4: a Traccar webhook report becomes a raw position on `gps.positions`.
@@ -10,6 +10,8 @@ public struct IngestTraccar: Sendable {
     let bus: any EventBus
     let clock: any WallClock
     let routing: TopicRouting
+    /// History's retention: a fix older than this is refused (`PositionValidator`).
+    let retention: Duration
     let logger: Logger
 
     public init(
@@ -17,12 +19,14 @@ public struct IngestTraccar: Sendable {
         bus: any EventBus,
         clock: any WallClock,
         routing: TopicRouting = .init(),
+        retention: Duration = PositionValidator.defaultRetention,
         logger: Logger
     ) {
         self.devices = DeviceDirectory(fleet: fleet, clock: clock)
         self.bus = bus
         self.clock = clock
         self.routing = routing
+        self.retention = retention
         self.logger = logger
     }
 
@@ -37,7 +41,7 @@ public struct IngestTraccar: Sendable {
             // ids are filled in afterwards.
             var raw = Self.rawPosition(report, tenantId: "-", driverId: "-")
             do {
-                try PositionValidator.validate(raw, now: now)
+                try PositionValidator.validate(raw, now: now, retention: retention)
             } catch {
                 outcomes.append(.invalid(error))
                 continue
@@ -64,9 +68,17 @@ public struct IngestTraccar: Sendable {
 
     /// The domain's position rules (`PositionValidator`) applied to a report; nil when it passes. The one
     /// place a webhook position is validated.
-    static func validationError(_ report: DevicePositionReport, now: Timestamp) -> PositionValidationError? {
+    static func validationError(
+        _ report: DevicePositionReport,
+        now: Timestamp,
+        retention: Duration
+    ) -> PositionValidationError? {
         do {
-            try PositionValidator.validate(Self.rawPosition(report, tenantId: "-", driverId: "-"), now: now)
+            try PositionValidator.validate(
+                Self.rawPosition(report, tenantId: "-", driverId: "-"),
+                now: now,
+                retention: retention
+            )
             return nil
         } catch {
             return error
@@ -98,7 +110,9 @@ public struct IngestTraccar: Sendable {
     /// Maps a Traccar event to a driver event or alert and publishes it on `gps.events`; an event whose
     /// position breaks the position rules is refused (`.invalid`) and nothing is published.
     public func ingest(event report: DeviceEventReport) async throws -> IngestOutcome {
-        if let position = report.position, let error = Self.validationError(position, now: clock.now()) {
+        if let position = report.position,
+            let error = Self.validationError(position, now: clock.now(), retention: retention)
+        {
             return .invalid(error)
         }
         guard let driver = try await devices.driver(for: report.deviceId) else { return .unmappedDevice }

@@ -11,10 +11,22 @@ public struct PositionValidationError: Error, Hashable, Sendable, CustomStringCo
     public var field: String
     /// Why the value was rejected, without echoing the value itself.
     public var reason: String
+    /// Set when `fixTime` is refused: the device's clock is wrong (ahead, or reset to 1970 / a GPS week
+    /// rollover), or the fix is older than anything history keeps. Counted apart from other invalid fixes.
+    public var clock: ClockError?
 
-    public init(field: String, reason: String) {
+    /// Why a fix time is refused.
+    public enum ClockError: String, Hashable, Sendable {
+        /// More than `PositionValidator.maxFutureSkew` after the server's clock.
+        case future
+        /// Before the history retention window (a device clock reset, or data too old to keep).
+        case beforeRetention = "before_retention"
+    }
+
+    public init(field: String, reason: String, clock: ClockError? = nil) {
         self.field = field
         self.reason = reason
+        self.clock = clock
     }
 
     public var description: String { "invalid position \(field): \(reason)" }
@@ -25,12 +37,20 @@ public enum PositionValidator {
     /// How far `fixTime` may lie after the server's `now` (device clocks drift).
     public static let maxFutureSkew: Duration = .seconds(300)
 
+    /// How long history keeps a fix by default (`tracker.history.retention.days`, 365).
+    public static let defaultRetention: Duration = .seconds(365 * 86_400)
+
     /// Checks, in this order: latitude finite and in [-90, 90]; longitude finite and in [-180, 180]; speed finite
     /// and ≥ 0; course finite (any finite heading is accepted, enrichment folds it into [0, 360)); battery level, if
     /// present, finite and in [0, 100]; `fixTime` at most `maxFutureSkew` after `now` (exactly 5 minutes is
-    /// accepted). Old fixes are valid: they are stored as history. `valid == false` (Traccar's "no GPS lock") is
-    /// not rejected here.
-    public static func validate(_ p: RawPosition, now: Timestamp) throws(PositionValidationError) {
+    /// accepted) and not before `now - retention` (exactly the retention is accepted). Older fixes within the
+    /// retention are valid: they are stored as history in their place on the track (and change nothing live:
+    /// `Enricher`). `valid == false` (Traccar's "no GPS lock") is not rejected here.
+    public static func validate(
+        _ p: RawPosition,
+        now: Timestamp,
+        retention: Duration = defaultRetention
+    ) throws(PositionValidationError) {
         guard p.latitude.isFinite else { throw .init(field: "latitude", reason: "must be a finite number") }
         guard (-90.0...90.0).contains(p.latitude) else {
             throw .init(field: "latitude", reason: "must be between -90 and 90")
@@ -49,7 +69,15 @@ public enum PositionValidator {
             }
         }
         guard p.fixTime <= now + maxFutureSkew else {
-            throw .init(field: "fixTime", reason: "is more than 5 minutes in the future")
+            throw .init(field: "fixTime", reason: "is more than 5 minutes in the future", clock: .future)
+        }
+        guard p.fixTime >= now - retention else {
+            let days = retention.components.seconds / 86_400
+            throw .init(
+                field: "fixTime",
+                reason: "is older than the history retention (\(days) days): a device clock reset?",
+                clock: .beforeRetention
+            )
         }
     }
 }
