@@ -532,7 +532,6 @@ COMPOSE_NGINX = NGINX_DIR / "compose.conf"
 TRACCAR_XML = DEPLOY / "traccar" / "traccar.xml"
 TRACKER_API = ROOT / "Sources" / "Adapters" / "HTTP" / "TrackerAPI.swift"
 COMPOSITION = ROOT / "Sources" / "Composition"
-SPEC = ROOT.parent / "shared" / "spec" / "system-spec.md"
 
 # What the stack refuses to start without (`${VAR:?message}`), each with a value of its own, so that a test can
 # follow every secret to where it must arrive.
@@ -677,19 +676,6 @@ def test_compose_services_are_the_specs(stack):
         assert Path(svc[name]["build"]["context"]).resolve() == ROOT, "the image is this repository's Dockerfile"
 
 
-def test_spec_still_lists_these_services():
-    """The table above against spec §7.1 itself (shared/, beside the repository in CI)."""
-    if not SPEC.exists():
-        pytest.skip(f"{SPEC} is not here")
-    section = SPEC.read_text().split("### 7.1", 1)[1].split("###", 1)[0]
-    listed = dict(re.findall(r"^- `([a-z-]+)` - .*?(?:\(image: ([^)]+)\))?$", section, re.M))
-    expected = {name: image for name, image in SPEC_SERVICES.items() if name != "frontend"}
-    assert {name: image for name, image in listed.items() if name != "tracking-service"
-            and name != "frontend"} == expected
-    assert "tracking-service" in listed and "3 replicas" in section and "frontend" in listed
-
-
-@pytest.mark.parametrize("variable", sorted(REQUIRED_VARIABLES))
 def test_every_secret_is_required(variable):
     """Without the variable, compose stops before anything starts, naming it; no default hides it."""
     result = compose("config", "-q", drop=(variable,))
