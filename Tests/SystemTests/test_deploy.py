@@ -676,6 +676,7 @@ def test_compose_services_are_the_specs(stack):
         assert Path(svc[name]["build"]["context"]).resolve() == ROOT, "the image is this repository's Dockerfile"
 
 
+@pytest.mark.parametrize("variable", sorted(REQUIRED_VARIABLES))
 def test_every_secret_is_required(variable):
     """Without the variable, compose stops before anything starts, naming it; no default hides it."""
     result = compose("config", "-q", drop=(variable,))
