@@ -283,10 +283,23 @@ package final class LatencyRecorder: Sendable {
     package func start(from: Int64) { state.withLock { $0.window = (from, .max) } }
     package func stop(at end: Int64) { state.withLock { $0.window?.end = end } }
 
-    /// Records every `"fixTime":<ms>` of a received packet (scanned in place, no copy).
+    /// Records every `"fixTime":<ms>` of a received packet.
     package func record(_ packet: String) {
-        var packet = packet
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let samples = Self.fixTimes(in: packet)
+        state.withLock { state in
+            guard let window = state.window else { return }
+            for fix in samples where fix >= window.start && fix < window.end {
+                state.delivered += 1
+                state.fixTimes.insert(fix)
+                state.histogram[Int(min(max(now - fix, 0), 60_000))] += 1
+            }
+        }
+    }
+
+    /// Every `"fixTime":<ms>` of a live-feed packet, in order (scanned in place, no copy, no JSON decoding).
+    package static func fixTimes(in packet: String) -> [Int64] {
+        var packet = packet
         var samples: [Int64] = []
         let marker = Self.marker
         packet.withUTF8 { bytes in
@@ -314,14 +327,7 @@ package final class LatencyRecorder: Sendable {
                 i = k
             }
         }
-        state.withLock { state in
-            guard let window = state.window else { return }
-            for fix in samples where fix >= window.start && fix < window.end {
-                state.delivered += 1
-                state.fixTimes.insert(fix)
-                state.histogram[Int(min(max(now - fix, 0), 60_000))] += 1
-            }
-        }
+        return samples
     }
 
     package func summary() -> Summary {

@@ -21,6 +21,10 @@ package struct SimulationRunner: Sendable {
         /// Positions per request: 1 posts each on its own, as Traccar's position forwarding does; more sends
         /// them as JSON arrays (the webhook's batch form), which costs the load generator far less.
         package var batch = 1
+        /// Called after each slice with its fix time (ms since the epoch), its drivers, and how many of its
+        /// positions the server acknowledged (2xx): what dashboards are owed. Nil: not called.
+        package var onSlice:
+            (@Sendable (_ fixTime: Int64, _ drivers: ArraySlice<DriverID>, _ acknowledged: Int) -> Void)?
 
         package init(
             url: String,
@@ -101,6 +105,7 @@ package struct SimulationRunner: Sendable {
         log(
             "sim: \(scenario.drivers.count) drivers, one fix each every \(Self.format(configuration.interval)) to \(poster.endpoint)\(perRequest)"
         )
+        let driverIds = scenario.drivers.map { $0.id ?? DriverID($0.deviceId.rawValue) }
         while !Task.isCancelled {
             let fixes = simulator.tick(now: previous, interval: step)
             let slices = max(1, min(configuration.slices, fixes.count))
@@ -126,7 +131,11 @@ package struct SimulationRunner: Sendable {
                         )
                     )
                 }
+                let acknowledgedBefore = configuration.onSlice == nil ? 0 : poster.stats().ok
                 await poster.post(all: bodies, batch: configuration.batch)
+                if let onSlice = configuration.onSlice {
+                    onSlice(stamp.millisecondsSinceEpoch, driverIds[range], poster.stats().ok - acknowledgedBefore)
+                }
             }
             ticks += 1
 

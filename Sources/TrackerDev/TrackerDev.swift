@@ -12,7 +12,7 @@ struct TrackerDev: AsyncParsableCommand {
         abstract: "Distribution Tracker with its development tools: demo, simulator, benchmarks, test servers.",
         subcommands: [
             ServeCommand.self, DemoCommand.self, SimulateCommand.self, TokenCommand.self, MigrateCommand.self,
-            BenchCommand.self, SocketIOConformanceCommand.self, KafkaMockCommand.self,
+            BenchCommand.self, LoadTestCommand.self, SocketIOConformanceCommand.self, KafkaMockCommand.self,
         ]
     )
 }

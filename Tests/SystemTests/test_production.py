@@ -189,6 +189,28 @@ def test_long_polling_session_keeps_its_instance(stack):
     assert len(landed) >= 2, landed
 
 
+def test_load_test_runs_over_the_stack(stack):
+    """`tracker-dev loadtest --stack` (issue 15's harness) on this stack: a short run through nginx samples every
+    server process and finds every owed position delivered. Its latency goals are measured by full runs on a
+    quiet machine, not asserted here (a debug build on a loaded CI machine)."""
+    s = stack["stack"]
+    report = OUT / "loadtest-smoke"
+    result = subprocess.run(
+        [str(Path(production_binary()).parent / "tracker-dev"), "loadtest", "--stack", str(s.data), "--drivers", "50",
+         "--dashboards", "10", "--unbatched", "3", "--batch-ms", "500", "--seconds", "6", "--report", str(report)],
+        capture_output=True, text=True, timeout=180)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    summary = json.loads((report / "loadtest.json").read_text())
+    assert (report / "loadtest.html").read_text().startswith("<!doctype html>")
+    assert set(summary["processes"]) >= {"tracker-1", "tracker-2", "tracker-3", "postgres", "redis", "kafka-mock",
+                                         "nginx"}, summary["processes"].keys()
+    assert all(p["peakRSSMB"] > 0 for p in summary["processes"].values()), summary["processes"]
+    assert len(summary["timeline"]) == 6
+    assert summary["owedPositions"] > 0 and summary["webhooks"]["failed"] == 0, summary["webhooks"]
+    for kind, completeness in summary["completeness"].items():
+        assert completeness["lowestShare"] == 1, (kind, completeness, result.stdout)
+
+
 def test_restart_keeps_every_acknowledged_position(stack):
     s = stack["stack"]
     admin = {"Authorization": f"Bearer {admin_token()}"}
