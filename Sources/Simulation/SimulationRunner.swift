@@ -21,10 +21,9 @@ package struct SimulationRunner: Sendable {
         /// Positions per request: 1 posts each on its own, as Traccar's position forwarding does; more sends
         /// them as JSON arrays (the webhook's batch form), which costs the load generator far less.
         package var batch = 1
-        /// Called after each slice with its fix time (ms since the epoch), its drivers, and how many of its
-        /// positions the server acknowledged (2xx): what dashboards are owed. Nil: not called.
-        package var onSlice:
-            (@Sendable (_ fixTime: Int64, _ drivers: ArraySlice<DriverID>, _ acknowledged: Int) -> Void)?
+        /// Called after each slice with its fix time (ms since the epoch) and the drivers whose position the
+        /// server acknowledged (2xx): what dashboards and history are owed. Nil: not called.
+        package var onSlice: (@Sendable (_ fixTime: Int64, _ acknowledged: [DriverID]) -> Void)?
 
         package init(
             url: String,
@@ -131,10 +130,12 @@ package struct SimulationRunner: Sendable {
                         )
                     )
                 }
-                let acknowledgedBefore = configuration.onSlice == nil ? 0 : poster.stats().ok
-                await poster.post(all: bodies, batch: configuration.batch)
+                let acknowledged = await poster.post(all: bodies, batch: configuration.batch)
                 if let onSlice = configuration.onSlice {
-                    onSlice(stamp.millisecondsSinceEpoch, driverIds[range], poster.stats().ok - acknowledgedBefore)
+                    onSlice(
+                        stamp.millisecondsSinceEpoch,
+                        zip(range, acknowledged).compactMap { $1 ? driverIds[$0] : nil }
+                    )
                 }
             }
             ticks += 1

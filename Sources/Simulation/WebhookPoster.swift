@@ -57,27 +57,36 @@ package final class WebhookPoster: Sendable {
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    /// Posts every body, at most `maxInFlight` at a time; returns when all have been answered or failed.
-    /// With `batch` > 1, up to `batch` bodies go in one request as a JSON array (the webhook's batch form).
-    package func post(all bodies: [[UInt8]], batch: Int = 1) async {
+    /// Posts every body, at most `maxInFlight` at a time; returns when all have been answered or failed, with
+    /// whether each body was acknowledged (2xx). With `batch` > 1, up to `batch` bodies go in one request as a
+    /// JSON array (the webhook's batch form) and share its answer.
+    @discardableResult
+    package func post(all bodies: [[UInt8]], batch: Int = 1) async -> [Bool] {
         let batch = max(1, batch)
-        await withTaskGroup(of: Void.self) { group in
+        var acknowledged = [Bool](repeating: false, count: bodies.count)
+        await withTaskGroup(of: (Range<Int>, Bool).self) { group in
             var inFlight = 0
             var start = 0
+            func collect(_ result: (Range<Int>, Bool)?) {
+                guard let (range, ok) = result else { return }
+                for index in range { acknowledged[index] = ok }
+            }
             while start < bodies.count {
                 let end = min(bodies.count, start + batch)
                 let body = batch == 1 ? bodies[start] : Self.array(bodies[start..<end])
                 let positions = end - start
                 if inFlight >= maxInFlight {
-                    await group.next()
+                    collect(await group.next())
                     inFlight -= 1
                 }
-                group.addTask { await self.post(body, positions: positions) }
+                let range = start..<end
+                group.addTask { (range, await self.post(body, positions: positions)) }
                 inFlight += 1
                 start = end
             }
-            await group.waitForAll()
+            while let result = await group.next() { collect(result) }
         }
+        return acknowledged
     }
 
     /// `[body,body,...]`.
@@ -93,8 +102,9 @@ package final class WebhookPoster: Sendable {
     }
 
     /// Posts one body holding `positions` positions (no concurrency bound of its own); the counts are per
-    /// position, the latencies per request.
-    package func post(_ body: [UInt8], positions: Int = 1) async {
+    /// position, the latencies per request. True when the server acknowledged it (2xx).
+    @discardableResult
+    package func post(_ body: [UInt8], positions: Int = 1) async -> Bool {
         var request = HTTPClientRequest(url: endpoint)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -108,6 +118,7 @@ package final class WebhookPoster: Sendable {
             if (200..<300).contains(status) {
                 for try await _ in response.body {}  // drain so the connection is reused
                 record(status: status, latency: clock.now - started, body: nil, positions: positions)
+                return true
             } else {
                 let wantBody = state.withLock { $0.stats.firstRejection == nil }
                 var text = ""
@@ -126,6 +137,7 @@ package final class WebhookPoster: Sendable {
                 if s.stats.firstError == nil { s.stats.firstError = String(describing: error) }
             }
         }
+        return false
     }
 
     private func record(status: Int, latency: Duration, body: String?, positions: Int) {

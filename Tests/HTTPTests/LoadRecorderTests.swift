@@ -25,10 +25,10 @@ struct LoadRecorderTests {
         let batched = recorder.addClient(batched: true)
         let late = recorder.addClient(batched: true)
         recorder.start(at: 1_000)
-        recorder.acknowledged(fixTime: 1_000, drivers: ["d1", "d2"], acknowledged: 2)
-        recorder.acknowledged(fixTime: 2_000, drivers: ["d1", "d2"], acknowledged: 2)
+        recorder.acknowledged(fixTime: 1_000, drivers: ["d1", "d2"])
+        recorder.acknowledged(fixTime: 2_000, drivers: ["d1", "d2"])
         recorder.stop(at: 3_000)
-        recorder.acknowledged(fixTime: 3_000, drivers: ["d1", "d2"], acknowledged: 2)  // after the window
+        recorder.acknowledged(fixTime: 3_000, drivers: ["d1", "d2"])  // after the window
         func packet(_ positions: [(String, Int)]) -> String {
             "42[\"driver-positions\",["
                 + positions.map { #"{"driverId":"\#($0.0)","fixTime":\#($0.1)}"# }.joined(separator: ",") + "]]"
@@ -38,6 +38,7 @@ struct LoadRecorderTests {
         recorder.record(client: late, packet: packet([("d1", 1_000)]))
         recorder.record(client: late, packet: packet([("d1", 3_000), ("d2", 3_000)]))  // supersedes 2_000
         #expect(recorder.owed.positions == 4)
+        #expect(recorder.owedFixes == ["d1": [1_000, 2_000], "d2": [1_000, 2_000]])
         let unbatchedShare = recorder.completeness(batched: false)
         #expect(unbatchedShare.lowestShare == 0.75 && unbatchedShare.incomplete == 1)
         let batchedShare = recorder.completeness(batched: true)

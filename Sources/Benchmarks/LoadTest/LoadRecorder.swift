@@ -48,8 +48,8 @@ package final class LoadRecorder: Sendable {
         var owed = 0
         /// Each driver's newest acknowledged fix time in the window.
         var owedNewest: [String: Int64] = [:]
-        /// Slices not fully acknowledged (their drivers' newest position is then not known).
-        var partialSlices = 0
+        /// Every acknowledged fix time of the window, per driver: what history must hold.
+        var owedFixes: [String: [Int64]] = [:]
     }
 
     private let state = Mutex(State())
@@ -69,16 +69,27 @@ package final class LoadRecorder: Sendable {
     package func start(at milliseconds: Int64) { state.withLock { $0.window = (milliseconds, .max) } }
     package func stop(at milliseconds: Int64) { state.withLock { $0.window?.end = milliseconds } }
 
-    /// One slice of webhooks was answered: `acknowledged` of its drivers' positions, stamped `fixTime`.
-    package func acknowledged(fixTime: Int64, drivers: some Collection<String>, acknowledged: Int) {
+    /// One slice of webhooks was answered: the positions of `drivers`, stamped `fixTime`, were acknowledged.
+    package func acknowledged(fixTime: Int64, drivers: some Collection<String>) {
         state.withLock { state in
-            state.secondAcknowledged += acknowledged
+            state.secondAcknowledged += drivers.count
             guard let window = state.window, fixTime >= window.start, fixTime < window.end else { return }
-            state.owed += acknowledged
-            if acknowledged == drivers.count {
-                for driver in drivers { state.owedNewest[driver] = max(state.owedNewest[driver] ?? 0, fixTime) }
-            } else {
-                state.partialSlices += 1
+            state.owed += drivers.count
+            for driver in drivers {
+                state.owedNewest[driver] = max(state.owedNewest[driver] ?? 0, fixTime)
+                state.owedFixes[driver, default: []].append(fixTime)
+            }
+        }
+    }
+
+    /// An `initial-state` received by dashboard `client` (after a reconnect): the positions it lists are each
+    /// driver's latest, which a batched dashboard is owed; they are not timed (not a live delivery).
+    package func recordInitialState(client: Int, packet: String) {
+        let pairs = Self.positions(in: packet)
+        state.withLock { state in
+            guard state.clients[client].batched else { return }
+            for (driver, fix) in pairs {
+                state.clients[client].newest[driver] = max(state.clients[client].newest[driver] ?? 0, fix)
             }
         }
     }
@@ -162,10 +173,13 @@ package final class LoadRecorder: Sendable {
         }
     }
 
-    /// Acknowledged positions owed in the window, and slices whose acknowledgement was partial.
-    package var owed: (positions: Int, drivers: Int, partialSlices: Int) {
-        state.withLock { ($0.owed, $0.owedNewest.count, $0.partialSlices) }
+    /// Acknowledged positions owed in the window, and over how many drivers.
+    package var owed: (positions: Int, drivers: Int) {
+        state.withLock { ($0.owed, $0.owedNewest.count) }
     }
+
+    /// Every acknowledged fix time of the window, per driver.
+    package var owedFixes: [String: [Int64]] { state.withLock { $0.owedFixes } }
 
     /// Every (`driverId`, `fixTime`) of a live-feed packet, in order: each `"driverId":"…"` with the next
     /// `"fixTime":<ms>` (scanned in place, no JSON decoding: 500 dashboards' packets cost the generator little).

@@ -1,9 +1,12 @@
 import Application
 package import ArgumentParser
+import AsyncHTTPClient
 import Domain
 import Foundation
 import HTTPAdapters
 import Logging
+import NIOCore
+import NIOHTTP1
 import Simulation
 import SocketIOAdapters
 
@@ -36,14 +39,21 @@ package struct LoadTestCommand: AsyncParsableCommand {
     var marginMs: Int?
     @Option(help: "Cores the generator may use; above 90 % of them its figures are not the server's.")
     var generatorCores = 1.0
+    @Option(help: "Fault (with --stack): kill -9 the first instance this many seconds into the window.")
+    var killInstanceAt: Int?
 
     package func validate() throws {
         guard (1...20_000).contains(drivers), (1...5_000).contains(dashboards), (0...dashboards).contains(unbatched),
-            (1...60_000).contains(batchMs), (5...86_400).contains(seconds), generatorCores > 0
+            (1...60_000).contains(batchMs), (5...86_400).contains(seconds), generatorCores > 0,
+            (0..<seconds).contains(killInstanceAt ?? 0)
         else {
             throw ValidationError(
-                "--drivers 1-20000, --dashboards 1-5000, --unbatched 0-dashboards, --batch-ms 1-60000, --seconds 5-86400"
+                "--drivers 1-20000, --dashboards 1-5000, --unbatched 0-dashboards, --batch-ms 1-60000, --seconds 5-86400, "
+                    + "--kill-instance-at within the window"
             )
+        }
+        if killInstanceAt != nil, stack == nil {
+            throw ValidationError("--kill-instance-at needs --stack: local mode has one instance")
         }
     }
 
@@ -60,11 +70,8 @@ package struct LoadTestCommand: AsyncParsableCommand {
                 ttl: .seconds(Int64(seconds) + 3600)
             )
         }
-        let seeded = try await SimulationRunner.seed(
-            via: target.url,
-            token: try await token(.admin),
-            scenario: scenario
-        ) {
+        let admin = try await token(.admin)
+        let seeded = try await SimulationRunner.seed(via: target.url, token: admin, scenario: scenario) {
             _ in
         }
         print(
@@ -76,27 +83,24 @@ package struct LoadTestCommand: AsyncParsableCommand {
         let dispatcher = try await token(.dispatcher)
         let clock = ContinuousClock()
         let connectStart = clock.now
-        let clients = try await withThrowingTaskGroup(of: SocketIOClient?.self) { group in
-            var result: [SocketIOClient] = []
-            for index in 0..<dashboards {
-                if index >= 50, let client = try await group.next() { client.map { result.append($0) } }
-                let batched = index >= unbatched
-                let auth =
-                    batched ? #"{"token":"\#(dispatcher)","batchMs":\#(batchMs)}"# : #"{"token":"\#(dispatcher)"}"#
-                let slot = recorder.addClient(batched: batched)
-                group.addTask {
-                    try? await SocketIOClient.connect(url: target.url, auth: auth, logger: logger) { event, packet in
-                        if event == "driver-position" || event == "driver-positions" {
-                            recorder.record(client: slot, packet: packet)
-                        }
-                    }
+        let fleet = Dashboards()
+        for index in 0..<dashboards {
+            let batched = index >= unbatched
+            let auth = batched ? #"{"token":"\#(dispatcher)","batchMs":\#(batchMs)}"# : #"{"token":"\#(dispatcher)"}"#
+            let slot = recorder.addClient(batched: batched)
+            fleet.start(index: index, url: target.url, auth: auth, logger: logger) { event, packet in
+                if event == "driver-position" || event == "driver-positions" {
+                    recorder.record(client: slot, packet: packet)
+                } else if event == "initial-state" {
+                    recorder.recordInitialState(client: slot, packet: packet)
                 }
             }
-            for try await client in group { client.map { result.append($0) } }
-            return result
+            if index % 50 == 49 { await fleet.waitConnected(index + 1, timeout: .seconds(10)) }
         }
+        await fleet.waitConnected(dashboards, timeout: .seconds(30))
+        let connectedAtStart = fleet.connected
         print(
-            "loadtest: \(clients.count)/\(dashboards) dashboards connected in \((clock.now - connectStart).milliseconds) ms"
+            "loadtest: \(connectedAtStart)/\(dashboards) dashboards connected in \((clock.now - connectStart).milliseconds) ms"
         )
 
         // Drivers.
@@ -109,8 +113,8 @@ package struct LoadTestCommand: AsyncParsableCommand {
             progressEvery: .seconds(3600),
             slices: min(20, drivers)
         )
-        simulationConfiguration.onSlice = { fixTime, drivers, acknowledged in
-            recorder.acknowledged(fixTime: fixTime, drivers: drivers.map(\.rawValue), acknowledged: acknowledged)
+        simulationConfiguration.onSlice = { fixTime, acknowledged in
+            recorder.acknowledged(fixTime: fixTime, drivers: acknowledged.map(\.rawValue))
         }
         let simulation = SimulationRunner(scenario: scenario, configuration: simulationConfiguration, log: { _ in })
         let simulationTask = Task { await simulation.run() }
@@ -125,7 +129,15 @@ package struct LoadTestCommand: AsyncParsableCommand {
         let startedAt = ISO8601DateFormatter().string(from: Date())
         var timeline: [LoadTestReport.SecondRow] = []
         var next = clock.now
+        var markers: [LoadTestReport.Marker] = []
+        var killedAt: Int64?
         for t in 0..<seconds {
+            if t == killInstanceAt, let (name, pid) = target.processes().first(where: { $0.name == "tracker-1" }) {
+                kill(pid, SIGKILL)
+                killedAt = Int64(Date().timeIntervalSince1970 * 1000)
+                markers.append(.init(t: t, label: "kill -9 \(name)"))
+                print("  \(t) s: kill -9 \(name) (pid \(pid))")
+            }
             next += .seconds(1)
             try await Task.sleep(until: next, clock: clock)
             var readings = sampler.sample(target.processes() + [(generatorName, getpid())])
@@ -141,7 +153,7 @@ package struct LoadTestCommand: AsyncParsableCommand {
                 let serverCPU = readings.values.reduce(0) { $0 + $1.cpu }
                 print(
                     "  \(t + 1) s: \(row.feed.acknowledged) positions/s acknowledged, "
-                        + "\(row.feed.delivered / max(1, clients.count)) per dashboard; p99 \(Int(row.feed.p99Ms)) ms; "
+                        + "\(row.feed.delivered / max(1, dashboards)) per dashboard; p99 \(Int(row.feed.p99Ms)) ms; "
                         + "servers \(Int(serverCPU * 100)) % CPU, generator \(Int(generator.cpu * 100)) %"
                 )
             }
@@ -150,7 +162,17 @@ package struct LoadTestCommand: AsyncParsableCommand {
         // Positions of the window's last second still on their way (a batch interval, then some).
         try await Task.sleep(for: .milliseconds(batchMs + 2_000))
         let result = await simulationTask.value
-        for client in clients { await client.close() }
+        let disconnects = fleet.disconnects
+        let connectedAtEnd = fleet.connected
+        let recovery = killedAt.flatMap { killed in fleet.lastReconnect.map { Int($0 - killed) } }
+        await fleet.closeAll()
+        let history = try await HistoryCheck.run(url: target.url, token: admin, owed: recorder.owedFixes)
+        print(
+            "  history: \(history.missing) of \(history.checked) acknowledged positions missing"
+                + (disconnects > 0
+                    ? "; \(disconnects) dashboard connections lost, "
+                        + (recovery.map { "all back \($0) ms after the fault" } ?? "not all back") : "")
+        )
 
         let summary = summarize(
             timeline: timeline,
@@ -158,7 +180,10 @@ package struct LoadTestCommand: AsyncParsableCommand {
             result: result,
             target: target,
             startedAt: startedAt,
-            connected: clients.count
+            connected: min(connectedAtStart, connectedAtEnd),
+            markers: markers,
+            history: history,
+            reconnects: .init(disconnects: disconnects, recoveredAfterMs: recovery)
         )
         let directory = URL(fileURLWithPath: report)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -191,7 +216,10 @@ package struct LoadTestCommand: AsyncParsableCommand {
         result: SimulationRunner.Result,
         target: LoadTarget,
         startedAt: String,
-        connected: Int
+        connected: Int,
+        markers: [LoadTestReport.Marker],
+        history: HistoryCheck.Result,
+        reconnects: LoadTestReport.Reconnects
     ) -> LoadTestReport {
         var processes: [String: LoadTestReport.ProcessSummary] = [:]
         let names = Set(timeline.flatMap { $0.processes.keys })
@@ -222,6 +250,18 @@ package struct LoadTestCommand: AsyncParsableCommand {
             pass = false
             notes.append("only \(connected) of \(dashboards) dashboards connected")
         }
+        if history.missing > 0 {
+            pass = false
+            notes.append("\(history.missing) of \(history.checked) acknowledged positions missing from history")
+        } else {
+            notes.append("history holds all \(history.checked) acknowledged positions of the window")
+        }
+        if reconnects.disconnects > 0 {
+            notes.append(
+                "\(reconnects.disconnects) dashboard connections lost, "
+                    + (reconnects.recoveredAfterMs.map { "every one back \($0) ms after the fault" } ?? "not all back")
+            )
+        }
         if let p99 = recorder.latency(batched: true)["p99"], dashboards > unbatched {
             let goal = Double(batchMs + margin)
             if p99 > goal { pass = false }
@@ -234,9 +274,6 @@ package struct LoadTestCommand: AsyncParsableCommand {
             )
         }
         let owed = recorder.owed
-        if owed.partialSlices > 0 {
-            notes.append("\(owed.partialSlices) webhook slices were not all acknowledged (their drivers not owed)")
-        }
         if result.stats.failed > 0 {
             notes.append(
                 "\(result.stats.failed) of \(result.stats.sent) webhooks failed: \(result.stats.firstRejection ?? result.stats.firstError ?? "")"
@@ -278,7 +315,10 @@ package struct LoadTestCommand: AsyncParsableCommand {
             processes: processes,
             generator: generator,
             generatorSaturated: saturated,
-            verdict: .init(pass: pass, notes: notes)
+            verdict: .init(pass: pass, notes: notes),
+            markers: markers,
+            history: history,
+            reconnects: reconnects
         )
     }
 }
@@ -361,5 +401,86 @@ struct LoadTarget: Sendable {
             values[String(line[..<equals])] = String(line[line.index(after: equals)...])
         }
         return values
+    }
+}
+
+/// After a run: every position the webhooks acknowledged in the window must be in history (read back through
+/// the REST API, per driver), once the pipeline has caught up (retried for up to 30 s).
+package struct HistoryCheck {
+    package struct Result: Codable, Sendable {
+        package var checked: Int
+        package var missing: Int
+    }
+
+    static func run(url: String, token: String, owed: [String: [Int64]]) async throws -> Result {
+        let checked = owed.values.reduce(0) { $0 + $1.count }
+        var remaining = owed
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            let missing = await missingPositions(url: url, token: token, owed: remaining)
+            remaining = missing
+            let count = missing.values.reduce(0) { $0 + $1.count }
+            if count == 0 || ContinuousClock.now >= deadline { return Result(checked: checked, missing: count) }
+            try await Task.sleep(for: .seconds(2))
+        }
+    }
+
+    /// Per driver, the owed fix times its history lacks (a driver whose history cannot be read: all of them).
+    private static func missingPositions(url: String, token: String, owed: [String: [Int64]]) async -> [String: [Int64]]
+    {
+        await withTaskGroup(of: (String, [Int64]).self) { group in
+            var result: [String: [Int64]] = [:]
+            var inFlight = 0
+            for (driver, fixes) in owed where !fixes.isEmpty {
+                if inFlight >= 16, let (driver, missing) = await group.next() {
+                    inFlight -= 1
+                    if !missing.isEmpty { result[driver] = missing }
+                }
+                inFlight += 1
+                group.addTask {
+                    let stored = await storedFixTimes(
+                        url: url,
+                        token: token,
+                        driver: driver,
+                        from: fixes.min()!,
+                        to: fixes.max()!
+                    )
+                    return (driver, fixes.filter { !(stored?.contains($0) ?? false) })
+                }
+            }
+            for await (driver, missing) in group where !missing.isEmpty { result[driver] = missing }
+            return result
+        }
+    }
+
+    private static func storedFixTimes(
+        url: String,
+        token: String,
+        driver: String,
+        from: Int64,
+        to: Int64
+    ) async
+        -> Set<Int64>?
+    {
+        var request = HTTPClientRequest(
+            url: "\(url)/api/drivers/\(driver)/history?from=\(from - 1)&to=\(to + 1)&maxPoints=10000"
+        )
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(15)),
+            response.status == .ok, let body = try? await response.body.collect(upTo: 64 << 20),
+            let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
+            let points = object["points"] as? [[String: Any]]
+        else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let plain = ISO8601DateFormatter()
+        return Set(
+            points.compactMap { point -> Int64? in
+                guard let text = point["fixTime"] as? String,
+                    let date = formatter.date(from: text) ?? plain.date(from: text)
+                else { return nil }
+                return Int64((date.timeIntervalSince1970 * 1000).rounded())
+            }
+        )
     }
 }

@@ -36,6 +36,19 @@ package struct LoadTestReport: Codable, Sendable {
         package var peakRSSMB: Double
     }
 
+    /// A fault, at second `t` of the window.
+    package struct Marker: Codable, Sendable {
+        package var t: Int
+        package var label: String
+    }
+
+    package struct Reconnects: Codable, Sendable {
+        /// Dashboard connections lost during the run.
+        package var disconnects: Int
+        /// From the fault to the last dashboard back, when there was a fault and every one came back.
+        package var recoveredAfterMs: Int?
+    }
+
     package struct Verdict: Codable, Sendable {
         package var pass: Bool
         /// Why not (or what to know), one line each.
@@ -52,6 +65,9 @@ package struct LoadTestReport: Codable, Sendable {
     package var generator: ProcessSummary
     package var generatorSaturated: Bool
     package var verdict: Verdict
+    package var markers: [Marker]
+    package var history: HistoryCheck.Result
+    package var reconnects: Reconnects
 
     package func writeJSON(to url: URL) throws {
         let encoder = JSONEncoder()
@@ -78,7 +94,8 @@ package struct LoadTestReport: Codable, Sendable {
                 [
                     ("p50", series { $0.feed.p50Ms }), ("p99", series { $0.feed.p99Ms }),
                     ("max", series { $0.feed.maxMs }),
-                ]
+                ],
+                markers: markers
             ),
             Self.chart(
                 "Throughput (per second)",
@@ -88,17 +105,20 @@ package struct LoadTestReport: Codable, Sendable {
                         "positions received by dashboards ÷ dashboards",
                         series { Double($0.feed.delivered) / Double(max(1, setup.dashboards)) }
                     ),
-                ]
+                ],
+                markers: markers
             ),
             Self.chart(
                 "CPU (cores)",
                 names.map { name in (name, series { $0.processes[name]?.cpu ?? 0 }) }
-                    + [("load generator", series { $0.generator.cpu })]
+                    + [("load generator", series { $0.generator.cpu })],
+                markers: markers
             ),
             Self.chart(
                 "Resident memory (MB)",
                 names.map { name in (name, series { $0.processes[name]?.rssMB ?? 0 }) }
-                    + [("load generator", series { $0.generator.rssMB })]
+                    + [("load generator", series { $0.generator.rssMB })],
+                markers: markers
             ),
         ]
         func row(_ cells: [String]) -> String {
@@ -154,6 +174,8 @@ package struct LoadTestReport: Codable, Sendable {
             <table><tr><th>dashboards</th><th>positions</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>
             \(latencyRows.joined())</table>
             <h2>Delivery</h2>
+            <p>History: \(history.checked - history.missing) of \(history.checked) acknowledged positions found
+            (\(history.missing) missing). Dashboard connections lost: \(reconnects.disconnects)\(reconnects.recoveredAfterMs.map { ", all back \($0) ms after the fault" } ?? "").</p>
             <p>\(owedPositions) positions acknowledged in the window; webhooks: \(webhooks.acknowledged) of \(webhooks.sent)
             acknowledged, p50 \(f(webhooks.p50Ms, 1)) ms, p99 \(f(webhooks.p99Ms, 1)) ms.</p>
             <table><tr><th>dashboards</th><th>count</th><th>lowest share</th><th>mean share</th><th>incomplete</th></tr>
@@ -167,7 +189,7 @@ package struct LoadTestReport: Codable, Sendable {
     }
 
     /// A line chart as inline SVG: time (s) across, one polyline per series, its legend below.
-    static func chart(_ title: String, _ series: [(String, [Double])]) -> String {
+    static func chart(_ title: String, _ series: [(String, [Double])], markers: [Marker] = []) -> String {
         let width = 960.0
         let height = 240.0
         let left = 60.0
@@ -192,6 +214,12 @@ package struct LoadTestReport: Codable, Sendable {
             svg +=
                 "<text x=\"\(x(tick))\" y=\"\(height - 6)\" font-size=\"11\" text-anchor=\"middle\">\(tick) s</text>"
             tick += max(1, count / 10)
+        }
+        for marker in markers {
+            svg +=
+                "<line x1=\"\(x(marker.t))\" x2=\"\(x(marker.t))\" y1=\"\(top)\" y2=\"\(height - bottom)\" "
+                + "stroke=\"#000\" stroke-dasharray=\"4 3\"/><text x=\"\(x(marker.t) + 4)\" y=\"\(top + 12)\" "
+                + "font-size=\"11\">\(escape(marker.label))</text>"
         }
         for (index, (_, values)) in series.enumerated() where !values.isEmpty {
             let points = values.enumerated().map { "\(x($0.offset)),\(y($0.element))" }.joined(separator: " ")

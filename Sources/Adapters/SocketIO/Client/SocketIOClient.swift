@@ -8,7 +8,8 @@ import WireFormat
 
 /// A minimal Socket.IO v5 client over WebSocket (main namespace, text events), for the gateway's contract
 /// probe and the fan-out benchmark's load generator. Answers pings, reports every event with its raw
-/// packet text, and emits events with acks. Not a general-purpose client: no polling, no reconnection.
+/// packet text, and emits events with acks. Not a general-purpose client: no polling, no reconnection (a
+/// caller reconnects after `waitUntilClosed()`).
 public final class SocketIOClient: Sendable {
     /// Why connecting failed.
     public struct ConnectError: Error, CustomStringConvertible {
@@ -158,6 +159,11 @@ public final class SocketIOClient: Sendable {
             return Array(state.pending.values)
         }
         for continuation in pending { continuation.resume(returning: Array("[]".utf8)) }
+    }
+
+    /// Returns once the connection has ended: closed by the server, broken, or by `close()`.
+    public func waitUntilClosed() async {
+        await task.withLock { $0 }?.value
     }
 
     /// Closes the connection.
