@@ -139,20 +139,3 @@ struct CircuitBreakerTests {
         )
     }
 }
-
-/// A clock that only moves when told to; the breaker never reads it, its owner passes its `now`.
-struct ManualClock: Clock {
-    struct Instant: InstantProtocol {
-        var offset: Duration
-        func advanced(by duration: Duration) -> Self { Instant(offset: offset + duration) }
-        func duration(to other: Self) -> Duration { other.offset - offset }
-        static func < (lhs: Self, rhs: Self) -> Bool { lhs.offset < rhs.offset }
-    }
-
-    var now = Instant(offset: .zero)
-    var minimumResolution: Duration { .nanoseconds(1) }
-
-    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
-        preconditionFailure("ManualClock does not sleep")
-    }
-}
