@@ -57,6 +57,8 @@ public struct EngineFrame: Sendable {
     var byteCount: Int { payload.readableBytes }
 }
 
+extension EngineFrame: Equatable {}
+
 /// A `message` received from a client.
 public enum EngineMessage: Sendable, Equatable {
     case text(String)
@@ -64,7 +66,7 @@ public enum EngineMessage: Sendable, Equatable {
 }
 
 /// A packet received from a client, decoded.
-enum EngineInbound: Equatable {
+enum EngineInbound: Equatable, Sendable {
     case close
     case ping(String)
     case pong(String)

@@ -31,6 +31,9 @@ public final class EngineServer: Sendable {
         public var pingInterval: Duration
         public var pingTimeout: Duration
         public var upgradeTimeout: Duration
+        /// How long a polling GET that arrives during an upgrade probe waits for the upgrade before it gets a
+        /// noop (the reference server's 100 ms check).
+        public var upgradePollDelay: Duration
         /// Largest accepted message or polling body, in bytes (`maxPayload`).
         public var maxPayload: Int
         /// Above this many queued frames, frames with a coalescing key keep only their newest.
@@ -45,6 +48,7 @@ public final class EngineServer: Sendable {
             pingInterval: Duration = .seconds(25),
             pingTimeout: Duration = .seconds(20),
             upgradeTimeout: Duration = .seconds(10),
+            upgradePollDelay: Duration = .milliseconds(100),
             maxPayload: Int = 1_000_000,
             coalesceAbove: Int = 256,
             maxQueuedFrames: Int = 65_536,
@@ -54,6 +58,7 @@ public final class EngineServer: Sendable {
             self.pingInterval = pingInterval
             self.pingTimeout = pingTimeout
             self.upgradeTimeout = upgradeTimeout
+            self.upgradePollDelay = upgradePollDelay
             self.maxPayload = maxPayload
             self.coalesceAbove = coalesceAbove
             self.maxQueuedFrames = maxQueuedFrames
@@ -171,7 +176,7 @@ public final class EngineServer: Sendable {
 // MARK: - Errors
 
 /// The Engine.IO error responses: HTTP 400 (403 for `forbidden`) with `{"code":N,"message":"..."}`.
-enum EngineError: Int, Error {
+enum EngineError: Int, Error, Sendable {
     case unknownTransport = 0
     case unknownSid = 1
     case badHandshakeMethod = 2
