@@ -55,12 +55,6 @@ struct GatewayHarness {
     }
 
     func drain(_ session: EngineSession) -> [String] {
-        session.state.withLock { state in
-            defer {
-                state.queue.removeAll()
-                state.queuedBytes = 0
-            }
-            return state.queue.map { String(buffer: $0.payload) }
-        }
+        session.takeQueuedFrames().map { String(buffer: $0.payload) }
     }
 }

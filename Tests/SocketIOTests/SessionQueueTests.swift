@@ -24,7 +24,7 @@ struct SessionQueueTests {
     }
 
     func queued(_ session: EngineSession) -> [String] {
-        session.state.withLock { $0.queue.map { String(buffer: $0.payload) } }
+        session.queuedFrames.map { String(buffer: $0.payload) }
     }
 
     /// A congested receiver keeps the newest frame of each key and every frame without a key, in order.

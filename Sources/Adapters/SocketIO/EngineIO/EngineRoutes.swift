@@ -26,11 +26,13 @@ public struct EngineWebSocketRoutes: Sendable {
     public func serverBuilder(maxFrameSize: Int = 1 << 20) -> HTTPServerBuilder {
         .http1WebSocketUpgrade(
             configuration: .init(http1: .init(), ws: .init(maxFrameSize: maxFrameSize, autoPing: .disabled))
-        ) { request, _, _ in
+        ) { request, channel, _ in
             let path = request.path ?? ""
             let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
             for (prefix, server) in servers where route == prefix || route == prefix + "/" {
-                if let handler = server.webSocketHandler(for: request) { return .upgrade([:], handler) }
+                if let handler = server.webSocketHandler(for: request, channel: channel) {
+                    return .upgrade([:], handler)
+                }
                 return .dontUpgrade
             }
             return .dontUpgrade

@@ -3,7 +3,7 @@ public import Hummingbird
 import HummingbirdCore
 public import HummingbirdWebSocket
 public import Logging
-import NIOCore
+public import NIOCore
 import NIOWebSocket
 import Synchronization
 
@@ -85,13 +85,15 @@ public final class EngineServer: Sendable {
     /// The number of open sessions.
     public var sessionCount: Int { sessions.withLock { $0.count } }
 
-    /// Sends heartbeats and enforces timeouts until cancelled.
+    /// Sends heartbeats and enforces timeouts until cancelled, ticking at an eighth of the shorter heartbeat
+    /// setting (at most every 250 ms). A late tick sends a ping late but never extends a deadline: the
+    /// sessions check their deadlines on every client event too.
     public func runHeartbeat() async {
         let tick = max(.milliseconds(5), min(limits.pingInterval, limits.pingTimeout) / 8)
         while !Task.isCancelled {
             try? await Task.sleep(for: min(tick, .milliseconds(250)))
             let now = ContinuousClock.now
-            for session in sessions.withLock({ Array($0.values) }) { session.heartbeat(now: now) }
+            for session in sessions.withLock({ Array($0.values) }) { session.timerFired(now: now) }
         }
     }
 
@@ -149,27 +151,17 @@ public final class EngineServer: Sendable {
         return .packet(.open, Array(json.utf8))
     }
 
-    /// Handles a packet from the session's active transport. Returns `false` when the session must close.
+    /// Handles a packet from the session's active transport. Returns `false` when the session closed.
     func receive(_ packet: EngineInbound, on session: EngineSession) async -> Bool {
-        switch packet {
-        case .message(let message):
+        switch session.received(packet) {
+        case .deliver(let message):
             await handler.engine(session, received: message)
-        case .pong:
-            session.receivedPong()
-        case .close:
-            session.close(reason: "transport close", notifyClient: false)
-            return false
-        case .ping:
-            // Engine.IO v4: the server pings; a client ping is an error.
-            session.close(reason: "invalid heartbeat direction")
-            return false
-        case .noop:
-            break
-        case .upgrade:
-            session.close(reason: "unexpected upgrade packet")
+            return true
+        case .readOn:
+            return true
+        case .stop:
             return false
         }
-        return true
     }
 }
 
@@ -222,7 +214,6 @@ extension EngineServer {
                 return pollingResponse(EngineCodec.encode(payload: [frame]), request: request)
             }
             guard let session = session(sid) else { throw EngineError.unknownSid }
-            guard session.transport == .polling else { throw EngineError.badRequest }
             switch request.method {
             case .get: return try await poll(session, request: request)
             case .post: return try await post(session, request: request)
@@ -242,19 +233,11 @@ extension EngineServer {
     }
 
     private func poll(_ session: EngineSession, request: Request) async throws -> Response {
-        let duplicate = session.state.withLock { state -> Bool in
-            if state.getPending { return true }
-            state.getPending = true
-            return false
+        let frames: [EngineFrame]
+        switch await session.poll() {
+        case .frames(let payload): frames = payload
+        case .error(let error): throw error
         }
-        if duplicate {
-            // A second concurrent GET: protocol error. The pending GET receives `1`.
-            session.close(reason: "overlapping poll")
-            throw EngineError.badRequest
-        }
-        let frames = await session.nextFrames(for: .polling, limit: limits.maxPacketsPerPoll)
-        session.state.withLock { $0.getPending = false }
-        guard let frames else { throw EngineError.unknownSid }
         var response = pollingResponse(EngineCodec.encode(payload: frames), request: request)
         response.headers[.cacheControl] = "no-store"
         return response
@@ -264,16 +247,8 @@ extension EngineServer {
         if request.headers[.contentType]?.lowercased().hasPrefix("application/octet-stream") == true {
             throw EngineError.badRequest
         }
-        let concurrent = session.state.withLock { state -> Bool in
-            if state.postPending { return true }
-            state.postPending = true
-            return false
-        }
-        if concurrent {
-            session.close(reason: "overlapping post")
-            throw EngineError.badRequest
-        }
-        defer { session.state.withLock { $0.postPending = false } }
+        if let refusal = session.beginPost() { throw refusal }
+        defer { session.endPost() }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: limits.maxPayload)
@@ -284,7 +259,7 @@ extension EngineServer {
         do {
             packets = try EngineCodec.decode(payload: String(buffer: body))
         } catch {
-            session.close(reason: "parse error")
+            session.protocolError(reason: "parse error")
             throw EngineError.badRequest
         }
         for packet in packets {
@@ -340,9 +315,14 @@ extension EngineServer {
 
 extension EngineServer {
     /// Decides a WebSocket upgrade request for the Engine.IO path: a new session, or an upgrade of a polling
-    /// session (`sid`). `nil` refuses (the client gets HTTP 400).
+    /// session (`sid`). `nil` refuses (the client gets HTTP 400): bad query or unknown sid. A WebSocket for a
+    /// session already upgraded or being probed is accepted and then closed, as the reference server does.
+    ///
+    /// - Parameter channel: the connection's channel: frames are written on it so that each batch's write
+    ///   completes before the next one starts (the reference server's `drain`).
     public func webSocketHandler(
-        for request: HTTPRequest
+        for request: HTTPRequest,
+        channel: any Channel
     ) -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>? {
         let uri = URI(request.path ?? "")
         var query: [String: String] = [:]
@@ -350,35 +330,34 @@ extension EngineServer {
         guard query["EIO"] == "4", query["transport"] == "websocket" else { return nil }
         var headers: [String: String] = [:]
         for field in request.headerFields { headers[field.name.canonicalName] = field.value }
+        let writer = WebSocketFrameWriter(channel: channel)
         if let sid = query["sid"] {
             guard let session = session(sid) else { return nil }
-            let accepted = session.state.withLock { state -> Bool in
-                guard state.transport == .polling, !state.probing, !state.closed else { return false }
-                state.probing = true
-                state.upgradeDeadline = .now + limits.upgradeTimeout
-                return true
-            }
-            guard accepted else { return nil }
-            return { inbound, outbound, _ in
-                await self.runUpgrade(session, inbound: inbound, outbound: outbound)
+            switch session.upgradeRequested() {
+            case .refuse:
+                return nil
+            case .acceptThenClose:
+                return { _, outbound, _ in try? await outbound.close(.normalClosure, reason: nil) }
+            case .accept:
+                return { inbound, outbound, _ in
+                    await self.runUpgrade(session, inbound: inbound, outbound: outbound, writer: writer)
+                }
             }
         }
         let handshakeQuery = query
         let handshakeHeaders = headers
         return { inbound, outbound, _ in
             let session = self.open(transport: .websocket, query: handshakeQuery, headers: handshakeHeaders)
-            let handshake = self.handshake(session, upgrades: [])
-            do {
-                try await outbound.write(.custom(Self.wsFrame(handshake)))
-            } catch {
-                session.close(reason: "transport error")
-                return
-            }
+            // The writer runs first, so the handshake is its first batch and anything sent on open follows it.
+            let batches = session.attachWebSocketWriter()
+            session.send(self.handshake(session, upgrades: []))
             await self.handler.engineOpened(session)
             await self.runWebSocket(
                 session,
+                batches: batches,
                 inbound: inbound.messages(maxSize: self.limits.maxPayload).makeAsyncIterator(),
-                outbound: outbound
+                outbound: outbound,
+                writer: writer
             )
         }
     }
@@ -391,54 +370,59 @@ extension EngineServer {
     private func runUpgrade(
         _ session: EngineSession,
         inbound: WebSocketInboundStream,
-        outbound: WebSocketOutboundWriter
+        outbound: WebSocketOutboundWriter,
+        writer: WebSocketFrameWriter
     ) async {
+        session.probeStarted { Task { try? await outbound.close(.normalClosure, reason: nil) } }
         var messages = inbound.messages(maxSize: limits.maxPayload).makeAsyncIterator()
-        var probed = false
         do {
             while let message = try await messages.next() {
-                let expired = session.state.withLock { !$0.probing || $0.closed }
-                guard case .text(let text) = message, !expired else { break }
-                if text == "2probe", !probed {
-                    probed = true
-                    try await outbound.write(.text("3probe"))
-                    // Ends the pending GET (or reaches the client on the next GET, or over this socket).
-                    session.send(.noop)
-                } else if text == "5", probed {
-                    session.state.withLock { state in
-                        state.transport = .websocket
-                        state.probing = false
-                        state.upgradeDeadline = nil
-                    }
-                    session.wake()
-                    await runWebSocket(session, inbound: messages, outbound: outbound)
+                let packet: EngineSession.StateMachine.ProbePacket
+                switch message {
+                case .text("2probe"): packet = .probe
+                case .text("5"): packet = .upgrade
+                default: packet = .other
+                }
+                switch session.probeReceived(packet) {
+                case .answer(let effects):
+                    // `3probe` first; the waiting GET's noop follows, even if the write fails.
+                    defer { session.perform(effects) }
+                    try await writer.write([.packet(.pong, Array("probe".utf8))])
+                case .upgraded(let effects):
+                    session.perform(effects)
+                    let batches = session.attachWebSocketWriter()
+                    await runWebSocket(
+                        session,
+                        batches: batches,
+                        inbound: messages,
+                        outbound: outbound,
+                        writer: writer
+                    )
                     return
-                } else {
-                    break
+                case .abort:
+                    session.probeEnded()
+                    return
                 }
             }
         } catch {}
-        session.state.withLock { $0.probing = false }
+        session.probeEnded()
     }
 
-    /// Serves an established WebSocket session: a writer draining the queue, and the reader.
+    /// Serves an established WebSocket session: the writer writing the session's batches one at a time, and
+    /// the reader.
     private func runWebSocket<Messages: AsyncIteratorProtocol>(
         _ session: EngineSession,
+        batches: AsyncStream<[EngineFrame]>,
         inbound: Messages,
-        outbound: WebSocketOutboundWriter
+        outbound: WebSocketOutboundWriter,
+        writer: WebSocketFrameWriter
     ) async where Messages.Element == WebSocketMessage {
         var inbound = inbound
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                while let frames = await session.nextFrames(for: .websocket, limit: .max) {
-                    do {
-                        for frame in frames { try await outbound.write(.custom(Self.wsFrame(frame))) }
-                    } catch {
-                        session.close(reason: "transport error")
-                        return
-                    }
-                }
-                // Closed by the server: end the WebSocket too.
+                // The session hands over one batch at a time: the next comes once this one is written.
+                for await frames in batches { writer.write(frames, then: session) }
+                // Closed: end the WebSocket too.
                 try? await outbound.close(.normalClosure, reason: nil)
             }
             do {
@@ -449,13 +433,12 @@ extension EngineServer {
                         do {
                             packet = try EngineCodec.decode(text: Substring(text).utf8)
                         } catch {
-                            session.close(reason: "parse error")
+                            session.protocolError(reason: "parse error")
                             break reading
                         }
                     case .binary(let buffer):
                         packet = .message(.binary(Array(buffer.readableBytesView)))
                     }
-                    if session.isClosed { break reading }
                     guard await receive(packet, on: session) else { break reading }
                 }
             } catch {}
@@ -463,5 +446,33 @@ extension EngineServer {
             // The writer ends on the closed session; close the WebSocket here too, whichever finishes first.
             try? await outbound.close(.normalClosure, reason: nil)
         }
+    }
+}
+
+/// Writes batches of frames on a WebSocket's channel, each in one flush. When the last frame of a batch is
+/// written, `writeCompleted()` is called right there on the event loop (the reference server's write
+/// callback): frames sent meanwhile form the next batch, in a separate TCP write.
+struct WebSocketFrameWriter: Sendable {
+    let channel: any Channel
+
+    /// Writes a batch and waits until it is written (the probe's `3probe`).
+    func write(_ frames: [EngineFrame]) async throws {
+        try await write(frames).get()
+    }
+
+    /// Writes a session's batch; then tells the session it was written, or closes it if the write failed.
+    func write(_ frames: [EngineFrame], then session: EngineSession) {
+        write(frames).whenComplete { result in
+            switch result {
+            case .success: session.writeCompleted()
+            case .failure: session.close(reason: "transport error")
+            }
+        }
+    }
+
+    private func write(_ frames: [EngineFrame]) -> EventLoopFuture<Void> {
+        guard let last = frames.last else { return channel.eventLoop.makeSucceededVoidFuture() }
+        for frame in frames.dropLast() { channel.write(EngineServer.wsFrame(frame), promise: nil) }
+        return channel.writeAndFlush(EngineServer.wsFrame(last))
     }
 }
