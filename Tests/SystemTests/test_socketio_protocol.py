@@ -176,7 +176,6 @@ class WS:
     def __init__(self, server, path: str = "/engine.io/", query: str = "EIO=4&transport=websocket"):
         self.ws = websocket.create_connection(f"{server.ws_base}{path}?{query}", timeout=HTTP_TIMEOUT)
         self.closed = False
-        self.ignore_noop = False  # after an upgrade: a late `6` on the WebSocket is harmless (clients drop it)
 
     def send(self, data):
         if isinstance(data, (bytes, bytearray)):
@@ -206,8 +205,6 @@ class WS:
                 text = data.decode()
                 if answer_pings and text == "2":
                     self.ws.send("3")
-                    continue
-                if self.ignore_noop and text == "6":
                     continue
                 return text
             return bytes(data)
@@ -416,7 +413,7 @@ def test_websocket_unknown_sid_is_refused(server):
         assert e.status_code == 400, e
         return
     w = WS.__new__(WS)
-    w.ws, w.closed, w.ignore_noop = s, False, False
+    w.ws, w.closed = s, False
     frames = w.wait_closed(2, answer_pings=False)
     assert not any(isinstance(f, str) and f.startswith("0") for f in frames), frames
     w.close()
@@ -642,6 +639,17 @@ def test_polling_ping_timeout_closes_session(server, path):
 
 
 @pytest.mark.parametrize("path", PATHS)
+def test_polling_ping_timeout_at_the_deadline(server, path):
+    """Official suite: a poll sent exactly pingInterval + pingTimeout after the handshake gets 400, not the
+    ping the client never fetched (the session is over at its deadline, whenever a timer notices)."""
+    for _ in range(3):
+        p = Polling(server, path)
+        p.handshake()
+        time.sleep(PING_INTERVAL + PING_TIMEOUT)
+        assert_json_error(p.get(timeout=2), 1)
+
+
+@pytest.mark.parametrize("path", PATHS)
 def test_websocket_heartbeat(ws_factory, path):
     s, _ = open_engine_ws(ws_factory, path)
     started = time.monotonic()
@@ -694,8 +702,8 @@ def test_websocket_close(ws_factory, path):
 
 
 def finish_upgrade(s: WS):
+    """Sends `5`. No noop ever follows on the WebSocket: a GET pending at the probe gets it, on polling."""
     s.send("5")
-    s.ignore_noop = True
 
 
 def start_upgrade(server, ws_factory, path="/engine.io/"):
@@ -742,11 +750,15 @@ def test_upgrade_get_after_probe_gets_noop(server, ws_factory):
 
 
 def test_upgrade_without_pending_get(server, ws_factory):
-    """python-engineio upgrades right after the handshake, before any GET."""
+    """python-engineio upgrades right after the handshake, before any GET: nothing is owed to a GET, so the
+    first frame on the WebSocket after `5` is the echo, not a noop (official suite: "ignores HTTP requests
+    with same sid after upgrade", which sends `2probe` and `5` without waiting)."""
     p, s = start_upgrade(server, ws_factory)
     s.send("2probe")
+    s.send("5")
     assert s.recv(answer_pings=False) == "3probe"
-    finish_upgrade(s)
+    # The GET may overtake the `5`: it then waits for the upgrade and is refused like any later poll.
+    assert_json_error(p.get(timeout=2), 3)
     s.send("4hello")
     assert s.recv() == "4hello"
 
@@ -758,13 +770,7 @@ def test_upgrade_flushes_buffered_packets_on_websocket(server, ws_factory):
     # Echoes of these are produced while polling is paused: they must arrive on the WebSocket after `5`.
     assert p.post(f"4one{SEP}4two").status_code == 200
     finish_upgrade(s)
-    got = []
-    deadline = time.monotonic() + 2
-    while len(got) < 2 and time.monotonic() < deadline:
-        frame = s.recv(timeout=max(deadline - time.monotonic(), 0.01))
-        if frame != "6":
-            got.append(frame)
-    assert got == ["4one", "4two"]
+    assert s.recv_many(2) == ["4one", "4two"]
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -787,28 +793,34 @@ def test_polling_after_upgrade_is_400(server, ws_factory, path):
         assert s.recv().startswith("40{")
 
 
+def assert_ws_accepted_then_closed(server, path: str, sid: str):
+    """A WebSocket for a session that is upgraded or being probed: the reference server completes the
+    handshake (101) and then closes that socket (official suite: "ignores WebSocket connection with same sid
+    after upgrade", whose client fails on an HTTP 400)."""
+    try:
+        second = websocket.create_connection(
+            f"{server.ws_base}{path}?EIO=4&transport=websocket&sid={sid}", timeout=HTTP_TIMEOUT)
+    except websocket.WebSocketBadStatusException as e:
+        pytest.fail(f"handshake refused with HTTP {e.status_code}; expected 101 then a close")
+    w = WS.__new__(WS)
+    w.ws, w.closed = second, False
+    try:
+        w.send("2probe")
+    except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+        pass
+    frames = w.wait_closed(timeout=1, answer_pings=False)
+    assert frames == [], frames
+    w.close()
+
+
 @pytest.mark.parametrize("path", PATHS)
-def test_second_websocket_with_same_sid_is_refused(server, ws_factory, path):
+def test_second_websocket_with_same_sid_is_accepted_then_closed(server, ws_factory, path):
     p, s = start_upgrade(server, ws_factory, path)
     s.send("2probe")
     assert s.recv(answer_pings=False) == "3probe"
     finish_upgrade(s)
     time.sleep(0.05)
-    try:
-        second = websocket.create_connection(
-            f"{server.ws_base}{path}?EIO=4&transport=websocket&sid={p.sid}", timeout=HTTP_TIMEOUT)
-    except websocket.WebSocketBadStatusException as e:
-        assert e.status_code == 400, e
-    else:
-        w = WS.__new__(WS)
-        w.ws, w.closed, w.ignore_noop = second, False, False
-        try:
-            w.send("2probe")
-        except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
-            pass
-        frames = w.wait_closed(timeout=1, answer_pings=False)
-        assert "3probe" not in frames, frames
-        w.close()
+    assert_ws_accepted_then_closed(server, path, p.sid)
     # the first WebSocket is unaffected
     if path == "/engine.io/":
         s.send("4hello")
@@ -818,25 +830,11 @@ def test_second_websocket_with_same_sid_is_refused(server, ws_factory, path):
         assert s.recv().startswith("40{")
 
 
-def test_second_probe_while_upgrading_is_refused(server, ws_factory):
+def test_second_probe_while_upgrading_is_accepted_then_closed(server, ws_factory):
     p, s = start_upgrade(server, ws_factory)
     s.send("2probe")
     assert s.recv(answer_pings=False) == "3probe"
-    try:
-        second = websocket.create_connection(
-            f"{server.ws_base}/engine.io/?EIO=4&transport=websocket&sid={p.sid}", timeout=HTTP_TIMEOUT)
-    except websocket.WebSocketBadStatusException as e:
-        assert e.status_code == 400, e
-    else:
-        w = WS.__new__(WS)
-        w.ws, w.closed, w.ignore_noop = second, False, False
-        try:
-            w.send("2probe")
-        except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
-            pass
-        frames = w.wait_closed(timeout=1, answer_pings=False)
-        assert "3probe" not in frames, frames
-        w.close()
+    assert_ws_accepted_then_closed(server, "/engine.io/", p.sid)
     finish_upgrade(s)
     s.send("4hello")
     assert s.recv() == "4hello"
@@ -858,10 +856,7 @@ def test_heartbeat_continues_after_upgrade(server, ws_factory):
     assert s.recv(answer_pings=False) == "3probe"
     finish_upgrade(s)
     for _ in range(2):
-        frame = s.recv(timeout=1.5, answer_pings=False)
-        while frame == "6":
-            frame = s.recv(timeout=1.5, answer_pings=False)
-        assert frame == "2"
+        assert s.recv(timeout=1.5, answer_pings=False) == "2"
         s.send("3")
 
 
