@@ -278,6 +278,8 @@ let package = Package(
                 "Domain", "Application", "AdapterSupport", "InMemoryAdapters", "SocketIOAdapters", "WireFormat",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
