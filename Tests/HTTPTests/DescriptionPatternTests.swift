@@ -2,6 +2,8 @@ import Application
 import Domain
 import Foundation
 import HTTPAdapters
+import Hummingbird
+import HummingbirdTesting
 import Testing
 import WireFormat
 
@@ -21,9 +23,9 @@ struct DescriptionPatternTests {
             }
             guard inSchema else { continue }
             if line.prefix(while: { $0 == " " }).count <= 4 { break }
-            let text = line.trimmingCharacters(in: .whitespaces)
-            if text.hasPrefix("pattern: '"), text.hasSuffix("'") {
-                return String(text.dropFirst("pattern: '".count).dropLast()).replacingOccurrences(of: "''", with: "'")
+            // `pattern: '…'` on its own line or inside a flow mapping; none of the patterns has a quote.
+            if let start = line.range(of: "pattern: '"), let end = line[start.upperBound...].firstIndex(of: "'") {
+                return String(line[start.upperBound..<end])
             }
         }
         Issue.record("no pattern for \(name)")
@@ -72,6 +74,31 @@ struct DescriptionPatternTests {
         for text in samples {
             let server = ISO8601.parse(text) != nil
             #expect(try Self.matches(pattern, text) == server, "\(text): server \(server)")
+        }
+    }
+
+    /// `QueryTimestamp`'s text is `TimestampText` without the space separator, as the history's `from`/`to` read
+    /// it; its integers are the epoch milliseconds of years 0001–9999.
+    @Test func queryTimestamp() async throws {
+        let pattern = try Self.pattern("QueryTimestamp")
+        #expect(try Self.pattern("TimestampText").replacingOccurrences(of: "[Tt ]", with: "[Tt]") == pattern)
+        let api = TestAPI()
+        let viewer = try await api.token(.viewer)
+        let cases: [(String, Bool)] = [
+            ("2025-03-14T08:15:30Z", true), ("2025-03-14t08:15:30.5+01:00", true), ("2025-03-14 08:15:30Z", false),
+            ("2025-03-14+08:15:30Z", false), ("-62135596800000", true), ("253402300799999", true),
+            ("253402300800000", false), ("-62135596800001", false), ("+5", false), ("5.0", false),
+        ]
+        try await APIRouteTests.seeded(api) { client in
+            for (text, accepted) in cases {
+                let isInteger = Int64(text).map { ISO8601.epochMillisRange.contains($0) } ?? false
+                #expect((try Self.matches(pattern, text) || isInteger && !text.hasPrefix("+")) == accepted, "\(text)")
+                var allowed = CharacterSet.alphanumerics
+                allowed.insert(charactersIn: "-.:")
+                let query = text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+                let response = try await client.api(.get, "/api/drivers/van-7/history?to=\(query)", token: viewer)
+                #expect((response.status == .ok) == accepted, "\(text): \(response.text)")
+            }
         }
     }
 

@@ -260,6 +260,8 @@ struct ValidationTests {
         ("/api/drivers/van-7/history?maxPoints=%2B5", "maxPoints"),
         ("/api/drivers/van-7/history?maxPoints=-99999999999999999999", "maxPoints"),
         ("/api/drivers/van-7/history?to=0000-01-01T00:00:00Z", "to"),
+        ("/api/drivers/van-7/history?to=2025-03-14%2008:15:30Z", "to"),
+        ("/api/drivers/van-7/history?to=2025-03-14+08:15:30Z", "to"),
         ("/api/drivers/van-7/stats?from=%2B999-01-01", "from"), ("/api/drivers/van-7/stats?from=0000-01-01", "from"),
         ("/api/routes?date=%2B999-01-01", "date"),
     ])
