@@ -2,10 +2,11 @@ public import Application
 import Domain
 import WireFormat
 
-/// Why a Traccar body could not be decoded. `reason` names the field and what was wrong with it
-/// (`position.latitude: expected a number`); it never echoes the body.
+/// Why a Traccar body (or a REST body, read by `RequestBody`) could not be decoded. `reason` names the field and
+/// what was wrong with it (`position.latitude: expected a number`); it never echoes the body.
 public struct TraccarDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Whether the body was not JSON at all (HTTP 400) or JSON of the wrong shape (HTTP 422).
+    /// Whether the body was not JSON (HTTP 400: a syntax error, or a string that is not UTF-8, then with `field`)
+    /// or JSON of the wrong shape (HTTP 422).
     public enum Kind: Hashable, Sendable { case malformedJSON, invalidField }
 
     public var kind: Kind
