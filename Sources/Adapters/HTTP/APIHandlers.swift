@@ -250,7 +250,7 @@ struct APIHandlers: Sendable {
         case .listDrivers:
             return try json(try await services.drivers.list(as: principal))
         case .createDriver:
-            let input = try decode(NewDriver.self, from: try await readJSONBody(request))
+            let input = try NewDriver(body: try requestBody(try await readJSONBody(request)))
             let driver = try await services.drivers.create(input, as: principal)
             return try json(driver, status: .created, location: "/api/drivers/\(driver.id)")
         case .getDriver:
@@ -258,16 +258,20 @@ struct APIHandlers: Sendable {
         case .driverPosition:
             return try json(try await services.positions.latest(driverId: DriverID(try id(context)), as: principal))
         case .driverHistory:
-            let query = request.uri.queryParameters
             let now = services.clock.now()
-            let to = try timestampParameter(query.get("to"), name: "to") ?? now
-            let from = try timestampParameter(query.get("from"), name: "from") ?? (to - .seconds(86_400))
+            let to = try timestampParameter(try queryValue(request, "to"), name: "to") ?? now
+            let from = try timestampParameter(try queryValue(request, "from"), name: "from") ?? (to - .seconds(86_400))
             var maxPoints = PositionQueries.defaultMaxPoints
-            if let text = query.get("maxPoints") {
-                guard let value = Int(text) else {
-                    throw Problem(.invalidInput, detail: "maxPoints: expected an integer", field: "maxPoints")
+            if let text = try queryValue(request, "maxPoints") {
+                let limit = PositionQueries.maxPointsLimit
+                guard let value = Self.saturatingInteger(text), value >= 2 else {
+                    throw Problem(
+                        .invalidInput,
+                        detail: "maxPoints: expected an integer of at least 2 (above \(limit): \(limit))",
+                        field: "maxPoints"
+                    )
                 }
-                maxPoints = min(value, PositionQueries.maxPointsLimit)
+                maxPoints = min(value, limit)
             }
             let driverId = DriverID(try id(context))
             let points = try await services.positions.history(
@@ -279,11 +283,10 @@ struct APIHandlers: Sendable {
             )
             return try json(HistoryBody(driverId: driverId, from: from, to: to, maxPoints: maxPoints, points: points))
         case .driverStats:
-            let query = request.uri.queryParameters
             let today = CalendarDate(containing: services.clock.now())
-            let to = try dateParameter(query.get("to"), name: "to") ?? today
+            let to = try dateParameter(try queryValue(request, "to"), name: "to") ?? today
             let from =
-                try dateParameter(query.get("from"), name: "from")
+                try dateParameter(try queryValue(request, "from"), name: "from")
                 ?? CalendarDate(containing: to.startOfDay - .seconds(6 * 86_400))
             return try json(
                 try await services.positions.stats(
@@ -294,25 +297,24 @@ struct APIHandlers: Sendable {
                 )
             )
         case .putCustomer:
-            let input = try decode(NewCustomer.self, from: try await readJSONBody(request))
+            let input = try NewCustomer(body: try requestBody(try await readJSONBody(request)))
             return try json(try await services.customers.upsert(input, id: CustomerID(try id(context)), as: principal))
         case .deleteCustomer:
             try await services.customers.delete(CustomerID(try id(context)), as: principal)
             return Response(status: .noContent)
         case .createRoute:
-            let input = try decode(RouteInput.self, from: try await readJSONBody(request)).newRoute
+            let input = try NewRoute(body: try requestBody(try await readJSONBody(request)))
             let details = try await services.routes.create(input, as: principal)
             return try json(details, status: .created, location: "/api/routes/\(details.route.id)")
         case .listRoutes:
-            let query = request.uri.queryParameters
-            let date = try dateParameter(query.get("date"), name: "date")
-            let driverId = query.get("driverId").flatMap { $0.isEmpty ? nil : DriverID($0) }
+            let date = try dateParameter(try queryValue(request, "date"), name: "date")
+            let driverId = try queryValue(request, "driverId").map { DriverID($0) }
             return try json(try await services.routes.list(date: date, driverId: driverId, as: principal))
         case .getRoute:
             return try json(try await services.routes.get(RouteID(try id(context)), as: principal))
         case .visitArrive, .visitStart, .visitComplete, .visitSkip, .visitFail:
             let body = try await readBody(request, required: false)
-            let input = body.readableBytes == 0 ? VisitActionInput() : try decode(VisitActionInput.self, from: body)
+            let input = body.readableBytes == 0 ? VisitActionInput() : try VisitActionInput(body: try requestBody(body))
             let action: VisitAction =
                 switch endpoint {
                 case .visitArrive: .arrive(outOfSequence: false)
@@ -337,11 +339,42 @@ struct APIHandlers: Sendable {
 
     // MARK: Request helpers
 
+    /// The `{id}` path parameter, percent-decoded (the router leaves it encoded, and clients encode what a path
+    /// segment cannot carry: `?`, `#`, `%`, `[`…); 404 when it is missing or not a valid encoding of UTF-8.
     func id(_ context: BasicRequestContext) throws -> String {
-        guard let value = context.parameters.get("id"), !value.isEmpty else {
-            throw Problem(.notFound, detail: "missing id")
+        guard let raw = context.parameters.get("id"), let value = Self.percentDecoded(raw), !value.isEmpty else {
+            throw Problem(.notFound, detail: "no resource with that id")
         }
         return value
+    }
+
+    /// `%XX` sequences decoded; nil when one is malformed or the bytes are not UTF-8.
+    static func percentDecoded(_ text: String) -> String? {
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
+        func hex(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        let source = Array(text.utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(source.count)
+        var index = 0
+        while index < source.count {
+            if source[index] == UInt8(ascii: "%") {
+                guard index + 2 < source.count, let high = hex(source[index + 1]), let low = hex(source[index + 2])
+                else { return nil }
+                bytes.append(high << 4 | low)
+                index += 3
+            } else {
+                bytes.append(source[index])
+                index += 1
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
     }
 
     /// Reads the whole body, refusing more than `bodyLimit` bytes with 413.
@@ -370,24 +403,41 @@ struct APIHandlers: Sendable {
         return try await readBody(request, required: true)
     }
 
-    func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let error as DecodingError {
-            throw TraccarPayload.translate(error)
-        } catch let error as TraccarDecodingError {
-            throw error
-        } catch {
-            throw Problem(.malformedRequest, detail: "the body is not valid JSON")
-        }
+    /// A REST body as one JSON object (see `RequestBody` for what is refused, and how).
+    func requestBody(_ buffer: ByteBuffer) throws -> RequestBody {
+        try RequestBody.parse(buffer.readableBytesView)
     }
 
+    /// A query parameter's value; nil when absent. An empty value (`?to=`) is refused rather than read as
+    /// absent: the parameter is omitted for its default.
+    func queryValue(_ request: Request, _ name: String) throws -> String? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard !text.isEmpty else {
+            throw Problem(.invalidInput, detail: "\(name): must not be empty (omit it for the default)", field: name)
+        }
+        return text
+    }
+
+    /// `-?[0-9]+` as an `Int`, saturating at `Int.min`/`Int.max`; nil for any other text.
+    static func saturatingInteger(_ text: String) -> Int? {
+        var digits = Substring(text)
+        let negative = digits.hasPrefix("-")
+        if negative { digits = digits.dropFirst() }
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        guard let magnitude = Int(digits) else { return negative ? .min : .max }
+        return negative ? -magnitude : magnitude
+    }
+
+    /// A timestamp query value (`QueryTimestamp`): `T` between date and time, never a space (form encoding sends a
+    /// space as `+`, which the query then cannot tell from a zone's), or epoch milliseconds.
     func timestampParameter(_ text: String?, name: String) throws -> Timestamp? {
-        guard let text, !text.isEmpty else { return nil }
-        guard let value = ISO8601.parseTimestampOrEpochMillis(text) else {
+        guard let text else { return nil }
+        guard !text.utf8.contains(UInt8(ascii: " ")), let value = ISO8601.parseTimestampOrEpochMillis(text) else {
+            let range = ISO8601.epochMillisRange
             throw Problem(
                 .invalidInput,
-                detail: "\(name): expected an ISO-8601 timestamp with zone or epoch milliseconds",
+                detail: "\(name): expected an ISO-8601 timestamp with zone (`T` before the time), or epoch "
+                    + "milliseconds from \(range.lowerBound) to \(range.upperBound)",
                 field: name
             )
         }
@@ -395,7 +445,7 @@ struct APIHandlers: Sendable {
     }
 
     func dateParameter(_ text: String?, name: String) throws -> CalendarDate? {
-        guard let text, !text.isEmpty else { return nil }
+        guard let text else { return nil }
         guard let value = CalendarDate(text) else {
             throw Problem(.invalidInput, detail: "\(name): expected a date YYYY-MM-DD", field: name)
         }
@@ -527,73 +577,8 @@ struct HistoryBody: Encodable {
 }
 
 /// Optional body of the visit actions.
-struct VisitActionInput: Decodable {
+struct VisitActionInput {
     var notes: String?
     var signedBy: String?
     var reason: String?
-}
-
-/// A timestamp in a request body: ISO-8601 with zone, or epoch milliseconds.
-struct APITimestamp: Decodable {
-    var value: Timestamp
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let text = try? container.decode(String.self) {
-            guard let value = ISO8601.parse(text) else {
-                throw TraccarDecodingError.invalid(
-                    TraccarPayload.render(decoder.codingPath),
-                    "expected an ISO-8601 timestamp with zone"
-                )
-            }
-            self.value = value
-        } else if let millis = try? container.decode(Int64.self) {
-            self.value = Timestamp(millisecondsSinceEpoch: millis)
-        } else {
-            throw TraccarDecodingError.invalid(
-                TraccarPayload.render(decoder.codingPath),
-                "expected an ISO-8601 timestamp or epoch milliseconds"
-            )
-        }
-    }
-}
-
-/// Body of `POST /api/routes`.
-struct RouteInput: Decodable {
-    struct Window: Decodable {
-        var start: APITimestamp
-        var end: APITimestamp
-    }
-
-    struct Visit: Decodable {
-        var id: VisitID?
-        var customerId: CustomerID
-        var sequenceNumber: Int?
-        var visitType: VisitType?
-        var timeWindow: Window?
-        var serviceDurationSeconds: Int?
-    }
-
-    var id: RouteID?
-    var driverId: DriverID
-    var scheduledDate: CalendarDate
-    var visits: [Visit]
-
-    var newRoute: NewRoute {
-        NewRoute(
-            id: id,
-            driverId: driverId,
-            scheduledDate: scheduledDate,
-            visits: visits.map { v in
-                NewVisit(
-                    id: v.id,
-                    customerId: v.customerId,
-                    sequenceNumber: v.sequenceNumber,
-                    visitType: v.visitType,
-                    timeWindow: v.timeWindow.map { TimeWindow(start: $0.start.value, end: $0.end.value) },
-                    serviceDurationSeconds: v.serviceDurationSeconds
-                )
-            }
-        )
-    }
 }

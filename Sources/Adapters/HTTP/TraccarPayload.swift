@@ -2,16 +2,11 @@ public import Application
 import Domain
 import WireFormat
 
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
-/// Why a Traccar body could not be decoded. `reason` names the field and what was wrong with it
-/// (`position.latitude: expected a number`); it never echoes the body.
+/// Why a Traccar body (or a REST body, read by `RequestBody`) could not be decoded. `reason` names the field and
+/// what was wrong with it (`position.latitude: expected a number`); it never echoes the body.
 public struct TraccarDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Whether the body was not JSON at all (HTTP 400) or JSON of the wrong shape (HTTP 422).
+    /// Whether the body was not JSON (HTTP 400: a syntax error, or a string that is not UTF-8, then with `field`)
+    /// or JSON of the wrong shape (HTTP 422).
     public enum Kind: Hashable, Sendable { case malformedJSON, invalidField }
 
     public var kind: Kind
@@ -31,6 +26,24 @@ public struct TraccarDecodingError: Error, Hashable, Sendable, CustomStringConve
             kind: .invalidField,
             field: path.isEmpty ? nil : path,
             reason: path.isEmpty ? "body: \(problem)" : "\(path): \(problem)"
+        )
+    }
+
+    /// Not JSON: a syntax error, or (naming where) a string whose bytes are not UTF-8 (RFC 8259 §8.1), which is
+    /// refused rather than repaired with U+FFFD.
+    static func malformed(_ error: any Error) -> Self {
+        guard let error = error as? JSONBytesReader.SyntaxError, error.kind == .invalidUTF8 else {
+            return TraccarDecodingError(
+                kind: .malformedJSON,
+                field: nil,
+                reason: "the body is not valid JSON (\(error))"
+            )
+        }
+        let path = JSONPathComponent.render(error.path)
+        return TraccarDecodingError(
+            kind: .malformedJSON,
+            field: path.isEmpty ? nil : path,
+            reason: "\(path.isEmpty ? "body" : path): \(error.reason) (the string at byte \(error.offset))"
         )
     }
 
@@ -92,7 +105,7 @@ public enum TraccarPayload {
             throw .invalid("event.eventTime", "is required")
         }
         var attributes: [String: String] = [:]
-        if case .object(let members) = event["attributes"] ?? .null {
+        if case .object(let members) = try object(event["attributes"], path: "event.attributes") ?? .null {
             for (key, value) in members {
                 switch value {
                 case .bool(let b): attributes[key] = b ? "true" : "false"
@@ -123,11 +136,7 @@ public enum TraccarPayload {
         do {
             return try JSONBytesReader.parse(Array(bytes))
         } catch {
-            throw TraccarDecodingError(
-                kind: .malformedJSON,
-                field: nil,
-                reason: "the body is not valid JSON (\(error))"
-            )
+            throw .malformed(error)
         }
     }
 
@@ -150,7 +159,10 @@ public enum TraccarPayload {
         guard let id = try string(device["uniqueId"], path: path + ".uniqueId"), !id.isEmpty else {
             throw .invalid(path + ".uniqueId", "is required")
         }
-        guard id.utf8.count <= 128 else { throw .invalid(path + ".uniqueId", "longer than 128 bytes") }
+        guard id.unicodeScalars.count <= Validation.maxIdentifierLength else {
+            throw .invalid(path + ".uniqueId", "longer than \(Validation.maxIdentifierLength) characters")
+        }
+        guard !Validation.isBlank(id) else { throw .invalid(path + ".uniqueId", "must not be blank") }
         return DeviceID(id)
     }
 
@@ -175,8 +187,10 @@ public enum TraccarPayload {
         let speed = try number(p["speed"], path: path + ".speed")
         let course = try number(p["course"], path: path + ".course")
         let accuracy = try number(p["accuracy"], path: path + ".accuracy")
-        // Attributes are best effort: their types vary by protocol, and none is required.
-        let attributes = p["attributes"] ?? .null
+        // Attributes are best effort: their types vary by protocol, and none is required; only a battery level
+        // that is neither a number nor a decimal number as text is refused (the range is the domain's rule).
+        let attributes = try object(p["attributes"], path: path + ".attributes") ?? .null
+        let batteryLevel = try Self.batteryLevel(attributes["batteryLevel"], path: path + ".attributes.batteryLevel")
         let alarm = attributes["alarm"]?.string
         return DevicePositionReport(
             deviceId: deviceId,
@@ -189,7 +203,7 @@ public enum TraccarPayload {
             course: course ?? 0,
             accuracy: accuracy,
             valid: try bool(p["valid"], path: path + ".valid") ?? true,
-            batteryLevel: lenientDouble(attributes["batteryLevel"]).flatMap { $0.isFinite ? $0 : nil },
+            batteryLevel: batteryLevel,
             ignition: lenientBool(attributes["ignition"]),
             motion: lenientBool(attributes["motion"]),
             alarm: alarm.flatMap { $0.isEmpty ? nil : $0 },
@@ -231,6 +245,40 @@ public enum TraccarPayload {
         return s
     }
 
+    /// An object, or nil when absent or `null`.
+    static func object(_ value: JSONTree?, path: String) throws(TraccarDecodingError) -> JSONTree? {
+        guard let value = present(value) else { return nil }
+        guard case .object = value else { throw .invalid(path, "expected an object") }
+        return value
+    }
+
+    /// `attributes.batteryLevel` (%): a finite number, or a decimal number as text (`"87.5"`: digits, optionally
+    /// a point and more digits); nil when absent or `null`. Whether it lies in [0, 100] is the domain's rule.
+    static func batteryLevel(_ value: JSONTree?, path: String) throws(TraccarDecodingError) -> Double? {
+        guard let value = present(value) else { return nil }
+        switch value {
+        case .number(let d, _):
+            guard d.isFinite else { throw .invalid(path, "expected a finite number") }
+            return d
+        case .string(let text) where isDecimal(text):
+            return Double(text)
+        default:
+            throw .invalid(path, "expected a number, or a decimal number as text (\"87.5\")")
+        }
+    }
+
+    /// `^[0-9]+(\.[0-9]+)?$`.
+    static func isDecimal(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        let isDigit = { (b: UInt8) in b >= 0x30 && b <= 0x39 }
+        guard let point = bytes.firstIndex(of: UInt8(ascii: ".")) else {
+            return !bytes.isEmpty && bytes.allSatisfy(isDigit)
+        }
+        let whole = bytes[..<point]
+        let fraction = bytes[(point + 1)...]
+        return !whole.isEmpty && !fraction.isEmpty && whole.allSatisfy(isDigit) && fraction.allSatisfy(isDigit)
+    }
+
     static func bool(_ value: JSONTree?, path: String) throws(TraccarDecodingError) -> Bool? {
         guard let value = present(value) else { return nil }
         guard case .bool(let b) = value else { throw .invalid(path, "expected a boolean") }
@@ -247,14 +295,6 @@ public enum TraccarPayload {
         return timestamp
     }
 
-    static func lenientDouble(_ value: JSONTree?) -> Double? {
-        switch value {
-        case .number(let d, _): d
-        case .string(let s): Double(s)
-        default: nil
-        }
-    }
-
     static func lenientBool(_ value: JSONTree?) -> Bool? {
         switch value {
         case .bool(let b): b
@@ -268,56 +308,4 @@ public enum TraccarPayload {
         default: nil
         }
     }
-
-    // MARK: Foundation decoding errors (REST bodies decoded with JSONDecoder)
-
-    /// Turns a `DecodingError` into a field path and a short explanation.
-    static func translate(_ error: DecodingError) -> TraccarDecodingError {
-        switch error {
-        case .typeMismatch(let type, let context):
-            let path = render(context.codingPath)
-            return .invalid(path, "expected \(describe(type))")
-        case .valueNotFound(let type, let context):
-            let path = render(context.codingPath)
-            return .invalid(path, "expected \(describe(type)), found null")
-        case .keyNotFound(let key, let context):
-            return .invalid(render(context.codingPath + [key]), "is required")
-        case .dataCorrupted(let context):
-            if context.codingPath.isEmpty {
-                return TraccarDecodingError(
-                    kind: .malformedJSON,
-                    field: nil,
-                    reason: "the body is not valid JSON (syntax error, or a number that does not fit a double)"
-                )
-            }
-            let reason = context.debugDescription.isEmpty ? "invalid value" : context.debugDescription
-            return .invalid(render(context.codingPath), reason)
-        @unknown default:
-            return TraccarDecodingError(kind: .malformedJSON, field: nil, reason: "the body could not be decoded")
-        }
-    }
-
-    static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is Double.Type, is Float.Type, is Int.Type, is Int64.Type: "a number"
-        case is String.Type: "a string"
-        case is Bool.Type: "a boolean"
-        default:
-            String(describing: type).hasPrefix("Array") ? "an array" : "an object"
-        }
-    }
-
-    static func render(_ path: [any CodingKey]) -> String {
-        var result = ""
-        for key in path {
-            if let index = key.intValue, key.stringValue == "Index \(index)" || key.stringValue == "\(index)" {
-                result += "[\(index)]"
-            } else {
-                if !result.isEmpty { result += "." }
-                result += key.stringValue
-            }
-        }
-        return result
-    }
-
 }

@@ -50,7 +50,7 @@ public struct DriverManagement: Sendable {
     public func create(_ input: NewDriver, as principal: Principal) async throws -> Driver {
         try authorize { () throws(AccessDenied) in try AccessPolicy.manageFleet(principal, tenant: principal.tenantId) }
         try Validation.nonEmpty(input.name, field: "name")
-        try Validation.nonEmpty(input.deviceId.rawValue, field: "deviceId")
+        try Validation.deviceId(input.deviceId.rawValue, field: "deviceId")
         let id = input.id ?? DriverID(ids.make())
         try Validation.identifier(id.rawValue, field: "id")
         if let existing = try await fleet.driver(id, tenantId: principal.tenantId), existing.deviceId != input.deviceId
@@ -88,21 +88,41 @@ func authorize(_ check: () throws(AccessDenied) -> Void) throws(UseCaseError) {
     }
 }
 
-/// Input checks shared by the use cases.
-enum Validation {
-    static func nonEmpty(_ value: String, field: String) throws(UseCaseError) {
-        if value.allSatisfy(\.isWhitespace) { throw UseCaseError(.invalid, "\(field) must not be empty", field: field) }
+/// Input checks shared by the use cases, and by the HTTP adapter where it refuses the same input before them.
+/// `openapi.yaml` states each rule as a schema (`Identifier`, `DeviceId`, `NonBlank`).
+package enum Validation {
+    /// The longest id, and Traccar device id (`uniqueId`), in characters (Unicode scalars, as JSON Schema's
+    /// `maxLength` counts them).
+    package static let maxIdentifierLength = 128
+
+    /// Whether `value` has only Unicode `White_Space` characters (or none): the complement of `openapi.yaml`'s
+    /// `NonBlank` pattern.
+    package static func isBlank(_ value: String) -> Bool {
+        !value.unicodeScalars.contains { !$0.properties.isWhitespace }
     }
 
-    /// Ids appear in URLs, topic keys and room names: printable ASCII without separators, ≤ 128 characters.
-    static func identifier(_ value: String, field: String) throws(UseCaseError) {
+    static func nonEmpty(_ value: String, field: String) throws(UseCaseError) {
+        if isBlank(value) { throw UseCaseError(.invalid, "\(field) must not be empty", field: field) }
+    }
+
+    /// A Traccar device id (`device.uniqueId`): 1–128 characters, not blank.
+    static func deviceId(_ value: String, field: String) throws(UseCaseError) {
+        try nonEmpty(value, field: field)
+        guard value.unicodeScalars.count <= maxIdentifierLength else {
+            throw UseCaseError(.invalid, "\(field) must be at most \(maxIdentifierLength) characters", field: field)
+        }
+    }
+
+    /// Ids appear in URLs, topic keys and room names: printable ASCII without separators, ≤ 128 characters, and
+    /// neither `.` nor `..` (dot segments, which clients remove from URL paths: RFC 3986 §5.2.4).
+    package static func identifier(_ value: String, field: String) throws(UseCaseError) {
         let ok =
-            !value.isEmpty && value.utf8.count <= 128
+            !value.isEmpty && value.utf8.count <= maxIdentifierLength && value != "." && value != ".."
             && value.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ":") }
         if !ok {
             throw UseCaseError(
                 .invalid,
-                "\(field) must be 1–128 printable ASCII characters without '/' or ':'",
+                "\(field) must be 1–128 printable ASCII characters without '/' or ':', and not '.' or '..'",
                 field: field
             )
         }

@@ -55,6 +55,10 @@ public struct RouteDetails: Hashable, Sendable, Codable {
 /// Planned routes: create with their visits, list, read (spec §4.3 step 1).
 public struct RoutePlanning: Sendable {
     public static let maxVisitsPerRoute = 500
+    /// A visit's `sequenceNumber` (stored as a 32-bit integer).
+    public static let sequenceNumbers: ClosedRange<Int> = 1...2_147_483_647
+    /// A visit's `serviceDurationSeconds`: up to a day.
+    public static let serviceDurations: ClosedRange<Int> = 0...86_400
 
     let fleet: any FleetStore
     let customers: CustomerDirectory
@@ -82,13 +86,20 @@ public struct RoutePlanning: Sendable {
         for (index, stop) in input.visits.enumerated() {
             let field = "visits[\(index)]"
             let sequence = stop.sequenceNumber ?? index + 1
+            guard Self.sequenceNumbers.contains(sequence) else {
+                throw UseCaseError(
+                    .invalid,
+                    "sequenceNumber must be \(Self.sequenceNumbers.lowerBound)–\(Self.sequenceNumbers.upperBound)",
+                    field: "\(field).sequenceNumber"
+                )
+            }
             guard sequences.insert(sequence).inserted else {
                 throw UseCaseError(.invalid, "duplicate sequenceNumber \(sequence)", field: "\(field).sequenceNumber")
             }
             if let window = stop.timeWindow, window.end < window.start {
                 throw UseCaseError(.invalid, "time window ends before it starts", field: "\(field).timeWindow")
             }
-            if let service = stop.serviceDurationSeconds, !(0...86_400).contains(service) {
+            if let service = stop.serviceDurationSeconds, !Self.serviceDurations.contains(service) {
                 throw UseCaseError(
                     .invalid,
                     "serviceDurationSeconds must be 0–86400",

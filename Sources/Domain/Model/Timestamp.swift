@@ -70,12 +70,14 @@ public struct CalendarDate: Hashable, Comparable, Sendable, Codable, CustomStrin
         self.day = day
     }
 
-    /// Parses `YYYY-MM-DD`; nil when the text is not a valid date.
+    /// Parses `YYYY-MM-DD` (ASCII digits, years 0001–9999 as RFC 3339's `full-date`); nil when the text is not a
+    /// valid date.
     public init?(_ text: some StringProtocol) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+        guard parts.count == 3, parts[0].utf8.count == 4, parts[1].utf8.count == 2, parts[2].utf8.count == 2,
+            parts.allSatisfy({ $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
             let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-            (1...12).contains(m), d >= 1, d <= CalendarDate.daysIn(month: m, year: y)
+            y >= 1, (1...12).contains(m), d >= 1, d <= CalendarDate.daysIn(month: m, year: y)
         else { return nil }
         self.init(year: y, month: m, day: d)
     }

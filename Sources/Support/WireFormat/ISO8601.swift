@@ -4,8 +4,8 @@ public import Domain
 ///
 /// Parsing accepts what Traccar 5.12–6.14 (Jackson `StdDateFormat`) and API clients send:
 /// `2025-03-14T08:15:30.000+00:00`, `…+0000`, `…+00`, `…Z`, with or without fractional seconds
-/// (1–9 digits, truncated to milliseconds). A zone designator is required. It works on UTF-8 bytes
-/// without Foundation and without allocating.
+/// (1–9 digits, truncated to milliseconds), years 0001–9999. A zone designator is required. It works on UTF-8
+/// bytes without Foundation and without allocating. `openapi.yaml`'s `TimestampText` pattern is this grammar.
 ///
 /// Formatting always writes UTC with milliseconds: `2025-03-14T08:15:30.000Z`.
 public enum ISO8601 {
@@ -27,7 +27,7 @@ public enum ISO8601 {
             let minute = digits(b, 14, 2), b[16] == 0x3A,
             let second = digits(b, 17, 2)
         else { return nil }
-        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+        guard year >= 1, (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
             hour <= 23, minute <= 59, second <= 59
         else { return nil }
 
@@ -117,16 +117,18 @@ public enum ISO8601 {
         }
     }
 
-    /// Parses a query value that is either an ISO-8601 timestamp or epoch milliseconds.
+    /// The epoch milliseconds the API accepts: the instants of years 0001–9999 in UTC
+    /// (0001-01-01T00:00:00.000Z … 9999-12-31T23:59:59.999Z), so that no arithmetic on them overflows.
+    public static let epochMillisRange: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_999
+
+    /// Parses a query value that is either an ISO-8601 timestamp or epoch milliseconds (`-?[0-9]+` within
+    /// `epochMillisRange`).
     public static func parseTimestampOrEpochMillis(_ text: some StringProtocol) -> Timestamp? {
-        let utf8 = text.utf8
-        guard !utf8.isEmpty, utf8.count <= 19 else { return parse(text) }
         var body = Substring(text)
         if body.hasPrefix("-") { body = body.dropFirst() }
-        if !body.isEmpty, body.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let ms = Int64(text) {
-            return Timestamp(millisecondsSinceEpoch: ms)
-        }
-        return parse(text)
+        guard !body.isEmpty, body.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return parse(text) }
+        guard body.utf8.count <= 19, let ms = Int64(text), epochMillisRange.contains(ms) else { return nil }
+        return Timestamp(millisecondsSinceEpoch: ms)
     }
 
     // MARK: Helpers

@@ -67,12 +67,48 @@ package struct JSONObject: Equatable, Sequence, Sendable {
     }
 }
 
+/// One step of the way from a document's root to a value: a member name or an array index.
+package enum JSONPathComponent: Hashable, Sendable {
+    case key(String)
+    case index(Int)
+
+    /// The dotted form the API's problems use for `field`: `position.attributes.alarm`, `[2].device.uniqueId`,
+    /// `visits[0].customerId`; empty for the root.
+    package static func render(_ path: [JSONPathComponent]) -> String {
+        var result = ""
+        for component in path {
+            switch component {
+            case .key(let key):
+                if !result.isEmpty { result += "." }
+                result += key
+            case .index(let index):
+                result += "[\(index)]"
+            }
+        }
+        return result
+    }
+}
+
 /// A small recursive-descent JSON parser (RFC 8259), several times faster than `JSONDecoder` for our
 /// payloads. Depth is limited so hostile input cannot exhaust the stack.
+///
+/// Strings must be valid UTF-8 (RFC 8259 §8.1): a string or member name with an ill-formed byte sequence is an
+/// `invalidUTF8` error naming where it is, never silently repaired to U+FFFD.
 package struct JSONBytesReader {
     package struct SyntaxError: Error, CustomStringConvertible {
+        package enum Kind: Hashable, Sendable {
+            /// Not JSON: a syntax error, a number that is not a number, too deep a nesting.
+            case syntax
+            /// A string (or member name) whose bytes are not well-formed UTF-8.
+            case invalidUTF8
+        }
+
         package var offset: Int
         package var reason: String
+        package var kind: Kind = .syntax
+        /// Where the error is, from the root: for `invalidUTF8`, the value holding the string (the object, for a
+        /// member name).
+        package var path: [JSONPathComponent] = []
         package var description: String { "invalid JSON at byte \(offset): \(reason)" }
     }
 
@@ -145,12 +181,23 @@ package struct JSONBytesReader {
         while true {
             skipWhitespace()
             guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
-            let key = try string()
+            let key: String
+            do {
+                key = try string()
+            } catch var error as SyntaxError where error.kind == .invalidUTF8 {
+                error.reason = "a member name is not valid UTF-8"
+                throw error
+            }
             skipWhitespace()
             guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            members.append(key, try value(depth: depth + 1))
+            do {
+                members.append(key, try value(depth: depth + 1))
+            } catch var error as SyntaxError {
+                error.path.insert(.key(key), at: 0)
+                throw error
+            }
             skipWhitespace()
             guard index < buffer.count else { throw error("unexpected end") }
             if buffer[index] == UInt8(ascii: ",") {
@@ -175,7 +222,12 @@ package struct JSONBytesReader {
         }
         while true {
             skipWhitespace()
-            elements.append(try value(depth: depth + 1))
+            do {
+                elements.append(try value(depth: depth + 1))
+            } catch var error as SyntaxError {
+                error.path.insert(.index(elements.count), at: 0)
+                throw error
+            }
             skipWhitespace()
             guard index < buffer.count else { throw error("unexpected end") }
             if buffer[index] == UInt8(ascii: ",") {
@@ -193,18 +245,30 @@ package struct JSONBytesReader {
     private mutating func string() throws -> String {
         index += 1
         let start = index
+        var ascii = true
         while index < buffer.count {
             let byte = buffer[index]
             if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
+                let bytes = UnsafeBufferPointer(rebasing: buffer[start..<index])
+                if ascii {
+                    index += 1
+                    return String(decoding: bytes, as: UTF8.self)
+                }
+                guard let text = String(validating: bytes, as: UTF8.self) else { throw invalidUTF8(at: start) }
                 index += 1
                 return text
             }
             if byte == UInt8(ascii: "\\") { return try escapedString(from: start) }
             if byte < 0x20 { throw error("control character in string") }
+            if byte >= 0x80 { ascii = false }
             index += 1
         }
         throw error("unterminated string")
+    }
+
+    /// A string whose raw bytes (escapes aside) are not well-formed UTF-8; `start` is its first byte.
+    private func invalidUTF8(at start: Int) -> SyntaxError {
+        SyntaxError(offset: start - 1, reason: "not valid UTF-8", kind: .invalidUTF8)
     }
 
     private mutating func escapedString(from start: Int) throws -> String {
@@ -213,7 +277,10 @@ package struct JSONBytesReader {
             let byte = buffer[index]
             index += 1
             switch byte {
-            case UInt8(ascii: "\""): return String(decoding: out, as: UTF8.self)
+            case UInt8(ascii: "\""):
+                // Escapes only add well-formed sequences, so this fails exactly when the raw bytes are ill-formed.
+                guard let text = String(validating: out, as: UTF8.self) else { throw invalidUTF8(at: start) }
+                return text
             case UInt8(ascii: "\\"):
                 guard index < buffer.count else { throw error("unterminated escape") }
                 let escape = buffer[index]
