@@ -5,10 +5,11 @@ counted in `tracker_webhook_fix_time_refused_total`."""
 import threading
 import time
 
+import pytest
 import requests
 import socketio
 
-from conftest import WEBHOOK_SECRET
+from conftest import WEBHOOK_SECRET, Demo
 from test_local_durability import _epoch_ms, body
 
 WEBHOOK = {"Authorization": f"Bearer {WEBHOOK_SECRET}", "Content-Type": "application/json"}
@@ -25,7 +26,16 @@ def refused_metric(demo, reason: str) -> float:
     return next((float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix)), 0.0)
 
 
-TENANT = "stale-fixes"  # a tenant of its own: the demo tenant's driver count is checked elsewhere
+TENANT = "stale-fixes"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    """A small demo of this module's own: the shared 1,000-driver demo, after the other modules, can hold a backlog
+    of a minute in a debug build, which is not what these tests measure."""
+    d = Demo(drivers=5, log_name="stale-fixes-demo.log")
+    yield d
+    d.stop()
 
 
 def test_late_fix_is_history_only(demo):
