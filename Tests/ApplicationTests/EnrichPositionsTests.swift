@@ -50,6 +50,45 @@ struct EnrichPositionsTests {
         }
     }
 
+    /// The use case on in-memory adapters, with an in-memory customer directory.
+    func makeEnrich(
+        bus: InMemoryEventBus,
+        fleet: InMemoryFleetStore,
+        history: InMemoryHistoryStore,
+        latest: InMemoryLatestPositionCache,
+        clock: ManualWallClock
+    ) -> EnrichPositions {
+        EnrichPositions(
+            fleet: fleet,
+            history: history,
+            latest: latest,
+            customers: CustomerDirectory(
+                shared: InMemoryCustomerCache(clock: clock),
+                store: InMemoryReferenceStore(),
+                sourceOfTruth: InMemorySourceOfTruth(bus: bus),
+                clock: clock,
+                logger: Logger(label: "test")
+            ),
+            bus: bus,
+            logger: Logger(label: "test")
+        )
+    }
+
+    /// Everything published on `gps.positions.enriched` so far.
+    func enrichedPositions(on bus: InMemoryEventBus) async throws -> [EnrichedPosition] {
+        let subscription = try await bus.subscribe(
+            topics: [.enrichedPositions],
+            group: "probe-\(UInt64.random(in: 0...UInt64.max))",
+            startAtEnd: false
+        )
+        var published: [EnrichedPosition] = []
+        while let batch = try await withTimeout({ try await subscription.next(maxCount: 100) }), !batch.isEmpty {
+            published += try batch.map { try JSONPayload.decode(EnrichedPosition.self, from: $0.value) }
+        }
+        await subscription.close()
+        return published
+    }
+
     /// Returns nil when `body` takes longer than 300 ms (nothing more to read).
     func withTimeout<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T? {
         try await withThrowingTaskGroup(of: T?.self) { group in
@@ -161,29 +200,17 @@ struct EnrichPositionsTests {
         try await fleet.saveDriver(driver)
         let clock = ManualWallClock(Timestamp(millisecondsSinceEpoch: 1_750_000_100_000))
         let history = InMemoryHistoryStore()
-        let enrich = EnrichPositions(
+        let enrich = makeEnrich(
+            bus: bus,
             fleet: fleet,
             history: history,
             latest: InMemoryLatestPositionCache(clock: clock),
-            customers: CustomerDirectory(
-                shared: InMemoryCustomerCache(clock: clock),
-                store: InMemoryReferenceStore(),
-                sourceOfTruth: InMemorySourceOfTruth(bus: bus),
-                clock: clock,
-                logger: Logger(label: "test")
-            ),
-            bus: bus,
-            logger: Logger(label: "test")
+            clock: clock
         )
         try await enrich.handle([try message(raw(0), offset: 0)])
         try await enrich.handle([try message(raw(0), offset: 1)])
         try await enrich.handle([try message(raw(1), offset: 2), try message(raw(1), offset: 3)])
-        let subscription = try await bus.subscribe(topics: [.enrichedPositions], group: "probe", startAtEnd: false)
-        var published: [EnrichedPosition] = []
-        while let batch = try await withTimeout({ try await subscription.next(maxCount: 100) }), !batch.isEmpty {
-            published += try batch.map { try JSONPayload.decode(EnrichedPosition.self, from: $0.value) }
-        }
-        await subscription.close()
+        let published = try await enrichedPositions(on: bus)
         #expect(published.map(\.fixTime) == [raw(0).fixTime, raw(1).fixTime], "op: publish, key: one event per fix")
         let rows = try await history.routeHistory(
             driverId: driver.id,
@@ -205,32 +232,14 @@ struct EnrichPositionsTests {
         let clock = ManualWallClock(Timestamp(millisecondsSinceEpoch: 1_750_000_100_000))
         let history = InMemoryHistoryStore()
         let latest = InMemoryLatestPositionCache(clock: clock)
-        let enrich = EnrichPositions(
-            fleet: fleet,
-            history: history,
-            latest: latest,
-            customers: CustomerDirectory(
-                shared: InMemoryCustomerCache(clock: clock),
-                store: InMemoryReferenceStore(),
-                sourceOfTruth: InMemorySourceOfTruth(bus: bus),
-                clock: clock,
-                logger: Logger(label: "test")
-            ),
-            bus: bus,
-            logger: Logger(label: "test")
-        )
+        let enrich = makeEnrich(bus: bus, fleet: fleet, history: history, latest: latest, clock: clock)
         try await enrich.handle([try message(raw(60), offset: 0)])
         let eventsBefore = try await driverEvents(on: bus).count
         // An hour-old fix in its own batch, then a newer fix followed by a late one in the same batch.
         try await enrich.handle([try message(raw(-3600, lat: 52.40), offset: 1)])
         try await enrich.handle([try message(raw(61), offset: 2), try message(raw(30, lat: 52.41), offset: 3)])
 
-        let subscription = try await bus.subscribe(topics: [.enrichedPositions], group: "probe", startAtEnd: false)
-        var published: [EnrichedPosition] = []
-        while let batch = try await withTimeout({ try await subscription.next(maxCount: 100) }), !batch.isEmpty {
-            published += try batch.map { try JSONPayload.decode(EnrichedPosition.self, from: $0.value) }
-        }
-        await subscription.close()
+        let published = try await enrichedPositions(on: bus)
         #expect(published.map(\.fixTime) == [raw(60).fixTime, raw(61).fixTime], "op: publish, key: newer fixes only")
         let rows = try await history.routeHistory(
             driverId: driver.id,
